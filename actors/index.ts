@@ -1,0 +1,13 @@
+import type { ActorKind } from './kind.js';
+import { backendChildKind } from './backend-child.js';
+import { tunnelKind } from './tunnel.js';
+
+/** Every actor kind Flow knows, by stream type. */
+export const kinds: ReadonlyMap<string, ActorKind> = new Map<string, ActorKind>([
+  [backendChildKind.streamType, backendChildKind as unknown as ActorKind],
+  [tunnelKind.streamType, tunnelKind as unknown as ActorKind],
+]);
+
+export function kindFor(streamType: string): ActorKind | undefined {
+  return kinds.get(streamType);
+}

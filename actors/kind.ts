@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import type { AnyStateMachine, SnapshotFrom } from 'xstate';
+
+/**
+ * A durable timer fired. The host appends this when a delayed event that a machine asked for
+ * (an XState `after` or delayed `raise`) falls due; folding turns it back into that event.
+ */
+export const TimerFiredSchema = z.object({
+  timerId: z.string().min(1),
+  event: z.object({ type: z.string().min(1) }).passthrough(),
+});
+
+/** Every event a machine sees carries the time it was recorded, in epoch milliseconds. */
+export interface Timed {
+  at: number;
+}
+
+/** An actor kind: a pure machine plus the zod schemas of the events in its stream. */
+export interface ActorKind<M extends AnyStateMachine = AnyStateMachine> {
+  readonly streamType: string;
+  readonly machine: M;
+  /** zod schema of `data` for every event type this kind's streams may hold. */
+  readonly events: Readonly<Record<string, z.ZodType<Record<string, unknown>>>>;
+  /** Event types that are requests (from a user or API) rather than observations of the world. */
+  readonly commands: ReadonlySet<string>;
+  /** A short status word for listings, derived from a snapshot. */
+  status(snapshot: SnapshotFrom<M>): string;
+  /**
+   * The event a command becomes, or undefined if the command is not for this kind. `creates`
+   * marks commands that may start a stream (others need an existing one).
+   */
+  fromCommand?(command: { type: string }): CommandEvent | undefined;
+}
+
+export interface CommandEvent {
+  streamId: string;
+  type: string;
+  data: Record<string, unknown>;
+  creates: boolean;
+}
+
+export function defineKind<M extends AnyStateMachine>(kind: ActorKind<M>): ActorKind<M> {
+  return kind;
+}

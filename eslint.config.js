@@ -1,0 +1,28 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'gateway/web/vendor/**', 'test-artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    // Machines are pure deciders: no clock, no randomness, no I/O modules.
+    files: ['actors/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'Date', message: 'Time enters a machine as event data.' }, { name: 'setTimeout', message: 'Timers are durable and owned by the host.' }, { name: 'setInterval', message: 'Timers are durable and owned by the host.' }, { name: 'process', message: 'Machines do no I/O.' }, { name: 'fetch', message: 'Machines do no I/O.' }],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Ids and randomness enter a machine as event data.' }],
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'child_process', 'net', 'http', '../services/*', '../gateway/*', '../infra/*'] }],
+    },
+  },
+);

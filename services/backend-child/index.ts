@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child.js';
+import type { ActorKind } from '../../actors/kind.js';
+import type { EffectContext, KindServices } from '../host/effects.js';
+import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
+import type { EventStore } from '../store/event-store.js';
+import type { LiveBus } from '../bus/types.js';
+import { OutputRecorder } from './output.js';
+import { BackendWatcher } from './watcher.js';
+
+export interface BackendServicesOptions {
+  /** Where output lines go live. */
+  live?: LiveBus;
+  /** Lines of output kept per backend. */
+  historyLines?: number;
+}
+
+interface Running {
+  child: ChildProcess;
+  pid: number;
+  /** Set when Flow sent the signal that ends this run. */
+  stopRequested: boolean;
+  shuttingDown: boolean;
+  graceMs: number;
+  exited: Promise<void>;
+  killTimer: NodeJS.Timeout | null;
+}
+
+export function outputSubject(name: string): string {
+  return `flow.live.backend-child.${name}.output`;
+}
+
+/** The effects of backend-child: processes in their own group, output, file watching. */
+export function backendChildServices(opts: BackendServicesOptions = {}): KindServices & { outputs(): OutputRecorder | null } {
+  const running = new Map<string, Running>();
+  const watchers = new Map<string, BackendWatcher>();
+  let output: OutputRecorder | null = null;
+
+  const ctxOf = (ctx: EffectContext) => ctx.snapshot.context as BackendContext;
+
+  function spawnProcess(ctx: EffectContext): void {
+    const c = ctxOf(ctx);
+    const config = c.config;
+    if (!config) return ctx.observe('SPAWN_FAILED', { error: 'no configuration recorded for this backend' });
+    const [cmd, ...args] = config.command;
+    const env: NodeJS.ProcessEnv = { ...process.env, ...config.env };
+    if (config.port !== null) env.PORT = String(config.port);
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd!, args, { cwd: config.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      return ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) });
+    }
+    if (child.pid === undefined) {
+      child.once('error', (err) => ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) }));
+      return;
+    }
+    const pid = child.pid;
+    let resolveExit!: () => void;
+    const run: Running = {
+      child,
+      pid,
+      stopRequested: false,
+      shuttingDown: false,
+      graceMs: config.stopGraceMs,
+      exited: new Promise<void>((r) => (resolveExit = r)),
+      killTimer: null,
+    };
+    running.set(ctx.streamId, run);
+    output?.attach(ctx.streamId, ctx.name, child);
+    child.on('error', () => {
+      /* reported through 'exit' */
+    });
+    child.once('exit', (code, signal) => {
+      if (run.killTimer) clearTimeout(run.killTimer);
+      if (running.get(ctx.streamId) === run) running.delete(ctx.streamId);
+      // Whatever of the group outlives its leader would hold the port the next run needs.
+      signalGroup(pid, 'SIGKILL');
+      ctx.observe('PROCESS_EXITED', { pid, code, signal, cause: run.shuttingDown ? 'host-shutdown' : 'exit' });
+      resolveExit();
+    });
+    ctx.observe('PROCESS_STARTED', { pid, startTicks: procInfo(pid)?.startTicks ?? null });
+  }
+
+  function killProcess(ctx: EffectContext): void {
+    const c = ctxOf(ctx);
+    const run = running.get(ctx.streamId);
+    const grace = c.config?.stopGraceMs ?? 5000;
+    if (run) {
+      if (run.stopRequested) return;
+      run.stopRequested = true;
+      signalGroup(run.pid, 'SIGTERM');
+      run.killTimer = setTimeout(() => signalGroup(run.pid, 'SIGKILL'), run.graceMs);
+      run.killTimer.unref();
+      return;
+    }
+    // No handle (adopted after a restart): stop the recorded group and report what happened.
+    const pid = c.run?.pid;
+    if (!pid) return;
+    void stopGroup(pid, grace).then((signal) => ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'exit' }));
+  }
+
+  return {
+    kind: backendChildKind as unknown as ActorKind,
+    effects: { spawnProcess, killProcess },
+    outputs: () => output,
+
+    attach(store: EventStore) {
+      output = new OutputRecorder(store, opts.historyLines ?? 1000);
+      if (opts.live) output.useBus(opts.live);
+    },
+
+    sync(ctx) {
+      const c = ctxOf(ctx);
+      const life = backendLifeState(ctx.snapshot as BackendSnapshot);
+      const wanted = c.config && c.config.watch.length > 0 && !['new', 'removed', 'stopped'].includes(life) ? c.config : null;
+      const current = watchers.get(ctx.streamId);
+      if (current && (!wanted || !current.matches(wanted))) {
+        void current.close();
+        watchers.delete(ctx.streamId);
+      }
+      if (wanted && !watchers.get(ctx.streamId)) {
+        watchers.set(ctx.streamId, new BackendWatcher(wanted, (paths) => ctx.observe('FILES_CHANGED', { paths })));
+      }
+      if (life === 'removed') output?.forget(ctx.streamId);
+    },
+
+    async reconcile(ctx) {
+      const c = ctxOf(ctx);
+      const life = backendLifeState(ctx.snapshot as BackendSnapshot);
+      if (!['starting', 'running', 'stopping', 'restarting', 'removing'].includes(life)) return;
+      if (!c.run) {
+        if (life === 'starting') ctx.observe('SPAWN_FAILED', { error: 'Flow stopped before the process was recorded as started' });
+        return;
+      }
+      const { pid, startTicks } = c.run;
+      const info = procInfo(pid);
+      const same = info !== null && info.state !== 'Z' && (startTicks === null || info.startTicks === startTicks);
+      // An orphan of a crashed host: its pipes are gone with the old host, so it cannot be
+      // watched or logged; stop it (whole group) and let the machine start a fresh run.
+      const signal = same ? await stopGroup(pid, c.config?.stopGraceMs ?? 5000) : null;
+      ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'host-lost' });
+    },
+
+    resumeEvent(snapshot) {
+      return backendLifeState(snapshot as BackendSnapshot) === 'interrupted' ? { type: 'HOST_RESUMED', data: {} } : null;
+    },
+
+    async shutdown() {
+      for (const w of watchers.values()) void w.close();
+      watchers.clear();
+      const runs = [...running.values()];
+      for (const run of runs) {
+        run.shuttingDown = true;
+        run.stopRequested = true;
+        signalGroup(run.pid, 'SIGTERM');
+      }
+      await Promise.all(
+        runs.map(async (run) => {
+          const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), run.graceMs).unref());
+          if ((await Promise.race([run.exited.then(() => 'exited' as const), timeout])) === 'timeout') {
+            signalGroup(run.pid, 'SIGKILL');
+            await run.exited;
+          }
+          await waitGroupGone(run.pid, 2000);
+        }),
+      );
+      output?.flush();
+    },
+  };
+}
+
+function describeSpawnError(err: unknown, command: string[], cwd: string): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOENT') return `cannot run ${JSON.stringify(command[0])} in ${cwd}: no such program or working directory (check the command and --cwd)`;
+  if (e?.code === 'EACCES') return `cannot run ${JSON.stringify(command[0])}: permission denied (is it executable?)`;
+  return `cannot run ${JSON.stringify(command[0])}: ${e?.message ?? String(err)}`;
+}

@@ -1,0 +1,88 @@
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import type { Statement } from 'better-sqlite3';
+import type { EventStore } from '../store/event-store.js';
+import type { OutputLine } from '../store/read-model.js';
+import type { LiveBus } from '../bus/types.js';
+
+/**
+ * Output of supervised processes: every line goes live on the bus at once, and into a bounded
+ * history table in batches (one transaction per flush), trimmed to the last N lines per backend.
+ */
+export class OutputRecorder {
+  private buffer: { streamId: string; at: string; fd: string; line: string }[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private live: LiveBus | null = null;
+  private seq: number;
+  private readonly insert: Statement;
+  private readonly trim: Statement;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly keep: number,
+  ) {
+    this.insert = store.db.prepare(`INSERT INTO output_lines (stream_id, at, fd, line) VALUES (?, ?, ?, ?)`);
+    this.trim = store.db.prepare(
+      `DELETE FROM output_lines WHERE stream_id = ? AND seq <= (SELECT seq FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    );
+    this.seq = (store.db.prepare(`SELECT max(seq) AS s FROM output_lines`).get() as { s: number | null }).s ?? 0;
+  }
+
+  useBus(live: LiveBus): void {
+    this.live = live;
+  }
+
+  attach(streamId: string, name: string, child: ChildProcess): void {
+    const subject = `flow.live.backend-child.${name}.output`;
+    for (const fd of ['stdout', 'stderr'] as const) {
+      const stream = child[fd];
+      if (!stream) continue;
+      const rl = createInterface({ input: stream, crlfDelay: Infinity });
+      rl.on('line', (line) => {
+        const at = new Date().toISOString();
+        // Provisional seq for live consumers; the stored seq is the table's own.
+        this.seq += 1;
+        const msg: OutputLine = { seq: this.seq, at, fd, line };
+        this.live?.publish(subject, msg);
+        this.buffer.push({ streamId, at, fd, line });
+        this.scheduleFlush();
+      });
+    }
+  }
+
+  lines(streamId: string, limit: number): OutputLine[] {
+    this.flush();
+    const rows = this.store.db
+      .prepare(`SELECT seq, at, fd, line FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT ?`)
+      .all(streamId, limit) as OutputLine[];
+    return rows.reverse();
+  }
+
+  forget(streamId: string): void {
+    this.flush();
+    this.store.db.prepare(`DELETE FROM output_lines WHERE stream_id = ?`).run(streamId);
+  }
+
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    const touched = new Set(batch.map((b) => b.streamId));
+    try {
+      this.store.db.transaction(() => {
+        for (const b of batch) this.insert.run(b.streamId, b.at, b.fd, b.line);
+        for (const id of touched) this.trim.run(id, id, this.keep - 1);
+      })();
+    } catch (err) {
+      process.emitWarning(`could not store output lines: ${String(err)}`);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flush(), 50);
+    this.flushTimer.unref();
+  }
+}

@@ -1,0 +1,261 @@
+import type { ActorKind } from '../../actors/kind.js';
+import type { LiveBus } from '../bus/types.js';
+import type { EventMeta } from '../store/envelope.js';
+import type { EventStore } from '../store/event-store.js';
+import { ConcurrencyError } from '../store/errors.js';
+import { readTimers } from './actor-projection.js';
+import { commandError, type Command, type CommandResult } from './commands.js';
+import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
+import { fold, toStored, type Snapshot } from './fold.js';
+import { InvalidEventError, RejectedCommandError, recordEvent } from './writer.js';
+
+interface LiveActor {
+  streamId: string;
+  services: KindServices;
+  snapshot: Snapshot;
+  version: number;
+}
+
+export interface HostOptions {
+  store: EventStore;
+  live: LiveBus;
+  services: readonly KindServices[];
+  clock?: Clock;
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs actors: every event is stored (with its projection and timers) before any effect runs;
+ * on start every actor is folded from its log, reconciled with the world, and its pending
+ * timers are re-armed for the time they have left.
+ */
+export class ActorHost {
+  private readonly store: EventStore;
+  private readonly live: LiveBus;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private readonly byType = new Map<string, KindServices>();
+  private readonly actors = new Map<string, LiveActor>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly queue: (() => void)[] = [];
+  private draining = false;
+  private stopping = false;
+
+  private constructor(opts: HostOptions) {
+    this.store = opts.store;
+    this.live = opts.live;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? ((line) => process.stderr.write(`[flow host] ${line}\n`));
+    for (const s of opts.services) {
+      this.byType.set(s.kind.streamType, s);
+      s.attach?.(this.store);
+    }
+  }
+
+  static async start(opts: HostOptions): Promise<ActorHost> {
+    const host = new ActorHost(opts);
+    await host.recover();
+    return host;
+  }
+
+  get hostId(): string {
+    return this.store.host;
+  }
+
+  snapshotOf(streamId: string): { snapshot: Snapshot; version: number } | undefined {
+    const a = this.actors.get(streamId);
+    return a && { snapshot: a.snapshot, version: a.version };
+  }
+
+  /** The typed entry point for every command, whatever queue it came through. */
+  async dispatch(command: Command, meta: { by?: string; correlationId?: string } = {}): Promise<CommandResult> {
+    if (this.stopping) return commandError('unavailable', 'Flow is shutting down; try again when it is back');
+    let services: KindServices | undefined;
+    let target: ReturnType<NonNullable<ActorKind['fromCommand']>>;
+    for (const s of this.byType.values()) {
+      target = s.kind.fromCommand?.(command);
+      if (target) {
+        services = s;
+        break;
+      }
+    }
+    if (!services || !target) return commandError('invalid', `no actor kind handles the command ${command.type}`);
+    const t = target;
+    const existing = this.actors.get(t.streamId);
+    if (!existing && !t.creates) return commandError('not_found', `${t.streamId} does not exist`);
+    return this.enqueue(() => {
+      try {
+        const env = this.deliverNow(services, t.streamId, t.type, t.data, meta);
+        return { ok: true as const, streamId: t.streamId, version: env.version, status: env.status, position: env.position };
+      } catch (err) {
+        if (err instanceof RejectedCommandError) {
+          return commandError(t.creates ? 'conflict' : 'invalid_state', t.creates ? `${t.streamId} already exists (it is ${err.status})` : err.message);
+        }
+        if (err instanceof InvalidEventError) return commandError('invalid', err.message);
+        if (err instanceof ConcurrencyError) return commandError('conflict', err.message);
+        throw err;
+      }
+    });
+  }
+
+  /** Appends an observation from the world to an actor's stream, then applies it. */
+  observe(streamId: string, type: string, data: Record<string, unknown>, meta: EventMeta = {}): Promise<void> {
+    return this.enqueue(() => {
+      const a = this.actors.get(streamId);
+      if (!a) {
+        this.log(`dropped ${type} for unknown actor ${streamId}`);
+        return;
+      }
+      this.deliverNow(a.services, streamId, type, data, meta);
+    });
+  }
+
+  /** Stops timers and watchers, then every process the kinds run (their exits are recorded). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all([...this.byType.values()].map((s) => s.shutdown?.()));
+  }
+
+  // Runs host work one item at a time, so an effect that observes something synchronously
+  // is applied after the event that caused it, never in the middle of it.
+  private enqueue<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push(() => {
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+      if (!this.draining) this.drain();
+    });
+  }
+
+  private drain(): void {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) this.queue.shift()!();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliverNow(services: KindServices, streamId: string, type: string, data: Record<string, unknown>, meta: EventMeta) {
+    const kind = services.kind;
+    const current = this.actors.get(streamId) ?? { snapshot: fold(kind, []), version: 0 };
+    const rec = recordEvent(this.store, kind, streamId, current, { type, data, meta, at: this.clock.now() });
+    const actor: LiveActor = { streamId, services, snapshot: rec.snapshot, version: rec.envelope.version };
+    this.actors.set(streamId, actor);
+    this.runActions(actor, rec.actions, Date.parse(rec.envelope.at));
+    return { version: rec.envelope.version, position: rec.envelope.position, status: kind.status(rec.snapshot as never) };
+  }
+
+  private runActions(actor: LiveActor, actions: readonly { type: string; params?: unknown }[], atMs: number): void {
+    const ctx = this.contextFor(actor);
+    for (const a of actions) {
+      const p = a.params as { delay?: number; id?: string; event?: { type: string }; sendId?: string } | undefined;
+      if (a.type === 'xstate.raise') {
+        if (p?.delay !== undefined && p.id && p.event) this.armTimer(actor.streamId, p.id, p.event, atMs + p.delay);
+        continue;
+      }
+      if (a.type === 'xstate.cancel') {
+        if (p?.sendId) this.disarmTimer(actor.streamId, p.sendId);
+        continue;
+      }
+      if (a.type.startsWith('xstate.')) continue;
+      const effect = actor.services.effects[a.type];
+      if (!effect) {
+        this.log(`${actor.streamId}: no effect named ${a.type}`);
+        continue;
+      }
+      try {
+        effect(ctx, a.params);
+      } catch (err) {
+        this.log(`${actor.streamId}: effect ${a.type} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.sync(actor);
+  }
+
+  private sync(actor: LiveActor): void {
+    if (this.stopping) return;
+    try {
+      actor.services.sync?.(this.contextFor(actor));
+    } catch (err) {
+      this.log(`${actor.streamId}: sync failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private contextFor(actor: LiveActor): EffectContext {
+    const context = actor.snapshot.context as { name?: string };
+    return {
+      streamId: actor.streamId,
+      name: context.name ?? actor.streamId.slice(actor.streamId.indexOf(':') + 1),
+      snapshot: actor.snapshot,
+      version: actor.version,
+      observe: (type, data) => void this.observe(actor.streamId, type, data),
+      live: this.live,
+      clock: this.clock,
+    };
+  }
+
+  private armTimer(streamId: string, timerId: string, event: { type: string }, dueAt: number): void {
+    if (this.stopping) return;
+    const key = `${streamId}\u0000${timerId}`;
+    const old = this.timers.get(key);
+    if (old) clearTimeout(old);
+    const delay = Math.max(0, dueAt - this.clock.now());
+    const handle = setTimeout(() => {
+      this.timers.delete(key);
+      void this.observe(streamId, 'TIMER_FIRED', { timerId, event });
+    }, delay);
+    this.timers.set(key, handle);
+  }
+
+  private disarmTimer(streamId: string, timerId: string): void {
+    const key = `${streamId}\u0000${timerId}`;
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t);
+    this.timers.delete(key);
+  }
+
+  /** Fold every stream this host serves, reconcile with the world, re-arm timers, resume. */
+  private async recover(): Promise<void> {
+    const streams = this.store.db.prepare(`SELECT stream_id, stream_type, version FROM streams ORDER BY stream_id`).all() as {
+      stream_id: string;
+      stream_type: string;
+      version: number;
+    }[];
+    const checkProjection = this.store.db.prepare(`SELECT version, snapshot FROM actor_state WHERE stream_id = ?`);
+    let repaired = false;
+    for (const s of streams) {
+      const services = this.byType.get(s.stream_type);
+      if (!services) continue;
+      const events = this.store.readStream(s.stream_id);
+      const snapshot = fold(services.kind, events);
+      const version = events.length ? events[events.length - 1]!.version : 0;
+      this.actors.set(s.stream_id, { streamId: s.stream_id, services, snapshot, version });
+      const row = checkProjection.get(s.stream_id) as { version: number; snapshot: string } | undefined;
+      if (!row || row.version !== version || row.snapshot !== JSON.stringify(toStored(snapshot))) repaired = true;
+    }
+    if (repaired) {
+      // The log is the truth: a projection that disagrees with it is rebuilt, not trusted.
+      this.log('projections disagreed with the log; rebuilding them');
+      this.store.rebuild();
+    }
+    for (const actor of [...this.actors.values()]) {
+      await actor.services.reconcile?.(this.contextFor(actor));
+    }
+    for (const t of readTimers(this.store.db)) {
+      if (this.actors.has(t.streamId)) this.armTimer(t.streamId, t.timerId, t.event, t.dueAt);
+    }
+    for (const actor of [...this.actors.values()]) {
+      const resume = actor.services.resumeEvent?.(this.actors.get(actor.streamId)!.snapshot);
+      if (resume) await this.observe(actor.streamId, resume.type, resume.data);
+    }
+    for (const actor of this.actors.values()) this.sync(actor);
+  }
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { BackendCommandSchema } from '../../actors/backend-child.js';
+import { TunnelCommandSchema } from '../../actors/tunnel.js';
+
+/** Every command the host accepts. New actor kinds add their command schemas here. */
+export const CommandSchema = z.discriminatedUnion('type', [...BackendCommandSchema.options, ...TunnelCommandSchema.options]);
+export type Command = z.infer<typeof CommandSchema>;
+
+export const CommandErrorCode = z.enum(['invalid', 'not_found', 'conflict', 'invalid_state', 'unavailable', 'internal']);
+export type CommandErrorCode = z.infer<typeof CommandErrorCode>;
+
+export const CommandResultSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    streamId: z.string(),
+    version: z.number().int(),
+    status: z.string(),
+    position: z.number().int(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    error: z.object({ code: CommandErrorCode, message: z.string() }),
+  }),
+]);
+export type CommandResult = z.infer<typeof CommandResultSchema>;
+
+export function commandError(code: CommandErrorCode, message: string): CommandResult {
+  return { ok: false, error: { code, message } };
+}

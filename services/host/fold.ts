@@ -1,0 +1,69 @@
+import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import type { ActorKind } from '../../actors/kind.js';
+import type { EventEnvelope } from '../store/envelope.js';
+
+export type Snapshot = AnyMachineSnapshot;
+export interface ActionLike {
+  type: string;
+  params?: unknown;
+}
+
+/** The one translation from a stored event to what the machine sees; live and replay share it. */
+export function toMachineEvent(e: Pick<EventEnvelope, 'type' | 'data' | 'at'>): EventObject & { at: number } {
+  const at = Date.parse(e.at);
+  if (e.type === 'TIMER_FIRED') {
+    const fired = e.data.event as EventObject;
+    return { ...fired, at };
+  }
+  return { ...e.data, type: e.type, at };
+}
+
+export function initialSnapshot(kind: ActorKind): Snapshot {
+  return initialTransition(kind.machine)[0] as Snapshot;
+}
+
+export function step(kind: ActorKind, snapshot: Snapshot, e: Pick<EventEnvelope, 'type' | 'data' | 'at'>): [Snapshot, ActionLike[]] {
+  const [next, actions] = transition(kind.machine, snapshot, toMachineEvent(e));
+  return [next as Snapshot, actions as ActionLike[]];
+}
+
+/** Folds events through the machine's pure transition; effects are discarded. */
+export function fold(kind: ActorKind, events: Iterable<Pick<EventEnvelope, 'type' | 'data' | 'at'>>, from?: Snapshot): Snapshot {
+  let snap = from ?? initialSnapshot(kind);
+  for (const e of events) snap = step(kind, snap, e)[0];
+  return snap;
+}
+
+export interface StoredSnapshot {
+  value: unknown;
+  context: unknown;
+}
+
+export function toStored(snapshot: Snapshot): StoredSnapshot {
+  return { value: snapshot.value, context: snapshot.context };
+}
+
+export function fromStored(kind: ActorKind, stored: StoredSnapshot): Snapshot {
+  return kind.machine.resolveState(stored as Parameters<ActorKind['machine']['resolveState']>[0]) as Snapshot;
+}
+
+export interface TimerArm {
+  timerId: string;
+  event: EventObject;
+  dueAt: number;
+}
+
+/** The durable-timer work in a transition's actions: delayed raises to arm, cancels to drop. */
+export function timerWork(actions: readonly ActionLike[], atMs: number): { arm: TimerArm[]; cancel: string[] } {
+  const arm: TimerArm[] = [];
+  const cancel: string[] = [];
+  for (const a of actions) {
+    const p = a.params as { delay?: number; id?: string; event?: EventObject; sendId?: string } | undefined;
+    if (a.type === 'xstate.raise' && p?.delay !== undefined && p.id && p.event) {
+      arm.push({ timerId: p.id, event: p.event, dueAt: atMs + p.delay });
+    } else if (a.type === 'xstate.cancel' && p?.sendId) {
+      cancel.push(p.sendId);
+    }
+  }
+  return { arm, cancel };
+}

@@ -1,0 +1,102 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+export type Db = Database.Database;
+
+/**
+ * Versioned schema migrations, applied in order on open inside one immediate transaction;
+ * `PRAGMA user_version` records how far a file has come. Append only: never edit a shipped step.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: the log, stream heads, store metadata
+  `CREATE TABLE events (
+     position    INTEGER PRIMARY KEY AUTOINCREMENT,
+     id          TEXT NOT NULL UNIQUE,
+     host        TEXT NOT NULL,
+     stream_type TEXT NOT NULL,
+     stream_id   TEXT NOT NULL,
+     version     INTEGER NOT NULL,
+     type        TEXT NOT NULL,
+     data        TEXT NOT NULL,
+     meta        TEXT NOT NULL,
+     at          TEXT NOT NULL,
+     UNIQUE (stream_id, version)
+   );
+   CREATE INDEX events_stream_type ON events (stream_type, position);
+   CREATE TABLE streams (
+     stream_id   TEXT PRIMARY KEY,
+     stream_type TEXT NOT NULL,
+     version     INTEGER NOT NULL
+   );
+   CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 2: projections: every actor's current state, and the durable timers its machine asked for
+  `CREATE TABLE actor_state (
+     stream_id   TEXT PRIMARY KEY,
+     stream_type TEXT NOT NULL,
+     version     INTEGER NOT NULL,
+     status      TEXT NOT NULL,
+     snapshot    TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE INDEX actor_state_type ON actor_state (stream_type, stream_id);
+   CREATE TABLE timers (
+     stream_id TEXT NOT NULL,
+     timer_id  TEXT NOT NULL,
+     event     TEXT NOT NULL,
+     due_at    INTEGER NOT NULL,
+     PRIMARY KEY (stream_id, timer_id)
+   );`,
+  // 3: bounded output history of supervised processes (not events: live lines are too many)
+  `CREATE TABLE output_lines (
+     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+     stream_id TEXT NOT NULL,
+     at        TEXT NOT NULL,
+     fd        TEXT NOT NULL,
+     line      TEXT NOT NULL
+   );
+   CREATE INDEX output_lines_stream ON output_lines (stream_id, seq);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface OpenOptions {
+  readonly?: boolean;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: 5000 });
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: an acknowledged append survives a crash of the process (kill -9); a power
+    // loss may drop the last transactions. Stated in the README.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } else {
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v < SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${path} has schema version ${v}, this Flow needs ${SCHEMA_VERSION}; run any f command that writes (e.g. f up) once to migrate it`);
+    }
+  }
+  return db;
+}
+
+function migrate(db: Db): void {
+  const run = db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`the database has schema version ${current}, newer than this Flow knows (${MIGRATIONS.length}); upgrade Flow`);
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+    const epoch = db.prepare(`SELECT value FROM store_meta WHERE key = 'epoch'`).get() as { value: string } | undefined;
+    if (!epoch) db.prepare(`INSERT INTO store_meta (key, value) VALUES ('epoch', ?)`).run(randomUUID());
+  });
+  run.immediate();
+}

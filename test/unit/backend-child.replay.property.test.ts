@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createActor, SimulatedClock } from 'xstate';
+import { backendChildKind, backendChildMachine } from '../../actors/backend-child.js';
+import type { ActorKind } from '../../actors/kind.js';
+import { fold } from '../../services/host/fold.js';
+import { SimulatedActor } from '../support/sim.js';
+
+const kind = backendChildKind as unknown as ActorKind;
+const config = { command: ['node', 'x.js'], cwd: '/w', env: {}, port: null, watch: ['.'], watchExtensions: ['.js'], stopGraceMs: 10 };
+
+type Step =
+  | { t: 'cmd'; type: 'CREATED' | 'START_REQUESTED' | 'STOP_REQUESTED' | 'RESTART_REQUESTED' | 'REMOVE_REQUESTED' | 'HOST_RESUMED' }
+  | { t: 'started'; pidOffset: number }
+  | { t: 'exited'; current: boolean; code: number | null; cause: 'exit' | 'host-lost' | 'host-shutdown' }
+  | { t: 'spawnFailed' }
+  | { t: 'changed' }
+  | { t: 'wait'; ms: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ t: fc.constant('cmd' as const), type: fc.constantFrom('CREATED', 'START_REQUESTED', 'STOP_REQUESTED', 'RESTART_REQUESTED', 'REMOVE_REQUESTED', 'HOST_RESUMED') }),
+  fc.record({ t: fc.constant('started' as const), pidOffset: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ t: fc.constant('exited' as const), current: fc.boolean(), code: fc.constantFrom(0, 1, 137, null), cause: fc.constantFrom('exit', 'exit', 'exit', 'host-lost', 'host-shutdown') }),
+  fc.record({ t: fc.constant('spawnFailed' as const) }),
+  fc.record({ t: fc.constant('changed' as const) }),
+  fc.record({ t: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 40_000 }) }),
+);
+
+function eventFor(s: Step, pid: number): { type: string; data: Record<string, unknown> } | null {
+  switch (s.t) {
+    case 'cmd':
+      return { type: s.type, data: s.type === 'CREATED' ? { name: 'p', config, autostart: true } : {} };
+    case 'started':
+      return { type: 'PROCESS_STARTED', data: { pid: pid + s.pidOffset, startTicks: pid } };
+    case 'exited':
+      return { type: 'PROCESS_EXITED', data: { pid: s.current ? pid : pid + 100, code: s.code, signal: s.code === null ? 'SIGKILL' : null, cause: s.cause } };
+    case 'spawnFailed':
+      return { type: 'SPAWN_FAILED', data: { error: 'boom' } };
+    case 'changed':
+      return { type: 'FILES_CHANGED', data: { paths: ['/w/a.js'] } };
+    case 'wait':
+      return null;
+  }
+}
+
+describe('backend-child: replay equals live', () => {
+  it('for any event sequence, XState’s own live actor (simulated clock) and the fold of our log agree', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
+        const start = 1_700_000_000_000;
+        const clock = new SimulatedClock();
+        clock.set(start);
+        const live = createActor(backendChildMachine, { clock }).start();
+        const sim = new SimulatedActor(kind, start);
+        let pid = 1000;
+        for (const s of steps) {
+          if (s.t === 'wait') {
+            clock.increment(s.ms);
+            sim.advance(s.ms);
+            continue;
+          }
+          const ctxRun = (sim.context.run as { pid: number } | null)?.pid;
+          if (ctxRun) pid = ctxRun;
+          if (s.t === 'started') pid += 1;
+          const e = eventFor(s, pid)!;
+          live.send({ ...e.data, type: e.type, at: sim.now } as never);
+          sim.send(e.type, e.data);
+        }
+        const liveSnap = live.getSnapshot();
+        live.stop();
+        // The host's in-memory state (sim) and a fold of the log it wrote must equal XState's live actor.
+        const folded = fold(kind, sim.log);
+        expect(folded.value).toEqual(liveSnap.value);
+        expect(folded.context).toEqual(liveSnap.context);
+        expect(sim.snapshot.value).toEqual(liveSnap.value);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
