@@ -10,7 +10,7 @@ import type { LiveBus } from '../bus/types.js';
  * history table in batches (one transaction per flush), trimmed to the last N lines per backend.
  */
 export class OutputRecorder {
-  private buffer: { streamId: string; at: string; fd: string; line: string }[] = [];
+  private buffer: { seq: number; streamId: string; at: string; fd: string; line: string }[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private live: LiveBus | null = null;
   private seq: number;
@@ -21,11 +21,13 @@ export class OutputRecorder {
     private readonly store: EventStore,
     private readonly keep: number,
   ) {
-    this.insert = store.db.prepare(`INSERT INTO output_lines (stream_id, at, fd, line) VALUES (?, ?, ?, ?)`);
+    this.insert = store.db.prepare(`INSERT INTO output_lines (seq, stream_id, at, fd, line) VALUES (?, ?, ?, ?, ?)`);
     this.trim = store.db.prepare(
       `DELETE FROM output_lines WHERE stream_id = ? AND seq <= (SELECT seq FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
     );
-    this.seq = (store.db.prepare(`SELECT max(seq) AS s FROM output_lines`).get() as { s: number | null }).s ?? 0;
+    // Live consumers and the table see the same seq, so a follower can skip what it already has.
+    const used = store.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'output_lines'`).get() as { seq: number } | undefined;
+    this.seq = used?.seq ?? 0;
   }
 
   useBus(live: LiveBus): void {
@@ -40,11 +42,10 @@ export class OutputRecorder {
       const rl = createInterface({ input: stream, crlfDelay: Infinity });
       rl.on('line', (line) => {
         const at = new Date().toISOString();
-        // Provisional seq for live consumers; the stored seq is the table's own.
         this.seq += 1;
         const msg: OutputLine = { seq: this.seq, at, fd, line };
         this.live?.publish(subject, msg);
-        this.buffer.push({ streamId, at, fd, line });
+        this.buffer.push({ seq: this.seq, streamId, at, fd, line });
         this.scheduleFlush();
       });
     }
@@ -72,7 +73,7 @@ export class OutputRecorder {
     const touched = new Set(batch.map((b) => b.streamId));
     try {
       this.store.db.transaction(() => {
-        for (const b of batch) this.insert.run(b.streamId, b.at, b.fd, b.line);
+        for (const b of batch) this.insert.run(b.seq, b.streamId, b.at, b.fd, b.line);
         for (const id of touched) this.trim.run(id, id, this.keep - 1);
       })();
     } catch (err) {

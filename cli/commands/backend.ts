@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { api, apiBase } from '../client.js';
+import { printJson, printTable } from '../output.js';
+import { followSse } from '../sse-client.js';
+
+interface BackendView {
+  name: string;
+  status: string;
+  restarts: number;
+  pid: number | null;
+  exits: number;
+  lastExit: { code: number | null; signal: string | null } | null;
+  lastError: string | null;
+  config: { command: string[]; cwd: string; port: number | null };
+}
+
+interface LogLine {
+  seq: number;
+  at: string;
+  fd: string;
+  line: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  const backend = program.command('backend').description('supervised backend processes (talks to the running "f up" at FLOW_URL)');
+
+  backend
+    .command('add <name> <command...>')
+    .description('add a backend and start it: f backend add api --cwd ./api --port 4000 --watch src -- node server.js')
+    .option('--cwd <dir>', 'working directory (default: here)')
+    .option('--port <n>', 'port, passed to the process as PORT', (v) => Number(v))
+    .option('--watch <path>', 'restart when a file under this path changes (repeatable)', collect, [] as string[])
+    .option('--ext <ext>', 'file extensions that count as changes (repeatable; default .ts .js .json)', collect, [] as string[])
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [] as string[])
+    .option('--no-start', 'add it stopped')
+    .action(async (name: string, command: string[], opts: { cwd?: string; port?: number; watch: string[]; ext: string[]; env: string[]; start: boolean }) => {
+      const cwd = resolve(opts.cwd ?? '.');
+      const env = Object.fromEntries(
+        opts.env.map((kv) => {
+          const i = kv.indexOf('=');
+          if (i <= 0) throw new Error(`--env takes KEY=VALUE, not ${JSON.stringify(kv)}`);
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      );
+      const body: Record<string, unknown> = { name, command, cwd, env, watch: opts.watch.map((w) => resolve(cwd, w)), autostart: opts.start };
+      if (opts.port !== undefined) body.port = opts.port;
+      if (opts.ext.length) body.watchExtensions = opts.ext.map((e) => (e.startsWith('.') ? e : `.${e}`));
+      const b = await api<BackendView>('POST', '/api/backends', body);
+      process.stdout.write(`added ${b.name} (${b.status})\n`);
+    });
+
+  backend
+    .command('ls')
+    .description('list backends')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { backends: list } = await api<{ backends: BackendView[] }>('GET', '/api/backends');
+      if (opts.json) return printJson(list);
+      printTable(
+        list.map((b) => ({
+          name: b.name,
+          status: b.status,
+          pid: b.pid,
+          restarts: b.restarts,
+          'last exit': b.lastExit ? (b.lastExit.signal ?? `code ${b.lastExit.code}`) : null,
+          command: b.config.command.join(' '),
+        })),
+        ['name', 'status', 'pid', 'restarts', 'last exit', 'command'],
+      );
+    });
+
+  for (const [verb, path, what] of [
+    ['start', 'start', 'start a stopped, exited or failed backend'],
+    ['stop', 'stop', 'stop a backend (SIGTERM to its process group, then SIGKILL)'],
+    ['restart', 'restart', 'restart a backend, resetting its crash count'],
+  ] as const) {
+    backend
+      .command(`${verb} <name>`)
+      .description(what)
+      .action(async (name: string) => {
+        const b = await api<BackendView>('POST', `/api/backends/${encodeURIComponent(name)}/${path}`);
+        process.stdout.write(`${b.name}: ${b.status}\n`);
+      });
+  }
+
+  backend
+    .command('rm <name>')
+    .description('stop and remove a backend')
+    .action(async (name: string) => {
+      await api('DELETE', `/api/backends/${encodeURIComponent(name)}`);
+      process.stdout.write(`removed ${name}\n`);
+    });
+
+  backend
+    .command('logs <name>')
+    .description('print the output kept for a backend; --follow streams new lines')
+    .option('-n, --lines <n>', 'how many lines of history', (v) => Number(v), 100)
+    .option('-f, --follow', 'keep printing new lines')
+    .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
+      const id = encodeURIComponent(name);
+      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(l.line + '\n');
+      if (opts.follow) {
+        // The stream starts with the kept tail, then goes live.
+        return followSse(`${apiBase()}/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
+          if (event === 'line') print(JSON.parse(data) as LogLine);
+        });
+      }
+      const res = await api<{ lines: LogLine[] }>('GET', `/api/backends/${id}/logs?limit=${opts.lines}`);
+      res.lines.forEach(print);
+    });
+}
