@@ -25,7 +25,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const text = await res.text();
   const parsed = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {
-    const msg = (parsed as { message?: string } | undefined)?.message ?? `${res.status} ${res.statusText}`;
+    const msg = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `${res.status} ${res.statusText}`;
     throw new FlowApiError(msg, res.status);
   }
   return parsed as T;

@@ -11,6 +11,8 @@ const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
   backend: () => import('./commands/backend.js'),
   events: () => import('./commands/events.js'),
+  tunnel: () => import('./commands/tunnel.js'),
+  relay: () => import('./commands/relay.js'),
 };
 
 export function registerGroupName(name: string, load: Group): void {

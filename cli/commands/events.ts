@@ -47,8 +47,11 @@ export function register(program: Command): void {
       for (const e of found.slice(-opts.limit)) print(e);
       if (!opts.follow) return store.close();
       const sub = store.subscribe({ from: head, filter }, print);
+      // The store's poller does not hold the process open; following does, until a signal.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       await new Promise<void>((resolve) => {
         const stop = () => {
+          clearInterval(keepAlive);
           sub.close();
           store.close();
           resolve();
