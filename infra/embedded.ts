@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { buildGateway } from '../gateway/app.js';
 import { backendChildServices } from '../services/backend-child/index.js';
+import { gatewayExposureGuard, tunnelDepsFromEnv, tunnelServices } from '../services/tunnel/index.js';
+import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
 import { readActor, readActors } from '../services/host/actor-projection.js';
@@ -39,9 +41,13 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const store = openFlowStore({ host: opts.hostId });
   const live = new InProcessLiveBus();
   const backends = backendChildServices({ live });
+  // No password can be set yet (auth is not wired), so a tunnel to the gateway itself is refused.
+  let boundPort = port;
+  const refuseExposure = gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => false });
+  const tunnels = tunnelServices({ ...tunnelDepsFromEnv(paths.home), refuse: refuseExposure });
   let host: ActorHost;
   try {
-    host = await ActorHost.start({ store, live, services: [backends], log: opts.log });
+    host = await ActorHost.start({ store, live, services: [backends, tunnels], log: opts.log });
   } catch (err) {
     store.close();
     releaseLock();
@@ -53,15 +59,19 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     outputLines: (streamId, limit) => backends.outputs()?.lines(streamId, limit) ?? [],
   };
   const commands = new InProcessCommandQueue(host);
-  const app = await buildGateway({ log: store, readModel, commands, live });
+  const app = await buildGateway({ log: store, readModel, commands, live, extraRoutes: [tunnelRoutePlugin({ refuse: refuseExposure })] });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });
     url = address.replace('[::1]', 'localhost');
+    boundPort = Number(new URL(url).port) || port;
   } catch (err) {
     await host.stop();
     store.close();
     releaseLock();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${port} on ${bind} is already in use; choose another with --port (or FLOW_PORT)`);
+    }
     throw err;
   }
   updateLockUrl(join(paths.home, 'host.lock'), url);

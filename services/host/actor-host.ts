@@ -196,7 +196,9 @@ export class ActorHost {
       name: context.name ?? actor.streamId.slice(actor.streamId.indexOf(':') + 1),
       snapshot: actor.snapshot,
       version: actor.version,
-      observe: (type, data) => void this.observe(actor.streamId, type, data),
+      observe: (type, data) => {
+        this.observe(actor.streamId, type, data).catch((err: unknown) => this.log(`${actor.streamId}: could not record ${type}: ${err instanceof Error ? err.message : String(err)}`));
+      },
       live: this.live,
       clock: this.clock,
     };
@@ -210,7 +212,7 @@ export class ActorHost {
     const delay = Math.max(0, dueAt - this.clock.now());
     const handle = setTimeout(() => {
       this.timers.delete(key);
-      void this.observe(streamId, 'TIMER_FIRED', { timerId, event });
+      this.observe(streamId, 'TIMER_FIRED', { timerId, event }).catch((err: unknown) => this.log(`${streamId}: could not fire ${timerId}: ${String(err)}`));
     }, delay);
     this.timers.set(key, handle);
   }

@@ -1,0 +1,48 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
+import { DEFAULT_OPTIONS, type GatewayContext, type GatewayDeps, type RoutePlugin } from './context.js';
+import { installErrorHandlers } from './errors.js';
+import { ClientRegistry } from './streams/clients.js';
+import { healthRoutes } from './routes/health.js';
+import { backendRoutes } from './routes/backends.js';
+import { eventRoutes } from './routes/events.js';
+import { wsRoutes } from './routes/ws.js';
+
+export type { GatewayDeps, GatewayOptions, GatewayContext, RoutePlugin } from './context.js';
+
+/** The built-in routes, in registration order; `deps.extraRoutes` are registered after them. */
+export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes];
+
+/** Client messages on /api/ws are small subscribe requests; anything bigger is not one. */
+const WS_MAX_PAYLOAD = 64 * 1024;
+
+/**
+ * The Fastify app: REST under /api, SSE at /api/events, WebSocket at /api/ws. Not listening:
+ * the caller chooses where (`app.listen({ host: '127.0.0.1', port })`).
+ */
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const options = { ...DEFAULT_OPTIONS, ...deps.options };
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: options.bodyLimitBytes,
+    // Keep-alive connections with no request in flight do not hold up close().
+    forceCloseConnections: 'idle',
+  });
+  const ctx: GatewayContext = { deps, options, clients: new ClientRegistry() };
+
+  installErrorHandlers(app);
+
+  // Streams never finish on their own: end them, or close() would wait for clients that never
+  // leave. SSE responses are ours to end; WebSockets get 1001 (and are terminated if they do not
+  // complete the close). Added before the plugin so it runs before the plugin's own preClose.
+  app.addHook('preClose', (done) => {
+    ctx.clients.endAll();
+    done();
+  });
+  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
+
+  for (const plugin of [...coreRoutes, ...(deps.extraRoutes ?? [])]) {
+    await app.register(async (scope) => plugin(scope, ctx));
+  }
+  return app;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { BackendConfigSchema, type BackendContext } from '../actors/backend-child.js';
+import type { ActorRow } from '../services/host/actor-projection.js';
+
+/** A backend as the API shows it: the actor's projected state, with times as ISO strings. */
+export const BackendViewSchema = z.object({
+  name: z.string(),
+  status: z.string(),
+  restarts: z.number().int(),
+  pid: z.number().int().nullable(),
+  startedAt: z.string().nullable(),
+  lastExit: z
+    .object({
+      pid: z.number().int().nullable(),
+      code: z.number().int().nullable(),
+      signal: z.string().nullable(),
+      cause: z.string(),
+      at: z.string(),
+      ranMs: z.number().nullable(),
+    })
+    .nullable(),
+  exits: z.number().int(),
+  lastError: z.string().nullable(),
+  config: BackendConfigSchema.nullable(),
+  version: z.number().int(),
+  updatedAt: z.string(),
+});
+export type BackendView = z.infer<typeof BackendViewSchema>;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function backendView(row: ActorRow): BackendView {
+  // The projection stores the machine's context as JSON; its shape is the machine's.
+  const c = row.snapshot.context as BackendContext;
+  return {
+    name: c.name || row.streamId.slice(row.streamId.indexOf(':') + 1),
+    status: row.status,
+    restarts: c.restarts,
+    pid: c.run?.pid ?? null,
+    startedAt: c.run ? iso(c.run.startedAt) : null,
+    lastExit: c.lastExit ? { ...c.lastExit, at: iso(c.lastExit.at) } : null,
+    exits: c.exits,
+    lastError: c.lastError,
+    config: c.config,
+    version: row.version,
+    updatedAt: row.updatedAt,
+  };
+}

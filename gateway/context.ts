@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { CommandQueue } from '../services/queue/types.js';
+import type { LiveBus } from '../services/bus/types.js';
+import type { EventLog, ReadModel } from '../services/store/read-model.js';
+import type { ClientRegistry } from './streams/clients.js';
+
+export interface GatewayOptions {
+  /** SSE `: ping` comments and WebSocket pings, in ms (default 25 s, as Centrifugo and Socket.IO). */
+  heartbeatMs?: number;
+  /** Bytes queued for one streaming client past which it is cut off (default 1 MiB, as Centrifugo). */
+  maxClientBufferBytes?: number;
+  /** Largest request body accepted (default 1 MiB); larger → 413. */
+  bodyLimitBytes?: number;
+}
+
+/** A route plugin added by whoever wires the gateway (auth, proxy, task board...). */
+export type RoutePlugin = (app: FastifyInstance, ctx: GatewayContext) => Promise<void> | void;
+
+export interface GatewayDeps {
+  log: EventLog;
+  readModel: ReadModel;
+  commands: CommandQueue;
+  live: LiveBus;
+  options?: GatewayOptions;
+  /** Registered after the built-in routes, each in its own encapsulated context. */
+  extraRoutes?: RoutePlugin[];
+  /** Fastify's logger option; off unless given. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export type ResolvedOptions = Required<GatewayOptions>;
+
+export const DEFAULT_OPTIONS: ResolvedOptions = {
+  heartbeatMs: 25_000,
+  maxClientBufferBytes: 1024 * 1024,
+  bodyLimitBytes: 1024 * 1024,
+};
+
+/** What every route plugin gets: the dependencies, resolved options and the stream clients. */
+export interface GatewayContext {
+  deps: GatewayDeps;
+  options: ResolvedOptions;
+  clients: ClientRegistry;
+}

@@ -1,0 +1,173 @@
+import type { FastifyInstance } from 'fastify';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child.js';
+import type { Command } from '../../services/host/commands.js';
+import type { ActorRow } from '../../services/host/actor-projection.js';
+import type { OutputLine } from '../../services/store/read-model.js';
+import { backendView, type BackendView } from '../backend-view.js';
+import type { GatewayContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { SseConnection } from '../streams/sse.js';
+import { LastEventIdHeadersSchema } from './events.js';
+import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
+
+/** The body of `POST /api/backends`: the backend config as a client sends it, plus its name. */
+export const CreateBackendBodySchema = BackendConfigInputSchema.extend({
+  name: BackendNameSchema,
+  autostart: z.boolean().default(true),
+}).strict();
+export type CreateBackendBody = z.infer<typeof CreateBackendBodySchema>;
+
+export const BackendParamsSchema = z.object({ id: BackendNameSchema });
+
+export const BackendLogsQuerySchema = z.object({
+  limit: wholeNumber('limit').pipe(z.number().min(1, 'limit must be at least 1').max(5000, 'limit must be at most 5000')).optional(),
+  follow: queryFlag('follow').optional(),
+});
+
+export const OutputLineSchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  fd: z.enum(['stdout', 'stderr']),
+  line: z.string(),
+}) satisfies z.ZodType<OutputLine>;
+
+const STREAM_TYPE = backendChildKind.streamType;
+
+/** A backend that was removed is gone as far as the API is concerned (its log stays). */
+function findBackend(ctx: GatewayContext, name: string): ActorRow | undefined {
+  const row = ctx.deps.readModel.getActor(backendStreamId(name));
+  return row && row.status !== 'removed' ? row : undefined;
+}
+
+function requireBackend(ctx: GatewayContext, name: string): ActorRow {
+  const row = findBackend(ctx, name);
+  if (!row) throw ApiError.notFound(`no backend named ${name}`);
+  return row;
+}
+
+/** Paths in the config are made absolute here, against the server's cwd, so the event says exactly what runs. */
+function resolveConfig(body: CreateBackendBody): BackendConfig {
+  const cwd = resolve(process.cwd(), body.cwd ?? '.');
+  let isDir = false;
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw ApiError.invalid(`body.cwd: ${cwd} is not an existing directory`);
+  return {
+    command: body.command,
+    cwd,
+    env: body.env,
+    port: body.port,
+    watch: body.watch.map((p) => resolve(cwd, p)),
+    watchExtensions: body.watchExtensions,
+    stopGraceMs: body.stopGraceMs,
+  };
+}
+
+async function submit(ctx: GatewayContext, command: Command): Promise<BackendView> {
+  const result = await ctx.deps.commands.submit(command, { by: 'api' });
+  if (!result.ok) throw ApiError.fromCommand(result);
+  const row = ctx.deps.readModel.getActor(result.streamId);
+  if (row) return backendView(row);
+  // A read model fed from elsewhere (distributed mode) may not have caught up yet.
+  throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but is not readable yet; retry`);
+}
+
+export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  app.route({
+    method: 'GET',
+    url: '/api/backends',
+    ...zodRoute({}, () => ({
+      backends: ctx.deps.readModel
+        .listActors(STREAM_TYPE)
+        .filter((r) => r.status !== 'removed')
+        .map(backendView),
+    })),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/backends',
+    ...zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
+      const existing = findBackend(ctx, body.name);
+      if (existing) throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
+      const config = resolveConfig(body);
+      const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart });
+      return reply.code(201).send(view);
+    }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/backends/:id',
+    ...zodRoute({ params: BackendParamsSchema }, ({ params }) => backendView(requireBackend(ctx, params.id))),
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/api/backends/:id',
+    ...zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+      requireBackend(ctx, params.id);
+      return submit(ctx, { type: 'backend.remove', name: params.id });
+    }),
+  });
+
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app.route({
+      method: 'POST',
+      url: `/api/backends/:id/${action}`,
+      ...zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+        requireBackend(ctx, params.id);
+        return submit(ctx, { type: `backend.${action}`, name: params.id });
+      }),
+    });
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/api/backends/:id/logs',
+    ...zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
+      const row = requireBackend(ctx, params.id);
+      const limit = query.limit ?? 200;
+      if (!query.follow) return { name: params.id, lines: ctx.deps.readModel.outputLines(row.streamId, limit) };
+      followLogs(ctx, reply, params.id, row.streamId, limit, headers['last-event-id']);
+      return reply;
+    }),
+  });
+}
+
+/**
+ * `?follow=1`: the stored tail, then live lines from the bus, as SSE (`event: line`, `id: seq`).
+ * The bus subscription starts before the tail is read and holds lines back until the tail is
+ * sent, so nothing is lost at the seam with an asynchronous bus; a line already sent (same seq)
+ * is skipped. Lines are not durable events: a reconnect gets what the bounded history still has.
+ */
+function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.open>[0], name: string, streamId: string, limit: number, resumeAfter: number | undefined): void {
+  const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
+  const unregister = ctx.clients.add('sse', () => conn.end());
+  let lastSent = resumeAfter ?? 0;
+  let held: OutputLine[] | null = [];
+  const send = (line: OutputLine): void => {
+    if (line.seq <= lastSent) return;
+    lastSent = line.seq;
+    if (!conn.send({ id: line.seq, event: 'line', data: JSON.stringify(line) })) stopLive();
+  };
+  const stopLive = ctx.deps.live.subscribe(`flow.live.${STREAM_TYPE}.${name}.output`, (msg) => {
+    const parsed = OutputLineSchema.safeParse(msg.data);
+    if (!parsed.success) return;
+    if (held) held.push(parsed.data);
+    else send(parsed.data);
+  });
+  for (const line of ctx.deps.readModel.outputLines(streamId, limit)) send(line);
+  for (const line of held) send(line);
+  held = null;
+  conn.onClose(() => {
+    stopLive();
+    unregister();
+  });
+}

@@ -1,0 +1,71 @@
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { z } from 'zod';
+import { ApiError, formatZodError } from './errors.js';
+
+/**
+ * zod is the single source of truth for what a route accepts. Each route keeps its schemas in
+ * `config.zod`, so an onRoute hook can later turn the route table into an OpenAPI document
+ * (`z.toJSONSchema(schema, { io: 'input' })`) without retyping a field.
+ */
+export interface ZodRouteSchemas {
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  headers?: z.ZodType;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    zod?: ZodRouteSchemas;
+  }
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<S extends ZodRouteSchemas> {
+  params: Out<S['params']>;
+  query: Out<S['query']>;
+  body: Out<S['body']>;
+  headers: Out<S['headers']>;
+}
+
+export function parsePart<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw ApiError.invalid(formatZodError(parsed.error, where));
+  return parsed.data;
+}
+
+export function parseRequest<S extends ZodRouteSchemas>(schemas: S, request: FastifyRequest): RouteInput<S> {
+  return {
+    params: (schemas.params ? parsePart(schemas.params, request.params, 'params') : undefined) as Out<S['params']>,
+    query: (schemas.query ? parsePart(schemas.query, request.query ?? {}, 'query') : undefined) as Out<S['query']>,
+    body: (schemas.body ? parsePart(schemas.body, request.body ?? {}, 'body') : undefined) as Out<S['body']>,
+    headers: (schemas.headers ? parsePart(schemas.headers, request.headers, 'headers') : undefined) as Out<S['headers']>,
+  };
+}
+
+/** A route's options: its schemas (kept for OpenAPI) and a handler that receives parsed input. */
+export function zodRoute<S extends ZodRouteSchemas>(
+  schemas: S,
+  handler: (input: RouteInput<S>, request: FastifyRequest, reply: FastifyReply) => unknown,
+): { config: { zod: S }; handler: RouteHandlerMethod } {
+  return {
+    config: { zod: schemas },
+    handler: async function (request, reply) {
+      return handler(parseRequest(schemas, request), request, reply);
+    },
+  };
+}
+
+/** A whole, non-negative number in a query string or header ("10", not "1e1" or ""). */
+export function wholeNumber(what: string) {
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, `${what} must be a whole number`)
+    .transform(Number);
+}
+
+/** `?follow=1|true|0|false` and friends. */
+export function queryFlag(what: string) {
+  return z.enum(['1', '0', 'true', 'false', ''], { error: `${what} must be 1, 0, true or false` }).transform((v) => v === '1' || v === 'true' || v === '');
+}
