@@ -1,11 +1,15 @@
 import type { ActorKind } from './kind.js';
 import { backendChildKind } from './backend-child.js';
 import { tunnelKind } from './tunnel.js';
+import { toolInstallKind } from './tool-install.js';
+import { opencodeInstanceKind } from './opencode-instance.js';
 
 /** Every actor kind Flow knows, by stream type. */
 export const kinds: ReadonlyMap<string, ActorKind> = new Map<string, ActorKind>([
   [backendChildKind.streamType, backendChildKind as unknown as ActorKind],
   [tunnelKind.streamType, tunnelKind as unknown as ActorKind],
+  [toolInstallKind.streamType, toolInstallKind as unknown as ActorKind],
+  [opencodeInstanceKind.streamType, opencodeInstanceKind as unknown as ActorKind],
 ]);
 
 export function kindFor(streamType: string): ActorKind | undefined {

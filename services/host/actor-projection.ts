@@ -25,17 +25,19 @@ export interface ActorRow {
  */
 export class ActorProjector implements Projector {
   readonly name = 'actors';
+  private readonly prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
   constructor(private readonly kindFor: (streamType: string) => ActorKind | undefined) {}
+
+  // Appends are the hot path: prepare once per connection, not once per event.
+  private statements(db: Db): ReturnType<typeof prepare> {
+    let s = this.prepared.get(db);
+    if (!s) this.prepared.set(db, (s = prepare(db)));
+    return s;
+  }
 
   apply(db: Db, events: readonly EventEnvelope[], hint?: unknown): void {
     const h = hint as FoldHint | undefined;
-    const load = db.prepare(`SELECT snapshot FROM actor_state WHERE stream_id = ?`);
-    const save = db.prepare(
-      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
-    );
-    const arm = db.prepare(`INSERT INTO timers (stream_id, timer_id, event, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, timer_id) DO UPDATE SET event = excluded.event, due_at = excluded.due_at`);
-    const cancel = db.prepare(`DELETE FROM timers WHERE stream_id = ? AND timer_id = ?`);
+    const { load, save, arm, cancel } = this.statements(db);
     const current = new Map<string, Snapshot>();
     events.forEach((e, i) => {
       const kind = this.kindFor(e.streamType);
@@ -64,6 +66,20 @@ export class ActorProjector implements Projector {
   reset(db: Db): void {
     db.exec(`DELETE FROM actor_state; DELETE FROM timers;`);
   }
+}
+
+function prepare(db: Db) {
+  return {
+    load: db.prepare(`SELECT snapshot FROM actor_state WHERE stream_id = ?`),
+    save: db.prepare(
+      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+    ),
+    arm: db.prepare(
+      `INSERT INTO timers (stream_id, timer_id, event, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, timer_id) DO UPDATE SET event = excluded.event, due_at = excluded.due_at`,
+    ),
+    cancel: db.prepare(`DELETE FROM timers WHERE stream_id = ? AND timer_id = ?`),
+  };
 }
 
 export function readActors(db: Db, streamType?: string): ActorRow[] {

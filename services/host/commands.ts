@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { BackendCommandSchema } from '../../actors/backend-child.js';
 import { TunnelCommandSchema } from '../../actors/tunnel.js';
+import { InstanceCommandSchema } from '../../actors/opencode-instance.js';
 
 /** Every command the host accepts. New actor kinds add their command schemas here. */
-export const CommandSchema = z.discriminatedUnion('type', [...BackendCommandSchema.options, ...TunnelCommandSchema.options]);
+export const CommandSchema = z.discriminatedUnion('type', [...BackendCommandSchema.options, ...TunnelCommandSchema.options, ...InstanceCommandSchema.options]);
 export type Command = z.infer<typeof CommandSchema>;
 
 export const CommandErrorCode = z.enum(['invalid', 'not_found', 'conflict', 'invalid_state', 'unavailable', 'internal']);

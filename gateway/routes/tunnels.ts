@@ -1,0 +1,148 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { RelayConfigSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel.js';
+import type { Command } from '../../services/host/commands.js';
+import type { ActorRow } from '../../services/host/actor-projection.js';
+import type { CommandQueue } from '../../services/queue/types.js';
+import type { ReadModel } from '../../services/store/read-model.js';
+import type { GatewayContext, RoutePlugin } from '../context.js';
+import { ApiError } from '../errors.js';
+import { zodRoute } from '../validation.js';
+
+/**
+ * /api/tunnels: list, start, inspect, stop (and restart, remove) tunnels. Relay tokens never
+ * appear here (they are not in the log either).
+ */
+export interface TunnelRouteDeps {
+  readModel: ReadModel;
+  commands: CommandQueue;
+  /** Refuses to expose a port (the gateway without a password): the reason, or null. */
+  refuse?: (port: number) => string | null;
+}
+
+export const StartTunnelBodySchema = z
+  .object({
+    name: TunnelNameSchema.optional(),
+    port: z.number().int().min(1).max(65535),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    relay: RelayConfigSchema.optional(),
+  })
+  .strict();
+
+export const TunnelParamsSchema = z.object({ id: TunnelNameSchema });
+
+export const TunnelViewSchema = z.object({
+  name: z.string(),
+  status: z.string(),
+  port: z.number().int().nullable(),
+  url: z.string().nullable(),
+  previousUrl: z.string().nullable(),
+  urlChanges: z.number().int(),
+  pid: z.number().int().nullable(),
+  startedAt: z.string().nullable(),
+  restarts: z.number().int(),
+  restartReason: z.string().nullable(),
+  lastError: z.string().nullable(),
+  health: z.object({ failures: z.number().int(), lastOkAt: z.string().nullable(), lastCheckAt: z.string().nullable(), lastStatus: z.number().int().nullable(), lastError: z.string().nullable() }),
+  wakes: z.number().int(),
+  connection: z.object({ location: z.string().nullable(), protocol: z.string().nullable() }).nullable(),
+  relay: z.object({ url: z.string(), username: z.string(), tier: z.string(), status: z.string(), handleUrl: z.string().nullable(), lastError: z.string().nullable() }).nullable(),
+  version: z.number().int(),
+  updatedAt: z.string(),
+});
+export type TunnelView = z.infer<typeof TunnelViewSchema>;
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export function tunnelView(row: ActorRow): TunnelView {
+  const c = row.snapshot.context as TunnelContext;
+  const relay = c.config?.relay ?? null;
+  return {
+    name: c.name || row.streamId.slice(row.streamId.indexOf(':') + 1),
+    status: row.status,
+    port: c.config?.port ?? null,
+    url: c.url,
+    previousUrl: c.previousUrl,
+    urlChanges: c.urlChanges,
+    pid: c.run?.pid ?? null,
+    startedAt: iso(c.run?.startedAt),
+    restarts: c.restarts,
+    restartReason: c.restartReason,
+    lastError: c.lastError,
+    health: { failures: c.health.failures, lastOkAt: iso(c.health.lastOkAt), lastCheckAt: iso(c.health.lastCheckAt), lastStatus: c.health.lastStatus, lastError: c.health.lastError },
+    wakes: c.wakes,
+    connection: c.connection && { location: c.connection.location, protocol: c.connection.protocol },
+    relay: relay && { url: relay.url, username: relay.username, tier: relay.tier, status: c.relay.status, handleUrl: c.relay.handleUrl, lastError: c.relay.lastError },
+    version: row.version,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps): Promise<void> {
+  const find = (name: string): ActorRow | undefined => {
+    const row = deps.readModel.getActor(tunnelStreamId(name));
+    return row && row.status !== 'removed' ? row : undefined;
+  };
+  const require = (name: string): ActorRow => {
+    const row = find(name);
+    if (!row) throw ApiError.notFound(`no tunnel named ${name}`);
+    return row;
+  };
+  const submit = async (command: Command): Promise<TunnelView> => {
+    const result = await deps.commands.submit(command, { by: 'api' });
+    if (!result.ok) throw ApiError.fromCommand(result);
+    const row = deps.readModel.getActor(result.streamId);
+    if (row) return tunnelView(row);
+    throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but is not readable yet; retry`);
+  };
+
+  app.route({
+    method: 'GET',
+    url: '/api/tunnels',
+    ...zodRoute({}, () => ({
+      tunnels: deps.readModel
+        .listActors(tunnelKind.streamType)
+        .filter((r) => r.status !== 'removed')
+        .map(tunnelView),
+    })),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/tunnels',
+    ...zodRoute({ body: StartTunnelBodySchema }, async ({ body }, _request, reply) => {
+      const refusal = deps.refuse?.(body.port) ?? null;
+      if (refusal) throw ApiError.conflict(refusal);
+      const name = body.name ?? defaultTunnelName(body.port);
+      const existing = find(name);
+      if (existing && !['stopped', 'failed', 'interrupted', 'backoff'].includes(existing.status)) {
+        throw ApiError.conflict(`the tunnel ${name} is already ${existing.status}${(existing.snapshot.context as TunnelContext).url ? ` at ${(existing.snapshot.context as TunnelContext).url}` : ''}`);
+      }
+      const view = await submit({ type: 'tunnel.start', name, port: body.port, command: body.command, relay: body.relay });
+      return reply.code(existing ? 200 : 201).send(view);
+    }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/tunnels/:id',
+    ...zodRoute({ params: TunnelParamsSchema }, ({ params }) => tunnelView(require(params.id))),
+  });
+
+  for (const action of ['stop', 'restart', 'remove'] as const) {
+    app.route({
+      method: 'POST',
+      url: `/api/tunnels/:id/${action}`,
+      ...zodRoute({ params: TunnelParamsSchema }, async ({ params }) => {
+        const row = require(params.id);
+        if (action === 'stop' && row.status === 'stopped') throw ApiError.conflict(`the tunnel ${params.id} is already stopped`);
+        return submit({ type: `tunnel.${action}`, name: params.id });
+      }),
+    });
+  }
+}
+
+/** The same routes as a gateway RoutePlugin (for `extraRoutes`). */
+export function tunnelRoutePlugin(opts: Pick<TunnelRouteDeps, 'refuse'> = {}): RoutePlugin {
+  return (app: FastifyInstance, ctx: GatewayContext) => tunnelRoutes(app, { readModel: ctx.deps.readModel, commands: ctx.deps.commands, refuse: opts.refuse });
+}

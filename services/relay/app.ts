@@ -1,0 +1,255 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { z } from 'zod';
+import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel.js';
+import { systemClock, type Clock } from '../host/effects.js';
+import { directResolver, type UpstreamResolver } from '../tunnel/resolve.js';
+import { forwardHttp, forwardUpgrade, writeSocketResponse, type ForwardTarget } from './forward.js';
+import { badGatewayPage, offlinePage, OFFLINE_REFRESH_SECONDS, unknownHandlePage } from './pages.js';
+import { HandleTakenError, type Handle, type RelayRegistry } from './registry.js';
+
+/**
+ * The relay (seed 002, "Fluxy Relay"): a stable address per user in front of an ephemeral
+ * tunnel. `<user>.<domain>` and `<domain>/<user>` reach a premium handle, `<user>.my.<domain>`
+ * and `my.<domain>/<user>` a free one. Proxied traffic never enters Fastify: the server
+ * factory routes it before any body parser can touch the stream (the seed's POST-body bug),
+ * and upgrades are spliced at the socket. Fastify only serves the relay's own /api.
+ */
+export const RELAY_STALE_AFTER_MS = 120_000;
+export const RESERVED_USERNAMES = new Set(['api', 'www', 'my', 'admin', 'relay', 'status', 'static', 'assets', 'mail']);
+/** By default a handle may only point at a Cloudflare quick tunnel: the relay is no open proxy. */
+export const QUICK_TUNNEL_HOST = /^[a-z0-9]+(?:-[a-z0-9]+)*\.trycloudflare\.com$/;
+
+export interface RelayOptions {
+  /** The relay's domain, e.g. example.test (handles live at <user>.<domain>). */
+  domain: string;
+  registry: RelayRegistry;
+  clock?: Clock;
+  /** Where to dial for a tunnel URL (tests map quick-tunnel names to loopback). */
+  resolve?: UpstreamResolver;
+  staleAfterMs?: number;
+  /** Hostnames a tunnel URL may have. */
+  tunnelHost?: RegExp;
+  /** Scheme of the public handle URLs the API reports (the relay usually sits behind TLS). */
+  publicScheme?: 'http' | 'https';
+}
+
+export type RelayRoute = { kind: 'api' } | { kind: 'handle'; username: string; tier: RelayTier; path: string; prefix: string };
+
+function isUsername(s: string): boolean {
+  return RelayUsernameSchema.safeParse(s).success && !RESERVED_USERNAMES.has(s);
+}
+
+/** Decides from Host and path whether a request is for a handle (and which) or for the API. */
+export function routeRequest(domain: string, hostHeader: string | undefined, rawUrl: string): RelayRoute {
+  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  const d = domain.toLowerCase();
+  const url = rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`;
+  const byPath = (tier: RelayTier): RelayRoute => {
+    const m = /^\/([^/?#]+)(\/[^?#]*)?(\?.*)?$/.exec(url);
+    if (!m || !isUsername(m[1]!)) return { kind: 'api' };
+    return { kind: 'handle', username: m[1]!, tier, path: (m[2] ?? '/') + (m[3] ?? ''), prefix: `/${m[1]}` };
+  };
+  if (host === d) return byPath('premium');
+  if (host === `my.${d}`) return byPath('free');
+  for (const [suffix, tier] of [[`.my.${d}`, 'free'], [`.${d}`, 'premium']] as const) {
+    if (!host.endsWith(suffix)) continue;
+    const label = host.slice(0, -suffix.length);
+    return isUsername(label) ? { kind: 'handle', username: label, tier, path: url, prefix: '' } : { kind: 'api' };
+  }
+  return { kind: 'api' };
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) throw new ApiError(400, 'invalid', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+export function buildRelay(opts: RelayOptions): FastifyInstance {
+  const clock = opts.clock ?? systemClock;
+  const resolve = opts.resolve ?? directResolver;
+  const staleAfter = opts.staleAfterMs ?? RELAY_STALE_AFTER_MS;
+  const tunnelHost = opts.tunnelHost ?? QUICK_TUNNEL_HOST;
+  const scheme = opts.publicScheme ?? 'https';
+  const { registry, domain } = opts;
+
+  const handleUrl = (h: Pick<Handle, 'username' | 'tier'>) => `${scheme}://${h.username}.${h.tier === 'free' ? 'my.' : ''}${domain}/`;
+  const label = (r: { username: string; tier: RelayTier }) => `${r.username}${r.tier === 'free' ? ' (free)' : ''}`;
+
+  const TunnelUrlSchema = z
+    .string()
+    .url('tunnelUrl must be a URL')
+    .refine((s) => {
+      // zod runs refinements even when .url() already failed: parse defensively.
+      if (!URL.canParse(s)) return false;
+      const u = new URL(s);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && tunnelHost.test(u.hostname) && (u.pathname === '/' || u.pathname === '') && !u.username;
+    }, `tunnelUrl must be a tunnel origin whose host matches ${tunnelHost.source}, such as https://name.trycloudflare.com`);
+
+  /** Online = connected and heard from within the stale window; returns why not, or null. */
+  function offlineSince(h: Handle): { ago: number | null } | null {
+    const now = clock.now();
+    if (!h.connected || !h.tunnelUrl || h.lastHeartbeatAt === null) return { ago: h.lastHeartbeatAt === null ? null : now - h.lastHeartbeatAt };
+    if (now - h.lastHeartbeatAt > staleAfter) return { ago: now - h.lastHeartbeatAt };
+    return null;
+  }
+
+  function targetFor(req: IncomingMessage, route: Extract<RelayRoute, { kind: 'handle' }>, tunnelUrl: string): ForwardTarget {
+    const publicUrl = new URL(tunnelUrl);
+    const forwardedFor = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+    const headers: Record<string, string> = {
+      'x-forwarded-host': String(req.headers.host ?? ''),
+      'x-forwarded-proto': String(req.headers['x-forwarded-proto'] ?? 'http'),
+      'x-forwarded-for': forwardedFor,
+    };
+    if (route.prefix) headers['x-forwarded-prefix'] = route.prefix;
+    return { connect: resolve(publicUrl), host: publicUrl.host, path: route.path, headers };
+  }
+
+  type Lookup = { ok: true; handle: Handle } | { ok: false; status: number; reason: string; html: string; headers: Record<string, string> };
+  function lookup(route: Extract<RelayRoute, { kind: 'handle' }>): Lookup {
+    const handle = registry.find(route.username, route.tier);
+    if (!handle) return { ok: false, status: 404, reason: 'Not Found', html: unknownHandlePage(label(route)), headers: {} };
+    const off = offlineSince(handle);
+    if (off) {
+      const refresh = String(OFFLINE_REFRESH_SECONDS);
+      return { ok: false, status: 503, reason: 'Service Unavailable', html: offlinePage(label(route), off.ago), headers: { 'retry-after': refresh, refresh, 'cache-control': 'no-store' } };
+    }
+    return { ok: true, handle };
+  }
+
+  function proxyHttp(req: IncomingMessage, res: ServerResponse, route: Extract<RelayRoute, { kind: 'handle' }>): void {
+    const found = lookup(route);
+    if (!found.ok) {
+      res.writeHead(found.status, { 'content-type': 'text/html; charset=utf-8', ...found.headers });
+      res.end(found.html);
+      req.resume();
+      return;
+    }
+    forwardHttp(req, res, targetFor(req, route, found.handle.tunnelUrl!), (err, r) => {
+      r.writeHead(502, { 'content-type': 'text/html; charset=utf-8' });
+      r.end(badGatewayPage(label(route), err.message));
+    });
+  }
+
+  // Spliced sockets leave the HTTP server's books: close() must end them itself.
+  const upgraded = new Set<Duplex>();
+  function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    const route = routeRequest(domain, req.headers.host, req.url ?? '/');
+    if (route.kind !== 'handle') return writeSocketResponse(socket, 404, 'Not Found', 'no WebSocket here: connect through a handle\n');
+    const found = lookup(route);
+    if (!found.ok) return writeSocketResponse(socket, found.status, found.reason, `${label(route)}: ${found.status === 404 ? 'unknown handle' : 'offline'}\n`, found.headers);
+    forwardUpgrade(req, socket, head, targetFor(req, route, found.handle.tunnelUrl!));
+  }
+
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
+        const route = routeRequest(domain, req.headers.host, req.url ?? '/');
+        if (route.kind === 'handle') proxyHttp(req, res, route);
+        else handler(req, res);
+      });
+      server.on('upgrade', proxyUpgrade);
+      return server;
+    },
+  });
+
+  function bearer(req: FastifyRequest): Handle & { token: string } {
+    const m = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''));
+    if (!m) throw new ApiError(401, 'unauthorized', 'send the token from /api/register as "Authorization: Bearer <token>"');
+    const handle = registry.byToken(m[1]!);
+    if (!handle) throw new ApiError(401, 'unauthorized', 'unknown or wrong token');
+    return { ...handle, token: m[1]! };
+  }
+
+  const view = (h: Handle) => ({
+    username: h.username,
+    tier: h.tier,
+    url: handleUrl(h),
+    tunnelUrl: h.tunnelUrl,
+    online: offlineSince(h) === null,
+    lastHeartbeatAt: h.lastHeartbeatAt === null ? null : new Date(h.lastHeartbeatAt).toISOString(),
+  });
+
+  app.addHook('onClose', async () => {
+    for (const s of upgraded) s.destroy();
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
+    if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message });
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.status(status).send({ error: status < 500 ? 'invalid' : 'internal', message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url} (handles live at <user>.${domain})` }));
+
+  const RegisterBody = z.object({ username: z.string(), tier: RelayTierSchema.default('premium') }).strict();
+  app.post('/api/register', async (req, reply) => {
+    const body = parse(RegisterBody, req.body);
+    const username = parse(RelayUsernameSchema, body.username);
+    if (RESERVED_USERNAMES.has(username)) throw new ApiError(409, 'reserved', `the username "${username}" is reserved`);
+    try {
+      const { token, handle } = registry.register(username, body.tier, clock.now());
+      return reply.status(201).send({ ...view(handle), token });
+    } catch (err) {
+      if (err instanceof HandleTakenError) throw new ApiError(409, 'taken', err.message);
+      throw err;
+    }
+  });
+
+  app.get('/api/available', async (req) => {
+    const q = parse(z.object({ username: z.string(), tier: RelayTierSchema.default('premium') }), req.query);
+    const valid = RelayUsernameSchema.safeParse(q.username);
+    if (!valid.success) return { available: false, reason: valid.error.issues[0]!.message };
+    if (RESERVED_USERNAMES.has(q.username)) return { available: false, reason: 'reserved' };
+    return registry.find(q.username, q.tier) ? { available: false, reason: 'taken' } : { available: true };
+  });
+
+  const TunnelBody = z.object({ tunnelUrl: TunnelUrlSchema });
+  app.put('/api/tunnel', async (req) => {
+    const h = bearer(req);
+    const body = parse(TunnelBody, req.body);
+    return view(registry.setTunnel(h.token, new URL(body.tunnelUrl).origin, clock.now())!);
+  });
+
+  const HeartbeatBody = z.object({ tunnelUrl: TunnelUrlSchema.optional() });
+  app.post('/api/heartbeat', async (req) => {
+    const h = bearer(req);
+    const body = parse(HeartbeatBody, req.body);
+    const url = body.tunnelUrl ? new URL(body.tunnelUrl).origin : undefined;
+    if (!url && !h.tunnelUrl) throw new ApiError(409, 'no_tunnel', 'no tunnel URL registered yet: PUT /api/tunnel first or send tunnelUrl');
+    return view(registry.heartbeat(h.token, url, clock.now())!);
+  });
+
+  app.post('/api/disconnect', async (req) => {
+    const h = bearer(req);
+    return view(registry.disconnect(h.token)!);
+  });
+
+  app.delete('/api/handle', async (req) => {
+    const h = bearer(req);
+    registry.release(h.token);
+    return { released: true, username: h.username, tier: h.tier };
+  });
+
+  app.get('/api/me', async (req) => view(bearer(req)));
+  app.get('/api/health', async () => ({ ok: true, domain }));
+  app.get('/', async () => ({ relay: 'flow', domain, handles: `<user>.${domain}, ${domain}/<user>, <user>.my.${domain}` }));
+
+  return app;
+}

@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { startEmbedded, type Embedded } from '../../infra/embedded.js';
+import { isAlive } from '../../services/host/proc.js';
+import { buildRelay } from '../../services/relay/app.js';
+import { RelayRegistry } from '../../services/relay/registry.js';
+import { resolverFromDir } from '../../services/tunnel/resolve.js';
+import { tempDir } from '../support/tmp.js';
+import { FAKE_CLOUDFLARED, json, request, until, wsEcho } from './helpers.js';
+
+/**
+ * The whole path on loopback, with Flow wired as `f up` wires it: a backend child supervised by
+ * the host, a tunnel started through the gateway's REST API, the relay in front:
+ * client → relay → fake cloudflared → backend child. (When the gateway's /app/<backend>
+ * proxy and its password exist, the same test can point the tunnel at the gateway.)
+ */
+const ECHO = join(process.cwd(), 'test/fixtures/echo-server.mjs');
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function api<T = Record<string, unknown>>(flow: Embedded, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(flow.url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+describe('end to end: client → relay → tunnel → backend child, wired as f up', () => {
+  it('GET, a 1 MiB POST and a WebSocket reach the backend through the relay; stop tells the relay', async () => {
+    const t = tempDir('flow-e2e-tunnel-');
+    cleanups.push(t.cleanup);
+    const resolveDir = join(t.dir, 'resolve');
+    const saved = { ...process.env };
+    process.env.FLOW_HOME = join(t.dir, 'home');
+    mkdirSync(process.env.FLOW_HOME, { recursive: true });
+    process.env.FLOW_TUNNEL_RESOLVE_DIR = resolveDir;
+    process.env.FLOW_TUNNEL_COMMAND = JSON.stringify([process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate']);
+    cleanups.push(() => {
+      process.env = saved;
+    });
+
+    const registry = new RelayRegistry(join(t.dir, 'relay.db'));
+    const relay = buildRelay({ domain: 'example.test', registry, resolve: resolverFromDir(resolveDir), publicScheme: 'http' });
+    await relay.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(async () => {
+      await relay.close();
+      registry.close();
+    });
+    const relayPort = (relay.server.address() as AddressInfo).port;
+
+    const flow = await startEmbedded({ port: 0, log: () => {} });
+    cleanups.push(() => flow.close());
+    const gatewayPort = Number(new URL(flow.url).port);
+
+    const backendPort = await freePort();
+    const created = await api(flow, 'POST', '/api/backends', { name: 'echo', command: [process.execPath, ECHO], cwd: process.cwd(), port: backendPort, stopGraceMs: 1000 });
+    expect(created.status).toBe(201);
+    await until(async () => (await fetch(`http://127.0.0.1:${backendPort}/`).catch(() => null))?.ok, 'the backend to answer');
+
+    // Exposing the gateway itself without a password is refused.
+    const refused = await api<{ error: { code: string; message: string } }>(flow, 'POST', '/api/tunnels', { port: gatewayPort });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/without a password/);
+
+    const started = await api<{ name: string; status: string }>(flow, 'POST', '/api/tunnels', { name: 'echo', port: backendPort, relay: { url: `http://127.0.0.1:${relayPort}`, username: 'bruno' } });
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({ name: 'echo', status: 'starting' });
+    const up = await until(async () => {
+      const v = await api<{ url: string | null; relay: { status: string; handleUrl: string | null } }>(flow, 'GET', '/api/tunnels/echo');
+      return v.body.relay?.status === 'online' ? v.body : undefined;
+    }, 'the relay handle to be online');
+    expect(up.url).toMatch(/\.trycloudflare\.com$/);
+    expect(up.relay.handleUrl).toBe('http://bruno.example.test/');
+    expect(statSync(join(t.dir, 'home', 'relay-tokens.json')).mode & 0o777).toBe(0o600);
+
+    const get = await request(relayPort, { host: 'bruno.example.test', path: '/hello?x=1' });
+    expect(get.status).toBe(200);
+    expect(json(get)).toMatchObject({ backend: 'echo', method: 'GET', url: '/hello?x=1' });
+    const body = randomBytes(1024 * 1024);
+    const post = await request(relayPort, { host: 'example.test', method: 'POST', path: '/bruno/upload', body, headers: { 'content-type': 'application/octet-stream' } });
+    expect(json(post)).toMatchObject({ backend: 'echo', url: '/upload', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect(await wsEcho(relayPort, 'bruno.example.test', '/socket', ['one', 'two'])).toEqual({ first: 'hello /socket', echoes: ['one', 'two'] });
+
+    const list = await api<{ tunnels: { name: string; status: string }[] }>(flow, 'GET', '/api/tunnels');
+    expect(list.body.tunnels).toEqual([expect.objectContaining({ name: 'echo', status: 'connected' })]);
+    const dup = await api(flow, 'POST', '/api/tunnels', { name: 'echo', port: backendPort });
+    expect(dup.status).toBe(409);
+    expect((await api(flow, 'GET', '/api/tunnels/nope')).status).toBe(404);
+    expect((await api(flow, 'POST', '/api/tunnels', { port: 'x' })).status).toBe(400);
+
+    const pid = (await api<{ pid: number }>(flow, 'GET', '/api/tunnels/echo')).body.pid;
+    expect((await api(flow, 'POST', '/api/tunnels/echo/stop')).status).toBe(200);
+    await until(async () => (await api<{ status: string }>(flow, 'GET', '/api/tunnels/echo')).body.status === 'stopped', 'stopped');
+    await until(async () => (await request(relayPort, { host: 'bruno.example.test' })).status === 503, 'the relay to mark it offline');
+    expect(isAlive(pid)).toBe(false);
+  });
+});
