@@ -1,4 +1,24 @@
-import { flowUrl } from '../infra/config.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { flowHome, flowUrl } from '../infra/config.js';
+
+/** Where `f auth login` keeps the gateway token (readable by its owner only). */
+export function tokenFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(flowHome(env), 'auth', 'token');
+}
+
+/** FLOW_TOKEN wins over the file `f auth login` wrote; no token → no header (a gateway without a password). */
+export function authHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  let token = env.FLOW_TOKEN?.trim();
+  if (!token) {
+    try {
+      token = readFileSync(tokenFile(env), 'utf8').trim();
+    } catch {
+      token = undefined;
+    }
+  }
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
 
 export class FlowApiError extends Error {
   constructor(
@@ -16,7 +36,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   try {
     res = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

@@ -7,12 +7,24 @@ import { Command, CommanderError } from 'commander';
  */
 type Group = () => Promise<{ register(program: Command): void }>;
 
+// One loader for the four opencode groups, so `f --help` registers them once.
+const opencodeCommands: Group = () => import('./commands/opencode.js');
+
 const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
+  auth: () => import('./commands/auth.js'),
   backend: () => import('./commands/backend.js'),
   events: () => import('./commands/events.js'),
   tunnel: () => import('./commands/tunnel.js'),
   relay: () => import('./commands/relay.js'),
+  instance: opencodeCommands,
+  session: opencodeCommands,
+  chat: opencodeCommands,
+  attention: opencodeCommands,
+  install: () => import('./commands/tools.js'),
+  cli: () => import('./commands/tools.js'),
+  catalog: () => import('./commands/tools.js'),
+  ai: () => import('./commands/tools.js'),
 };
 
 export function registerGroupName(name: string, load: Group): void {

@@ -7,11 +7,16 @@ import { healthRoutes } from './routes/health.js';
 import { backendRoutes } from './routes/backends.js';
 import { eventRoutes } from './routes/events.js';
 import { wsRoutes } from './routes/ws.js';
+import { appProxyRoutes } from './routes/app-proxy.js';
+import { docsRoutes } from './routes/docs.js';
+import { collectRoutes } from './openapi.js';
+import { actorRoutes } from './routes/actors.js';
+import { webRoutes } from './routes/web.js';
 
 export type { GatewayDeps, GatewayOptions, GatewayContext, RoutePlugin } from './context.js';
 
 /** The built-in routes, in registration order; `deps.extraRoutes` are registered after them. */
-export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes];
+export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, appProxyRoutes, docsRoutes, webRoutes];
 
 /** Client messages on /api/ws are small subscribe requests; anything bigger is not one. */
 const WS_MAX_PAYLOAD = 64 * 1024;
@@ -31,6 +36,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const ctx: GatewayContext = { deps, options, clients: new ClientRegistry() };
 
   installErrorHandlers(app);
+  // Before any route: every route lands in app.routeTable (OpenAPI, route-table tests).
+  collectRoutes(app);
 
   // Streams never finish on their own: end them, or close() would wait for clients that never
   // leave. SSE responses are ours to end; WebSockets get 1001 (and are terminated if they do not
@@ -40,8 +47,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     done();
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
+  // After the WebSocket plugin, whose own onRequest hook marks upgrades so that a refused one
+  // has its socket destroyed; before every route, so nothing (no 101, no body) precedes it.
+  if (deps.auth) app.addHook('onRequest', deps.auth.onRequest);
 
-  for (const plugin of [...coreRoutes, ...(deps.extraRoutes ?? [])]) {
+  for (const plugin of [...coreRoutes, ...(deps.auth ? [deps.auth.routes] : []), ...(deps.extraRoutes ?? [])]) {
     await app.register(async (scope) => plugin(scope, ctx));
   }
   return app;

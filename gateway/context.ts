@@ -3,6 +3,7 @@ import type { CommandQueue } from '../services/queue/types.js';
 import type { LiveBus } from '../services/bus/types.js';
 import type { EventLog, ReadModel } from '../services/store/read-model.js';
 import type { ClientRegistry } from './streams/clients.js';
+import type { GatewayAuth } from './auth/index.js';
 
 export interface GatewayOptions {
   /** SSE `: ping` comments and WebSocket pings, in ms (default 25 s, as Centrifugo and Socket.IO). */
@@ -24,6 +25,8 @@ export interface GatewayDeps {
   options?: GatewayOptions;
   /** Registered after the built-in routes, each in its own encapsulated context. */
   extraRoutes?: RoutePlugin[];
+  /** Login enforcement (gateway/auth): its onRequest hook guards every route, its routes are /api/auth/*. */
+  auth?: GatewayAuth;
   /** Fastify's logger option; off unless given. */
   logger?: boolean | Record<string, unknown>;
 }

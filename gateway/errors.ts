@@ -6,7 +6,7 @@ import { CommandErrorCode, type CommandResult } from '../services/host/commands.
  * Every error the API returns has this body, whatever produced it: a command the host refused,
  * a zod validation, an unknown route, or Fastify itself (bad JSON, body too large).
  */
-export const ApiErrorCodeSchema = z.enum([...CommandErrorCode.options, 'too_large', 'unsupported_media_type']);
+export const ApiErrorCodeSchema = z.enum([...CommandErrorCode.options, 'too_large', 'unsupported_media_type', 'unauthorized', 'forbidden', 'bad_gateway']);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 
 export const ApiErrorBodySchema = z.object({
@@ -47,6 +47,19 @@ export class ApiError extends Error {
     return new ApiError(409, 'conflict', message);
   }
 
+  static unauthorized(message: string): ApiError {
+    return new ApiError(401, 'unauthorized', message);
+  }
+
+  static forbidden(message: string): ApiError {
+    return new ApiError(403, 'forbidden', message);
+  }
+
+  /** The gateway works but what it stands in front of (a backend child) does not answer. */
+  static badGateway(message: string): ApiError {
+    return new ApiError(502, 'bad_gateway', message);
+  }
+
   static fromCommand(result: Extract<CommandResult, { ok: false }>): ApiError {
     return new ApiError(commandErrorStatus[result.error.code], result.error.code, result.error.message);
   }
@@ -68,6 +81,8 @@ export function errorBody(code: ApiErrorCode, message: string): ApiErrorBody {
 
 /** Fastify's own errors carry a status; these are the ones a client can cause. */
 function codeForStatus(status: number): ApiErrorCode {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
   if (status === 404) return 'not_found';
   if (status === 409) return 'conflict';
   if (status === 413) return 'too_large';

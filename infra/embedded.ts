@@ -4,6 +4,12 @@ import { buildGateway } from '../gateway/app.js';
 import { backendChildServices } from '../services/backend-child/index.js';
 import { gatewayExposureGuard, tunnelDepsFromEnv, tunnelServices } from '../services/tunnel/index.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
+import { authIsConfigured, createGatewayAuth } from '../gateway/auth/index.js';
+import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { taskRoutePlugin } from '../gateway/routes/tasks.js';
+import { TaskBoard } from '../services/taskboard/index.js';
+import { opencodeServices } from '../services/opencode/index.js';
+import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
 import { readActor, readActors } from '../services/host/actor-projection.js';
@@ -37,17 +43,20 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const paths = flowPaths();
   const port = opts.port ?? DEFAULT_PORT;
   const bind = opts.bind ?? DEFAULT_BIND;
+  const openBind = openBindRefusal(paths.home, bind);
+  if (openBind) throw new Error(openBind);
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`);
   const store = openFlowStore({ host: opts.hostId });
   const live = new InProcessLiveBus();
   const backends = backendChildServices({ live });
-  // No password can be set yet (auth is not wired), so a tunnel to the gateway itself is refused.
+  // A tunnel to the gateway itself is refused while no password is set.
   let boundPort = port;
-  const refuseExposure = gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => false });
+  const refuseExposure = gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => authIsConfigured(paths.home) });
   const tunnels = tunnelServices({ ...tunnelDepsFromEnv(paths.home), refuse: refuseExposure });
+  const opencode = opencodeServices({ live, home: paths.home, log: opts.log });
   let host: ActorHost;
   try {
-    host = await ActorHost.start({ store, live, services: [backends, tunnels], log: opts.log });
+    host = await ActorHost.start({ store, live, services: [backends, tunnels, opencode], log: opts.log });
   } catch (err) {
     store.close();
     releaseLock();
@@ -59,13 +68,17 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     outputLines: (streamId, limit) => backends.outputs()?.lines(streamId, limit) ?? [],
   };
   const commands = new InProcessCommandQueue(host);
-  const app = await buildGateway({ log: store, readModel, commands, live, extraRoutes: [tunnelRoutePlugin({ refuse: refuseExposure })] });
+  const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
+  await board.start();
+  const auth = createGatewayAuth({ home: paths.home, db: store.db });
+  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: [taskRoutePlugin({ board, home: paths.home }), tunnelRoutePlugin({ refuse: refuseExposure }), opencodeRoutePlugin(opencode.runtime)] });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });
     url = address.replace('[::1]', 'localhost');
     boundPort = Number(new URL(url).port) || port;
   } catch (err) {
+    await board.close();
     await host.stop();
     store.close();
     releaseLock();
@@ -85,6 +98,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       (closing ??= (async () => {
         await commands.close();
         await app.close();
+        await board.close();
         await host.stop();
         await live.close();
         store.close();

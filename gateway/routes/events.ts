@@ -4,6 +4,7 @@ import { EventEnvelopeSchema, StreamIdSchema, type EventEnvelope } from '../../s
 import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type FeedRequest } from '../streams/event-feed.js';
 import { SseConnection } from '../streams/sse.js';
+import { subscribeLive } from '../streams/live-feed.js';
 import { wholeNumber, zodRoute } from '../validation.js';
 
 const StreamTypeSchema = FeedRequestSchema.shape.streamType.unwrap();
@@ -112,8 +113,12 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
           conn.end();
         },
       });
+      // Live messages (the task board's) have no position: `event: live`, no `id:`, so they
+      // never move the client's Last-Event-ID.
+      const stopLive = subscribeLive(ctx.deps.live, feedRequest, (item) => void conn.send({ event: 'live', data: JSON.stringify(item) }));
       conn.onClose(() => {
         feed.stop();
+        stopLive();
         unregister();
       });
       return reply;

@@ -5,6 +5,7 @@ import { errorBody, formatZodError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type Feed } from '../streams/event-feed.js';
 import { WS_CLOSE, WsConnection } from '../streams/ws.js';
+import { subscribeLive } from '../streams/live-feed.js';
 
 /** `{"type":"subscribe","from":N,"epoch"?,"streamType"?,"stream"?}` replaces any earlier subscription. */
 export const WsSubscribeSchema = FeedRequestSchema.extend({ type: z.literal('subscribe') }).strict();
@@ -41,6 +42,7 @@ export async function wsRoutes(app: FastifyInstance, ctx: GatewayContext): Promi
       );
       const unregister = ctx.clients.add('ws', () => conn.close(WS_CLOSE.goingAway.code, WS_CLOSE.goingAway.reason));
       let feed: Feed | null = null;
+      let stopLive: (() => void) | null = null;
 
       socket.on('message', (data, isBinary) => {
         const parsed = parseClientMessage(data, isBinary);
@@ -50,8 +52,12 @@ export async function wsRoutes(app: FastifyInstance, ctx: GatewayContext): Promi
         }
         feed?.stop();
         feed = null;
+        stopLive?.();
+        stopLive = null;
         if (parsed.message.type === 'unsubscribe') return;
         const { type: _type, ...feedRequest } = parsed.message;
+        // Live messages (the task board's) carry no position and are not replayed.
+        stopLive = subscribeLive(ctx.deps.live, feedRequest, (item) => void conn.send({ type: 'live', ...item }));
         feed = startFeed(ctx.deps.log, feedRequest, {
           get closed() {
             return conn.closed;
@@ -71,6 +77,7 @@ export async function wsRoutes(app: FastifyInstance, ctx: GatewayContext): Promi
 
       socket.on('close', () => {
         feed?.stop();
+        stopLive?.();
         unregister();
       });
     },

@@ -57,6 +57,14 @@ const MIGRATIONS: readonly string[] = [
      line      TEXT NOT NULL
    );
    CREATE INDEX output_lines_stream ON output_lines (stream_id, seq);`,
+  // 4: gateway login tokens, by SHA-256 of the token (the token itself is never stored)
+  `CREATE TABLE auth_tokens (
+     hash       TEXT PRIMARY KEY,
+     label      TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX auth_tokens_expiry ON auth_tokens (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,219 @@
+/**
+ * Gateway REST throughput and memory per SSE client.
+ *
+ *   node --expose-gc dist/bench/gateway-rest.js [--seconds 3] [--rounds 3] [--conns 32] [--sse 500]
+ *
+ * 1. Requests/s of GET /api/backends on the Flow gateway (buildGateway over a real EventStore
+ *    holding 8 projected backends; the route reads the projection and builds each view) against
+ *    a bare Fastify route that returns the same JSON (the object Flow answered, kept in memory),
+ *    same process, same run, alternating within each round. Flow is measured twice: without a
+ *    password (the default on loopback) and with auth on (bearer token, 60 s check cache).
+ *    The load comes from a child process (so the loader does not share the server's event loop):
+ *    `--conns` keep-alive connections (http.Agent), each sending its next request as soon as the
+ *    previous answer is read. Reported: medians of the rounds, and the ratio Flow/bare.
+ *    Quality bar (DESIGN.md): Flow ≥ 70 % of bare.
+ * 2. Memory per connected SSE client: heap and RSS of this process before and after `--sse`
+ *    clients (in the child) have connected to /api/events, after a GC, divided by the count.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import { kindFor } from '../actors/index.js';
+import { buildGateway } from '../gateway/app.js';
+import { createGatewayAuth, setPassword } from '../gateway/auth/index.js';
+import { InProcessLiveBus } from '../services/bus/in-process.js';
+import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
+import { commandError } from '../services/host/commands.js';
+import { EventStore } from '../services/store/event-store.js';
+import type { ReadModel } from '../services/store/read-model.js';
+import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table } from './lib.js';
+
+const SECONDS = intFlag('seconds', 'BENCH_SECONDS', 3);
+const ROUNDS = intFlag('rounds', 'BENCH_ROUNDS', 3);
+const CONNS = intFlag('conns', 'BENCH_CONNS', 32);
+const SSE = intFlag('sse', 'BENCH_SSE', 500);
+const BAR = 0.7;
+
+type LoaderMsg = { cmd: 'load'; url: string; path: string; seconds: number; conns: number; headers: Record<string, string> } | { cmd: 'sse'; url: string; n: number } | { cmd: 'close' } | { cmd: 'exit' };
+
+// ---------------------------------------------------------------- the loader (child process)
+async function loaderMain(): Promise<void> {
+  let sse: http.ClientRequest[] = [];
+  process.on('message', (m: LoaderMsg) => {
+    if (m.cmd === 'exit') process.exit(0);
+    if (m.cmd === 'close') {
+      for (const r of sse) r.destroy();
+      sse = [];
+      process.send?.({ type: 'closed' });
+    }
+    if (m.cmd === 'sse') {
+      let ready = 0;
+      for (let i = 0; i < m.n; i++) {
+        const req = http.get(`${m.url}/api/events`, { agent: false }, (res) => {
+          res.once('data', () => {
+            if (++ready === m.n) process.send?.({ type: 'sse-ready', n: ready });
+          });
+          res.resume();
+        });
+        sse.push(req);
+      }
+    }
+    if (m.cmd === 'load') void load(m).then((r) => process.send?.({ type: 'loaded', ...r }));
+  });
+  process.send?.({ type: 'up' });
+}
+
+async function load(m: Extract<LoaderMsg, { cmd: 'load' }>): Promise<{ requests: number; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: m.conns });
+  const u = new URL(m.url);
+  const deadline = Date.now() + m.seconds * 1000;
+  let requests = 0;
+  let errors = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = http.request({ host: u.hostname, port: u.port, path: m.path, agent, headers: m.headers }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => {
+          if (res.statusCode === 200) requests++;
+          else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+  const worker = async () => {
+    while (Date.now() < deadline) await one();
+  };
+  await Promise.all(Array.from({ length: m.conns }, worker));
+  agent.destroy();
+  return { requests, errors };
+}
+
+// ---------------------------------------------------------------- the servers (this process)
+function ask<T>(child: ChildProcess, msg: LoaderMsg, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: { type: string }) => {
+      if (m.type !== reply) return;
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.send(msg);
+  });
+}
+
+function seedBackends(store: EventStore, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const name = `api-${i}`;
+    const config = { command: ['node', 'server.js'], cwd: '/srv/app', env: { NODE_ENV: 'production' }, port: 4000 + i, watch: ['/srv/app/src'], watchExtensions: ['.ts', '.js'], stopGraceMs: 5000 };
+    store.append('backend-child', `backend-child:${name}`, 'any', [{ id: uuidv7(), type: 'CREATED', data: { name, config, autostart: false }, at: new Date().toISOString() }]);
+  }
+}
+
+async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
+async function main(): Promise<void> {
+  console.log(`gateway-rest: ${machineLine()}`);
+  console.log(`${ROUNDS} rounds × ${SECONDS} s per server, ${CONNS} keep-alive connections; gc ${(globalThis as { gc?: unknown }).gc ? 'exposed' : 'NOT exposed (run with --expose-gc)'}`);
+  const { dir, cleanup } = benchTempDir('rest');
+  const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  seedBackends(store, 8);
+  const readModel: ReadModel = { listActors: (t) => readActors(store.db, t), getActor: (id) => readActor(store.db, id), outputLines: () => [] };
+  const deps = { log: store, readModel, commands: { submit: async () => commandError('unavailable', 'bench'), close: async () => {} }, live: new InProcessLiveBus() };
+
+  const flow = await buildGateway(deps);
+  const flowUrl = await listen(flow);
+  const authHome = join(dir, 'authed');
+  await setPassword(authHome, 'bench password');
+  const auth = createGatewayAuth({ home: authHome, db: store.db });
+  const authed = await buildGateway({ ...deps, auth });
+  const authedUrl = await listen(authed);
+  const token = auth.tokens.issue('bench').token;
+
+  const body = (await (await fetch(`${flowUrl}/api/backends`)).json()) as unknown;
+  const bare = Fastify({ logger: false });
+  bare.get('/api/backends', async () => body);
+  const bareUrl = await listen(bare);
+
+  const child = fork(fileURLToPath(import.meta.url), ['--loader'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((r) => child.once('message', () => r()));
+
+  const sides: { name: string; url: string; headers: Record<string, string> }[] = [
+    { name: 'bare Fastify', url: bareUrl, headers: {} },
+    { name: 'Flow', url: flowUrl, headers: {} },
+    { name: 'Flow + auth', url: authedUrl, headers: { authorization: `Bearer ${token}` } },
+  ];
+  const rps: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));
+  // Server CPU time per request (this process is only the servers): much less disturbed by
+  // other load on the machine than requests/s is.
+  const cpuUs: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));
+  // A warm-up run of each, not counted: JIT and the connections' first requests.
+  for (const s of sides) await ask(child, { cmd: 'load', url: s.url, path: '/api/backends', seconds: 1, conns: CONNS, headers: s.headers }, 'loaded');
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of round % 2 ? [...sides].reverse() : sides) {
+      await settle(100);
+      const c0 = process.cpuUsage();
+      const r = await ask<{ requests: number; errors: number }>(child, { cmd: 'load', url: s.url, path: '/api/backends', seconds: SECONDS, conns: CONNS, headers: s.headers }, 'loaded');
+      const c = process.cpuUsage(c0);
+      if (r.errors) console.log(`  ${s.name}: ${r.errors} errors`);
+      rps[s.name]!.push(r.requests / SECONDS);
+      cpuUs[s.name]!.push((c.user + c.system) / Math.max(1, r.requests));
+    }
+  }
+  const bareRps = median(rps['bare Fastify']!);
+  console.log(
+    table(
+      ['server', 'req/s (median)', 'rounds', 'vs bare', 'cpu µs/req', 'bare/this cpu'],
+      sides.map((s) => [
+        s.name,
+        fmtInt(median(rps[s.name]!)),
+        rps[s.name]!.map(fmtInt).join(' / '),
+        fmt(median(rps[s.name]!) / bareRps),
+        fmt(median(cpuUs[s.name]!), 1),
+        fmt(median(cpuUs['bare Fastify']!) / median(cpuUs[s.name]!)),
+      ]),
+    ),
+  );
+
+  // Memory per connected SSE client, on the Flow gateway (the clients live in the child).
+  await settle(200);
+  const m0 = process.memoryUsage();
+  await ask(child, { cmd: 'sse', url: flowUrl, n: SSE }, 'sse-ready');
+  await settle(300);
+  const m1 = process.memoryUsage();
+  const heapPer = (m1.heapUsed - m0.heapUsed) / SSE;
+  const rssPer = (m1.rss - m0.rss) / SSE;
+  console.log(`memory per SSE client (${SSE} connected): heap ${fmt(heapPer / 1024)} KiB, rss ${fmt(rssPer / 1024)} KiB`);
+  await ask(child, { cmd: 'close' }, 'closed');
+
+  const ratio = median(rps.Flow!) / bareRps;
+  const ratioAuth = median(rps['Flow + auth']!) / bareRps;
+  const cpuRatio = median(cpuUs['bare Fastify']!) / median(cpuUs.Flow!);
+  console.log(
+    `RESULT gateway-rest flow/bare=${fmt(ratio)} (bar ≥ ${BAR}: ${ratio >= BAR ? 'met' : 'MISSED'}) auth/bare=${fmt(ratioAuth)} cpu bare/flow=${fmt(cpuRatio)} ` +
+      `bare=${fmtInt(bareRps)} flow=${fmtInt(median(rps.Flow!))} rps sse-heap=${fmt(heapPer / 1024)}KiB sse-rss=${fmt(rssPer / 1024)}KiB per client`,
+  );
+
+  child.send({ cmd: 'exit' } satisfies LoaderMsg);
+  await Promise.all([flow.close(), authed.close(), bare.close()]);
+  store.close();
+  cleanup();
+}
+
+if (process.argv.includes('--loader')) void loaderMain();
+else
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { apiBase, authHeaders, tokenFile } from '../client.js';
+import { flowPaths } from '../../infra/config.js';
+
+/**
+ * `f auth set-password | remove-password | login | logout | status`. The password is read from
+ * stdin when stdin is not a terminal (`echo "$PW" | f auth set-password`), else prompted for
+ * without echo. It never appears in argv, where `ps` would show it.
+ */
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  // One trailing line break is the `echo`'s, not the password's.
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Reads a line from the terminal without echoing it. */
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    let value = '';
+    const done = (err: Error | null): void => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done(null);
+        if (ch === '\u0003') return done(new Error('cancelled'));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function readPassword(opts: { confirm: boolean }): Promise<string> {
+  if (!process.stdin.isTTY) return readStdin();
+  const first = await promptHidden('password: ');
+  if (opts.confirm && (await promptHidden('again: ')) !== first) throw new Error('the two passwords differ; nothing was changed');
+  return first;
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+  const base = apiBase();
+  let res: Response;
+  try {
+    res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  } catch {
+    throw new Error(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`);
+  }
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+const errorMessage = (json: unknown, status: number): string => (json as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
+
+export function register(program: Command): void {
+  const auth = program.command('auth').description('the gateway password and this machine\'s login to it');
+
+  auth
+    .command('set-password')
+    .description('set (or change) the gateway password; ends every existing session')
+    .action(async () => {
+      const { setPassword } = await import('../../gateway/auth/password.js');
+      const password = await readPassword({ confirm: true });
+      const paths = flowPaths();
+      await setPassword(paths.home, password);
+      // Sessions made with the old password end; a running gateway may honour a cached
+      // check for up to 60 s more.
+      if (existsSync(paths.db)) {
+        const { openDatabase } = await import('../../services/store/db.js');
+        const { TokenStore } = await import('../../gateway/auth/tokens.js');
+        const db = openDatabase(paths.db);
+        try {
+          new TokenStore(db).revokeAll();
+        } finally {
+          db.close();
+        }
+      }
+      process.stdout.write('password set; log in with "f auth login"\n');
+    });
+
+  auth
+    .command('remove-password')
+    .description('remove the password: the gateway is open to anything that can reach it (loopback only)')
+    .action(async () => {
+      const { removePassword } = await import('../../gateway/auth/password.js');
+      removePassword(flowPaths().home);
+      process.stdout.write('password removed; "f up" will refuse a non-loopback --host\n');
+    });
+
+  auth
+    .command('login')
+    .description('log in to the running gateway and keep the token for the other f commands')
+    .action(async () => {
+      const password = await readPassword({ confirm: false });
+      const { status, json } = await post('/api/auth/login', { password, label: `f cli (${process.env.USER ?? 'user'})` });
+      if (status !== 200) throw new Error(`login failed: ${errorMessage(json, status)}`);
+      const { token, expiresAt } = json as { token: string; expiresAt: string };
+      const { writePrivateFile } = await import('../../gateway/auth/password.js');
+      const file = tokenFile();
+      writePrivateFile(file, `${token}\n`, dirname(file));
+      process.stdout.write(`logged in to ${apiBase()} until ${expiresAt}\n`);
+    });
+
+  auth
+    .command('logout')
+    .description('end this machine\'s session and forget its token')
+    .action(async () => {
+      const headers = authHeaders();
+      if (headers.authorization) {
+        const { status, json } = await post('/api/auth/logout', {}, headers);
+        // 401: the token had already expired or been revoked; forgetting it is still right.
+        if (status !== 200 && status !== 401) throw new Error(`logout failed: ${errorMessage(json, status)}`);
+      }
+      rmSync(tokenFile(), { force: true });
+      process.stdout.write('logged out\n');
+    });
+
+  auth
+    .command('status')
+    .description('whether a password is set and whether this machine is logged in')
+    .action(async () => {
+      const base = apiBase();
+      const res = await fetch(`${base}/api/auth/status`, { headers: authHeaders() }).catch(() => {
+        throw new Error(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`);
+      });
+      const s = (await res.json()) as { passwordSet: boolean; authenticated: boolean };
+      process.stdout.write(`${base}: ${s.passwordSet ? 'password set' : 'no password (open, loopback only)'}; ${s.authenticated ? 'logged in' : 'not logged in'}\n`);
+    });
+}

@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../../services/store/db.js';
+import type { RoutePlugin } from '../context.js';
+import { authGuard } from './guard.js';
+import { authIsConfigured, verifyPassword } from './password.js';
+import { authRoutes } from './routes.js';
+import { TokenStore, type TokenStoreOptions } from './tokens.js';
+
+export { authIsConfigured, setPassword, removePassword, verifyPassword, PasswordSchema } from './password.js';
+export { TokenStore, TOKEN_TTL_MS, TOKEN_CACHE_MS } from './tokens.js';
+export { SESSION_COOKIE, isProtectedPath } from './guard.js';
+
+/** What buildGateway needs to enforce a login: a root hook and the /api/auth routes. */
+export interface GatewayAuth {
+  onRequest: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  routes: RoutePlugin;
+  isConfigured: () => boolean;
+  tokens: TokenStore;
+}
+
+export interface GatewayAuthOptions extends TokenStoreOptions {
+  /** $FLOW_HOME: where the password file lives. */
+  home: string;
+  /** The Flow database (tokens live in its auth_tokens table). */
+  db: Db;
+  allowedOrigins?: readonly string[];
+  /** How long "is a password set?" is remembered (default 1 s), so requests do not stat a file each. */
+  configuredCacheMs?: number;
+}
+
+export function createGatewayAuth(opts: GatewayAuthOptions): GatewayAuth {
+  const tokens = new TokenStore(opts.db, opts);
+  const cacheMs = opts.configuredCacheMs ?? 1000;
+  let known: { value: boolean; at: number } | null = null;
+  // Read from the file rather than fixed at start, so "f auth set-password" takes effect on a
+  // running gateway within a second.
+  const isConfigured = (): boolean => {
+    const now = Date.now();
+    if (!known || now - known.at >= cacheMs) known = { value: authIsConfigured(opts.home), at: now };
+    return known.value;
+  };
+  return {
+    tokens,
+    isConfigured,
+    onRequest: authGuard({ tokens, isConfigured, allowedOrigins: opts.allowedOrigins }),
+    routes: (app) => authRoutes(app, { tokens, isConfigured, verify: (pw) => verifyPassword(opts.home, pw) }),
+  };
+}

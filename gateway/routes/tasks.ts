@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { readTheme, SessionIdSchema, SetThemeBodySchema, TaskboardError, TaskIdSchema, writeTheme, type TaskBoard } from '../../services/taskboard/index.js';
+import type { GatewayContext, RoutePlugin } from '../context.js';
+import { ApiError } from '../errors.js';
+import { zodRoute } from '../validation.js';
+
+/** Seed 003's task board routes, over a running TaskBoard; the theme lives in $FLOW_HOME. */
+export const SessionParamsSchema = z.object({ id: SessionIdSchema });
+export const TaskParamsSchema = z.object({ session: SessionIdSchema, task: TaskIdSchema });
+export const NoteBodySchema = z.object({ note: z.string().min(1, 'a note must not be empty').max(20_000) }).strict();
+export const SessionsQuerySchema = z.object({
+  /** How many sessions, most recently changed first; "all" for every one (default 20, as the original). */
+  limit: z
+    .union([z.literal('all'), z.string().regex(/^\d{1,6}$/, 'limit is a whole number or "all"')])
+    .optional(),
+});
+
+async function board<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof TaskboardError) throw new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message);
+    throw err;
+  }
+}
+
+export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard; home: string }): Promise<void> {
+  const { board: tb, home } = deps;
+
+  app.route({
+    method: 'GET',
+    url: '/api/tasks/all',
+    ...zodRoute({}, async () => tb.files.allTasks(await tb.metadata.get())),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/tasks/sessions',
+    ...zodRoute({ query: SessionsQuerySchema }, async ({ query }) => {
+      const sessions = await tb.files.sessions(await tb.metadata.get());
+      const limit = query.limit ?? '20';
+      return limit === 'all' ? sessions : sessions.slice(0, Number(limit));
+    }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/tasks/sessions/:id',
+    ...zodRoute({ params: SessionParamsSchema }, ({ params }) => board(() => tb.files.sessionTasks(params.id))),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/tasks/:session/:task/note',
+    ...zodRoute({ params: TaskParamsSchema, body: NoteBodySchema }, ({ params, body }) =>
+      board(async () => ({ success: true, task: await tb.files.addNote(params.session, params.task, body.note) })),
+    ),
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/api/tasks/:session/:task',
+    ...zodRoute({ params: TaskParamsSchema }, ({ params }) =>
+      board(async () => {
+        await tb.files.deleteTask(params.session, params.task);
+        return { success: true, taskId: params.task };
+      }),
+    ),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/theme',
+    ...zodRoute({}, () => readTheme(home)),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/theme',
+    ...zodRoute({ body: SetThemeBodySchema }, ({ body }) => {
+      const theme = writeTheme(home, body.theme);
+      tb.publishTheme(theme);
+      return theme;
+    }),
+  });
+}
+
+/** The routes as a gateway RoutePlugin (for `extraRoutes`). */
+export function taskRoutePlugin(deps: { board: TaskBoard; home: string }): RoutePlugin {
+  return (app: FastifyInstance, _ctx: GatewayContext) => taskRoutes(app, deps);
+}
