@@ -12,7 +12,7 @@ import { opencodeServices } from '../services/opencode/index.js';
 import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
-import { readActor, readActors } from '../services/host/actor-projection.js';
+import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
@@ -62,9 +62,10 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     releaseLock();
     throw err;
   }
+  const actors = new ActorReadModel(store);
   const readModel: ReadModel = {
-    listActors: (streamType) => readActors(store.db, streamType),
-    getActor: (streamId) => readActor(store.db, streamId),
+    listActors: (streamType) => actors.listActors(streamType),
+    getActor: (streamId) => actors.getActor(streamId),
     outputLines: (streamId, limit) => backends.outputs()?.lines(streamId, limit) ?? [],
   };
   const commands = new InProcessCommandQueue(host);

@@ -86,6 +86,7 @@ export class EventStore {
   private readonly subscribers = new Set<Subscriber>();
   private dispatchedUpTo: number;
   private dataVersion: number;
+  private localWrites = 0;
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly pollMs: number;
   private closed = false;
@@ -98,6 +99,7 @@ export class EventStore {
     readAllByType: Statement<[number, string, number], Row>;
     readAllByStream: Statement<[number, string, number], Row>;
     head: Statement<[], { p: number | null }>;
+    dataVersion: Statement<[], number>;
   };
 
   static open(path: string, opts: EventStoreOptions): EventStore {
@@ -125,6 +127,7 @@ export class EventStore {
       readAllByType: db.prepare(`SELECT * FROM events WHERE position > ? AND stream_type = ? ORDER BY position LIMIT ?`),
       readAllByStream: db.prepare(`SELECT * FROM events WHERE position > ? AND stream_id = ? ORDER BY position LIMIT ?`),
       head: db.prepare(`SELECT max(position) AS p FROM events`),
+      dataVersion: db.prepare(`PRAGMA data_version`).pluck() as Statement<[], number>,
     };
     this.dispatchedUpTo = this.headPosition();
     this.dataVersion = this.readDataVersion();
@@ -177,7 +180,7 @@ export class EventStore {
         return out;
       })
       .immediate();
-    this.dataVersion = this.readDataVersion();
+    this.localWrites += 1;
     this.dispatch();
     return written;
   }
@@ -273,6 +276,7 @@ export class EventStore {
         flush();
       })
       .immediate();
+    this.localWrites += 1;
     return { events, streams: streams.size };
   }
 
@@ -313,7 +317,16 @@ export class EventStore {
   }
 
   private readDataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.stmt.dataVersion.get()!;
+  }
+
+  /**
+   * Changes whenever the log or its projections may have changed: after this connection's own
+   * writes, and (through SQLite's data_version) after any other connection's commit. Cheap
+   * enough to check on every read, so read models can cache between writes.
+   */
+  changeStamp(): string {
+    return `${this.localWrites}:${this.readDataVersion()}`;
   }
 
   private ensurePolling(): void {

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { needsAttention } from '../../actors/opencode-instance.js';
+import { ATTENTION_PATTERN } from '../../services/opencode/feed.js';
+import { sessionView, type SessionView } from '../../services/opencode/views.js';
+import type { GatewayContext } from '../context.js';
+import { SseConnection } from '../streams/sse.js';
+import { queryFlag, zodRoute } from '../validation.js';
+import { OpencodeLookup, type OpencodeRouteDeps } from './instances.js';
+
+/**
+ * GET /api/attention: every session, across all instances, that waits on a permission or a
+ * question — the inbox users of agent orchestrators ask for most (reference §8.9). With
+ * `?follow=1` it stays open as SSE: the list first, then an `attention` event on each change.
+ */
+export const AttentionQuerySchema = z.object({ follow: queryFlag('follow').optional() });
+
+export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext, deps: OpencodeRouteDeps): Promise<void> {
+  const lookup = new OpencodeLookup(deps.readModel);
+  const waiting = (): SessionView[] =>
+    lookup
+      .instances()
+      .flatMap((r) => Object.values(r.context.sessions).filter(needsAttention).map((s) => sessionView(r.context.id, s)))
+      .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+
+  app.route({
+    method: 'GET',
+    url: '/api/attention',
+    ...zodRoute({ query: AttentionQuerySchema }, ({ query }, _request, reply) => {
+      if (!query.follow) return { sessions: waiting() };
+      const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
+      const unregister = ctx.clients.add('sse', () => conn.end());
+      conn.send({ event: 'sessions', data: JSON.stringify({ sessions: waiting() }) });
+      const unsubscribe = ctx.deps.live.subscribe(ATTENTION_PATTERN, (m) => {
+        if (!conn.send({ event: 'attention', data: JSON.stringify(m.data) })) unsubscribe();
+      });
+      conn.onClose(() => {
+        unsubscribe();
+        unregister();
+      });
+      return undefined;
+    }),
+  });
+}

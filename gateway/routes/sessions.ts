@@ -1,0 +1,153 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../actors/opencode-instance.js';
+import { sessionSubject, type SessionFeedMessage } from '../../services/opencode/feed.js';
+import { sessionView, type MessageView } from '../../services/opencode/views.js';
+import type { GatewayContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { SseConnection } from '../streams/sse.js';
+import { zodRoute } from '../validation.js';
+import { OpencodeLookup, callOpencode, requireRunning, type OpencodeRouteDeps } from './instances.js';
+
+/**
+ * /api/sessions/:id…: a session is found through the instance that owns it, and every call
+ * goes to that instance's process. Messages return at once (opencode's async prompt); the
+ * reply streams on `/api/sessions/:id/events`.
+ */
+export const SessionParamsSchema = z.object({ id: OpencodeIdSchema });
+export const SendMessageBodySchema = z
+  .object({ text: z.string().refine((t) => t.trim().length > 0, 'a message needs some text') })
+  .strict();
+export const PermissionReplyBodySchema = z
+  .object({ reply: z.enum(['once', 'always', 'reject']), message: z.string().max(2000).optional() })
+  .strict();
+export const QuestionReplyBodySchema = z.union([
+  z.object({ answers: z.array(z.array(z.string())).min(1, 'one array of answers per question') }).strict(),
+  z.object({ reject: z.literal(true) }).strict(),
+]);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, deps: OpencodeRouteDeps): Promise<void> {
+  const lookup = new OpencodeLookup(deps.readModel);
+
+  /** What the log holds of a session's conversation: each completed message with its final text. */
+  const fromLog = (instanceId: string, sessionId: string): MessageView[] =>
+    ctx.deps.log
+      .readStream(instanceStreamId(instanceId))
+      .filter((e) => e.type === 'MESSAGE_COMPLETED' && (e.data.message as { sessionId?: string } | undefined)?.sessionId === sessionId)
+      .map((e) => {
+        const m = MessageRecordSchema.parse(e.data.message);
+        return { ...m, createdAt: iso(m.createdAt), completedAt: m.completedAt === null ? null : iso(m.completedAt), parts: [] };
+      });
+
+  app.route({
+    method: 'GET',
+    url: '/api/sessions/:id',
+    ...zodRoute({ params: SessionParamsSchema }, ({ params }) => {
+      const { instance, session } = lookup.session(params.id);
+      return sessionView(instance.context.id, session);
+    }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/sessions/:id/messages',
+    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+      const { instance } = lookup.session(params.id);
+      const id = instance.context.id;
+      if (instance.row.status === 'running' && deps.runtime.isLive(id)) {
+        const messages = await callOpencode(() => deps.runtime.messages(id, params.id));
+        if (messages) return { source: 'opencode', messages };
+      }
+      // The instance is not running: the history Flow recorded is still there.
+      return { source: 'log', messages: fromLog(id, params.id) };
+    }),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/sessions/:id/messages',
+    ...zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema }, async ({ params, body }, _request, reply) => {
+      const { instance } = lookup.session(params.id);
+      requireRunning(instance, deps.runtime);
+      await callOpencode(() => deps.runtime.sendMessage(instance.context.id, params.id, body.text));
+      return reply.code(202).send({ accepted: true, sessionId: params.id, events: `/api/sessions/${params.id}/events` });
+    }),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/sessions/:id/abort',
+    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+      const { instance } = lookup.session(params.id);
+      requireRunning(instance, deps.runtime);
+      await callOpencode(() => deps.runtime.abort(instance.context.id, params.id));
+      return { aborted: true, sessionId: params.id };
+    }),
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/api/sessions/:id',
+    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+      const { instance } = lookup.session(params.id);
+      requireRunning(instance, deps.runtime);
+      await callOpencode(() => deps.runtime.deleteSession(instance.context.id, params.id));
+      return { deleted: true, sessionId: params.id };
+    }),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/sessions/:id/permissions/:permissionId',
+    ...zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema }, async ({ params, body }) => {
+      const { instance, session } = lookup.session(params.id);
+      if (!session.permissions.some((p) => p.id === params.permissionId)) throw ApiError.notFound(`session ${params.id} has no pending permission ${params.permissionId}`);
+      requireRunning(instance, deps.runtime);
+      await callOpencode(() => deps.runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
+      return { replied: true, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
+    }),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/sessions/:id/questions/:questionId',
+    ...zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema }, async ({ params, body }) => {
+      const { instance, session } = lookup.session(params.id);
+      const question = session.questions.find((q) => q.id === params.questionId);
+      if (!question) throw ApiError.notFound(`session ${params.id} has no pending question ${params.questionId}`);
+      if ('answers' in body && body.answers.length !== question.questions.length) {
+        throw ApiError.invalid(`body.answers: the request asks ${question.questions.length} question(s); send one array of answers for each`);
+      }
+      requireRunning(instance, deps.runtime);
+      await callOpencode(() => deps.runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
+      return { answered: true, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? 'rejected' : 'replied' };
+    }),
+  });
+
+  /**
+   * The session's live feed as SSE: first its current state (`session`), then deltas, parts and
+   * completed messages in the order opencode produced them. Live only: no ids, no replay (the
+   * durable facts are on /api/events, resumable); bounded like every Flow stream.
+   */
+  app.route({
+    method: 'GET',
+    url: '/api/sessions/:id/events',
+    ...zodRoute({ params: SessionParamsSchema }, ({ params }, _request, reply) => {
+      const { instance, session } = lookup.session(params.id);
+      const instanceId = instance.context.id;
+      const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
+      const unregister = ctx.clients.add('sse', () => conn.end());
+      const send = (msg: SessionFeedMessage) => conn.send({ event: msg.type, data: JSON.stringify(msg) });
+      send({ type: 'session', sessionId: params.id, session: sessionView(instanceId, session) });
+      const unsubscribe = ctx.deps.live.subscribe(sessionSubject(instanceId, params.id), (m) => {
+        if (!send(m.data as SessionFeedMessage)) unsubscribe();
+      });
+      conn.onClose(() => {
+        unsubscribe();
+        unregister();
+      });
+    }),
+  });
+}
