@@ -17,6 +17,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: plain ES modules run by the browser, served as they are (no build step).
+    files: ['gateway/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', history: 'readonly', EventSource: 'readonly', Node: 'readonly', URLSearchParams: 'readonly', requestAnimationFrame: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', alert: 'readonly', confirm: 'readonly', prompt: 'readonly', TextDecoder: 'readonly', CSS: 'readonly' },
+    },
+  },
+  {
     // Machines are pure deciders: no clock, no randomness, no I/O modules.
     files: ['actors/**/*.ts'],
     rules: {

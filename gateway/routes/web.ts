@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { GatewayContext } from '../context.js';
+
+/**
+ * The package root, found by walking up to package.json: the same answer whether this file runs
+ * from source (gateway/routes/web.ts under vitest) or from the build (dist/gateway/routes/web.js).
+ * The dashboard files are plain ES modules that tsc never touches, so they are served from the
+ * checkout's gateway/web/ rather than copied into dist/.
+ */
+function packageRoot(from: string): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'gateway', 'web'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`the dashboard files (gateway/web) were not found above ${from}`);
+    dir = parent;
+  }
+}
+
+export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'gateway', 'web');
+
+/**
+ * The dashboard at `/`. `wildcard: false` registers one GET route per file found at start, so
+ * there is no catch-all: unknown paths (and anything with "..") fall through to the JSON 404,
+ * and the dashboard cannot shadow an API route. The page shell and its scripts are public (the
+ * login screen must load without a token); the data all comes from /api, which auth guards.
+ */
+export async function webRoutes(app: FastifyInstance, _ctx: GatewayContext): Promise<void> {
+  await app.register(fastifyStatic, {
+    root: WEB_DIR,
+    prefix: '/',
+    wildcard: false,
+    index: ['index.html'],
+    // Revalidate every time (ETag): a dashboard edited in place is never served stale.
+    cacheControl: true,
+    maxAge: 0,
+    serveDotFiles: false,
+  });
+}

@@ -1,0 +1,308 @@
+import { api, enc } from '../api.js';
+import { ago, coalesce, h, pageHead, render, statusBadge } from '../dom.js';
+import { live, onStreamType } from '../live.js';
+import { navigate } from '../router.js';
+import { listOf, messageRole, messageText } from '../opencode.js';
+
+const isMac = /Mac|iPhone|iPad/.test(navigator.platform);
+
+/**
+ * One OpenCode session as a chat (seed 004): the history, then the reply as it streams, delta by
+ * delta, from /api/sessions/:id/events; `message.completed` replaces the streamed text with the
+ * final one. Ctrl+Enter (Cmd+Enter on a Mac) sends. That feed is live only, so after it
+ * reconnects the history is read again rather than trusted to be complete.
+ */
+export function chatPage(el, params) {
+  const sessionId = params.id;
+  const head = h('div.chat-head');
+  const attention = h('div.attention');
+  const messages = h('div.messages', { 'data-testid': 'messages' });
+  const input = h('textarea', { placeholder: `Message… (${isMac ? '⌘' : 'Ctrl'}+Enter to send)`, rows: 3, 'data-testid': 'composer' });
+  const sendButton = h('button.primary', { onclick: () => void send() }, 'Send');
+  const sendError = h('div.error-text.hint');
+  render(el, h('div.chat', { 'data-page': 'chat', 'data-session': sessionId }, head, messages, attention, h('div.composer', {}, input, h('div.send', {}, sendButton, sendError, h('span.hint', {}, `${isMac ? '⌘' : 'Ctrl'}+Enter`)))));
+
+  /** messageId → { el, role, text } for every bubble on screen. */
+  const bubbles = new Map();
+  const scrollToEnd = () => {
+    messages.scrollTop = messages.scrollHeight;
+  };
+
+  const bubbleFor = (id, role) => {
+    let b = bubbles.get(id);
+    if (!b) {
+      const toolsEl = h('div.tools');
+      const textEl = h('span.text');
+      b = { el: h('div.bubble', { class: role, 'data-message': id, 'data-role': role }, toolsEl, textEl), toolsEl, textEl, role, text: '' };
+      bubbles.set(id, b);
+      messages.append(b.el);
+    }
+    return b;
+  };
+
+  /** A message as the API lists it: final, or (an assistant reply still being written) in progress. */
+  const showMessage = (m) => {
+    const role = messageRole(m);
+    if (role === 'assistant' && !m.completedAt && !m.error) return showInProgress(m);
+    return showFinal(m);
+  };
+
+  const showInProgress = (m) => {
+    const b = bubbleFor(m.id, 'assistant');
+    // The feed may already have shown more of it than this listing knew.
+    if (b.el.dataset.complete || b.text.length >= messageText(m).length) return;
+    b.text = messageText(m);
+    b.el.classList.add('streaming');
+    render(b.textEl, b.text);
+  };
+
+  const showFinal = (m) => {
+    const role = messageRole(m);
+    // A user message we sent shows at once; its stored copy takes over that bubble.
+    const pending = role === 'user' && !bubbles.has(m.id) ? [...messages.querySelectorAll('.bubble.pending')].find((e) => e.dataset.text === messageText(m)) : null;
+    const b = bubbleFor(m.id, role);
+    if (pending) pending.replaceWith(b.el);
+    b.text = messageText(m);
+    b.el.classList.remove('streaming');
+    b.el.classList.toggle('error', Boolean(m.error));
+    const meta = [];
+    if (m.error) meta.push(m.error.message);
+    if (role === 'assistant' && m.tokens) meta.push(`${m.tokens.input + m.tokens.cacheRead} in · ${m.tokens.output} out`);
+    if (role === 'assistant' && m.cost) meta.push(`$${m.cost.toFixed(4)}`);
+    render(b.textEl, b.text);
+    for (const part of m.parts ?? []) if (part.tool) showTool(b, part);
+    // A step that only called a tool has no text: its tool line is what there is to see.
+    b.el.classList.toggle('empty', !b.text && !b.toolsEl.childElementCount && !m.error);
+    b.el.querySelector('.meta')?.remove();
+    if (meta.length) b.el.append(h('span.meta', {}, meta.join(' · ')));
+    b.el.dataset.complete = 'true';
+  };
+
+  /** A tool call in a reply: one line per call, updated in place as it runs. */
+  const showTool = (b, part) => {
+    const line = b.toolsEl.querySelector(`[data-part="${CSS.escape(part.id)}"]`) ?? b.toolsEl.appendChild(h('div.tool', { 'data-part': part.id }));
+    const t = part.tool;
+    render(line, h('span.mono', {}, `⚙ ${t.name}`), t.title ? h('span', {}, ` ${t.title}`) : null, h('span.faint', {}, ` · ${t.status}`), t.error ? h('span.error-text', {}, ` ${t.error}`) : null);
+  };
+
+  const loadHistory = async () => {
+    try {
+      const data = await api(`/api/sessions/${enc(sessionId)}/messages`);
+      for (const m of listOf(data, 'messages')) showMessage(m);
+      scrollToEnd();
+    } catch (err) {
+      if (err.status !== 401) messages.append(h('div.banner', {}, err.message));
+    }
+  };
+
+  const showSession = (s) => {
+    render(
+      head,
+      h('div', {}, h('h2', { style: { margin: 0 } }, s.title || s.id), h('div.sub', {}, h('a', { href: `#/instances/${enc(s.instanceId)}` }, s.instanceId), ` · ${s.messages} message${s.messages === 1 ? '' : 's'} · updated ${ago(s.updatedAt)}`)),
+      h('div.btns', {}, statusBadge(s.status), s.state === 'busy' || s.state === 'retry' ? h('button.small', { onclick: () => void api(`/api/sessions/${enc(sessionId)}/abort`, { method: 'POST' }).catch((e) => alert(e.message)) }, 'Stop') : null),
+    );
+    render(attention, [...(s.permissions ?? []).map(permissionCard), ...(s.questions ?? []).map(questionCard)]);
+  };
+
+  const permissionCard = (p) => {
+    const reply = (answer) => () => void api(`/api/sessions/${enc(sessionId)}/permissions/${enc(p.id)}`, { method: 'POST', body: { reply: answer } }).catch((e) => alert(e.message));
+    return h(
+      'div.banner.info',
+      { 'data-permission': p.id },
+      h('strong', {}, `OpenCode asks to use ${p.permission}`),
+      p.detail ? h('pre', { style: { margin: '6px 0' } }, p.detail) : null,
+      h('div.btns', {}, h('button.small.primary', { onclick: reply('once') }, 'Allow once'), h('button.small', { onclick: reply('always') }, 'Always allow'), h('button.small.danger', { onclick: reply('reject') }, 'Reject')),
+    );
+  };
+
+  const questionCard = (q) =>
+    h(
+      'div.banner.info',
+      { 'data-question': q.id },
+      q.questions.map((item, i) =>
+        h(
+          'div',
+          {},
+          h('strong', {}, item.question),
+          h(
+            'div.btns',
+            { style: { marginTop: '6px' } },
+            item.options.map((o) =>
+              h(
+                'button.small',
+                {
+                  title: o.description ?? '',
+                  onclick: () => {
+                    const answers = q.questions.map((_, j) => (j === i ? [o.label] : []));
+                    void api(`/api/sessions/${enc(sessionId)}/questions/${enc(q.id)}`, { method: 'POST', body: { answers } }).catch((e) => alert(e.message));
+                  },
+                },
+                o.label,
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+
+  const send = async () => {
+    const text = input.value;
+    if (!text.trim()) return;
+    sendError.textContent = '';
+    sendButton.disabled = true;
+    const pending = h('div.bubble.user.pending', { 'data-text': text, 'data-role': 'user' }, text);
+    messages.append(pending);
+    scrollToEnd();
+    try {
+      await api(`/api/sessions/${enc(sessionId)}/messages`, { method: 'POST', body: { text } });
+      input.value = '';
+    } catch (err) {
+      pending.remove();
+      sendError.textContent = err.message;
+    } finally {
+      sendButton.disabled = false;
+      input.focus();
+    }
+  };
+
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      void send();
+    }
+  });
+
+  // The live feed: named SSE events, one per kind of change (services/opencode/feed.ts).
+  const feed = new EventSource(`/api/sessions/${enc(sessionId)}/events`);
+  const roles = new Map();
+  let opens = 0;
+  // EventSource reconnects by itself; what streamed while it was away is read from the history.
+  feed.onopen = () => {
+    if (opens++ > 0) void loadHistory();
+  };
+  feed.addEventListener('session', (msg) => showSession(JSON.parse(msg.data).session));
+  feed.addEventListener('message', (msg) => {
+    const m = JSON.parse(msg.data);
+    roles.set(m.messageId, m.role);
+  });
+  feed.addEventListener('delta', (msg) => {
+    const d = JSON.parse(msg.data);
+    if (d.field !== 'text' || roles.get(d.messageId) === 'user') return;
+    const b = bubbleFor(d.messageId, 'assistant');
+    if (b.el.dataset.complete) return;
+    const pinned = messages.scrollTop + messages.clientHeight >= messages.scrollHeight - 8;
+    b.el.classList.add('streaming');
+    b.text += d.delta;
+    b.textEl.append(d.delta);
+    if (pinned) scrollToEnd();
+  });
+  feed.addEventListener('part', (msg) => {
+    const { part } = JSON.parse(msg.data);
+    if (!part.tool || roles.get(part.messageId) === 'user') return;
+    const b = bubbleFor(part.messageId, 'assistant');
+    b.el.classList.remove('empty');
+    showTool(b, part);
+  });
+  feed.addEventListener('message.completed', (msg) => {
+    showFinal(JSON.parse(msg.data).message);
+    scrollToEnd();
+  });
+  feed.addEventListener('session.deleted', () => navigate('/backends'));
+  feed.onerror = () => {
+    // 404 (no such session) or 401 end the feed; anything else EventSource retries itself.
+    if (feed.readyState === EventSource.CLOSED) void api(`/api/sessions/${enc(sessionId)}`).catch((err) => render(head, h('div.banner', {}, err.message)));
+  };
+
+  void loadHistory();
+  input.focus();
+  return () => feed.close();
+}
+
+/** One instance: its state, its sessions, and the controls to start, stop and add a session. */
+export function instancePage(el, params) {
+  const id = params.id;
+  const body = h('div');
+  render(el, h('div.page', { 'data-page': 'instance', 'data-instance': id }, body));
+
+  const act = (path, method = 'POST', then) => async () => {
+    try {
+      const res = await api(path, { method, body: method === 'POST' ? {} : undefined });
+      then?.(res);
+    } catch (err) {
+      alert(err.message);
+    }
+    refresh();
+  };
+
+  const load = async () => {
+    let inst, sessions;
+    try {
+      [inst, sessions] = await Promise.all([api(`/api/instances/${enc(id)}`), api(`/api/instances/${enc(id)}/sessions`).then((d) => listOf(d, 'sessions'))]);
+    } catch (err) {
+      if (err.status !== 401) render(body, pageHead(id), h('div.banner', {}, err.message));
+      return;
+    }
+    const running = inst.status === 'running';
+    render(
+      body,
+      pageHead(
+        inst.id,
+        inst.directory,
+        statusBadge(inst.status),
+        h('button.primary', { disabled: !running, 'data-testid': 'new-session', onclick: act(`/api/instances/${enc(id)}/sessions`, 'POST', (s) => navigate(`/sessions/${enc(s.id)}`)) }, 'New session'),
+        running || inst.status === 'starting' ? h('button', { onclick: act(`/api/instances/${enc(id)}/stop`) }, 'Stop') : h('button', { onclick: act(`/api/instances/${enc(id)}/start`) }, 'Start'),
+        h('a.btn', { href: `#/timeline/${enc(`opencode-instance:${id}`)}` }, 'Timeline'),
+        h('button.danger', { onclick: () => confirm(`Stop and remove ${id}?`) && act(`/api/instances/${enc(id)}`, 'DELETE', () => navigate('/backends'))() }, 'Remove'),
+      ),
+      inst.lastError ? h('div.banner', {}, inst.lastError) : null,
+      h(
+        'div.card',
+        {},
+        h(
+          'dl.kv',
+          {},
+          h('dt', {}, 'OpenCode'), h('dd', {}, inst.version ?? '—'),
+          h('dt', {}, 'PID'), h('dd.mono', {}, inst.pid ?? '—'),
+          h('dt', {}, 'Port'), h('dd.mono', {}, inst.port ?? '—'),
+          h('dt', {}, 'Ready since'), h('dd', {}, inst.readyAt ? ago(inst.readyAt) : '—'),
+          h('dt', {}, 'Busy / waiting'), h('dd', {}, `${inst.busy} busy · ${inst.needsAttention} waiting for you`),
+        ),
+      ),
+      h(
+        'div.card.flush',
+        {},
+        sessions.length === 0
+          ? h('div.empty', {}, running ? 'No sessions yet: start one with “New session”.' : 'No sessions.')
+          : h(
+              'table',
+              {},
+              h('thead', {}, h('tr', {}, ['Session', 'Status', 'Messages', 'Last message', 'Updated'].map((t) => h('th', {}, t)))),
+              h(
+                'tbody',
+                {},
+                sessions.map((s) =>
+                  h(
+                    'tr.selectable',
+                    { onclick: () => navigate(`/sessions/${enc(s.id)}`), 'data-session': s.id },
+                    h('td', {}, h('strong', {}, s.title || s.id), h('div.faint.mono', {}, s.id)),
+                    h('td', {}, statusBadge(s.status)),
+                    h('td.num', {}, String(s.messages)),
+                    h('td.muted', {}, s.lastMessage ? s.lastMessage.preview.slice(0, 80) : '—'),
+                    h('td.faint', {}, ago(s.updatedAt)),
+                  ),
+                ),
+              ),
+            ),
+      ),
+    );
+  };
+  const refresh = coalesce(load);
+  const offs = [
+    onStreamType('opencode-instance', (e) => {
+      if (e.streamId === `opencode-instance:${id}`) refresh();
+    }),
+    live.onResync(refresh),
+  ];
+  void load();
+  return () => offs.forEach((off) => off());
+}
