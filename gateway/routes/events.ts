@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EventEnvelopeSchema, StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type FeedRequest } from '../streams/event-feed.js';
-import { SseConnection } from '../streams/sse.js';
+import { envelopeFrame, SseConnection } from '../streams/sse.js';
 import { subscribeLive } from '../streams/live-feed.js';
 import { wholeNumber, zodRoute } from '../validation.js';
 
@@ -105,7 +105,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
         // Events carry no `event:` name, so they reach a browser EventSource's `onmessage`
         // whatever their type; the type is in the envelope. `id:` is the position, which the
         // browser sends back as Last-Event-ID when it reconnects.
-        event: (e) => conn.send({ id: e.position, data: JSON.stringify(e) }),
+        event: (e) => conn.sendFrame(envelopeFrame(e)),
         hasRoom: () => conn.hasRoom(),
         room: () => conn.room(),
         fail: (err) => {

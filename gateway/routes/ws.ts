@@ -65,7 +65,7 @@ export async function wsRoutes(app: FastifyInstance, ctx: GatewayContext): Promi
           hello: (h) => void conn.send({ type: 'hello', ...h }),
           reset: (r) => void conn.send({ type: 'reset', ...r }),
           // The envelope is nested, not spread: its own `type` (the event type) would clash with the message type.
-          event: (e) => conn.send({ type: 'event', position: e.position, event: e }),
+          event: (e) => conn.sendEvent(e),
           hasRoom: () => conn.hasRoom(),
           room: () => conn.room(),
           fail: (err) => {

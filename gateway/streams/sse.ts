@@ -1,3 +1,4 @@
+import type { EventEnvelope } from '../../services/store/envelope.js';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 
@@ -38,6 +39,20 @@ export function formatSse(msg: SseMessage): string {
   if (msg.event !== undefined) out += `event: ${field(msg.event)}\n`;
   for (const line of msg.data.split(LINE_BREAK)) out += `data: ${line}\n`;
   return out + '\n';
+}
+
+// The store hands every subscriber the same envelope object for one event, so a frame built
+// once per envelope serves all connected clients (1,000 clients: one JSON.stringify, not 1,000).
+const envelopeFrames = new WeakMap<EventEnvelope, string>();
+
+/** The SSE frame of a log event: `id:` its position, `data:` the envelope. */
+export function envelopeFrame(e: EventEnvelope): string {
+  let frame = envelopeFrames.get(e);
+  if (frame === undefined) {
+    frame = formatSse({ id: e.position, data: JSON.stringify(e) });
+    envelopeFrames.set(e, frame);
+  }
+  return frame;
 }
 
 export class SseConnection {
@@ -100,6 +115,11 @@ export class SseConnection {
    */
   send(msg: SseMessage): boolean {
     return this.write(formatSse(msg));
+  }
+
+  /** Queues a frame that is already formatted (see envelopeFrame). */
+  sendFrame(frame: string): boolean {
+    return this.write(frame);
   }
 
   onClose(cb: () => void): void {

@@ -1,3 +1,4 @@
+import type { EventEnvelope } from '../../services/store/envelope.js';
 import type { WebSocket } from 'ws';
 
 /** Close codes Flow uses (4000-4999 are the application's). */
@@ -21,6 +22,18 @@ export interface WsOptions {
  * `ws` README's isAlive pattern) and a bound on bytes queued for it (`bufferedAmount`, which
  * counts both ws's own queue and the socket's).
  */
+const envelopeTexts = new WeakMap<EventEnvelope, string>();
+
+/** `{"type":"event","position":N,"event":<envelope>}`, built once per envelope. */
+export function envelopeText(e: EventEnvelope): string {
+  let text = envelopeTexts.get(e);
+  if (text === undefined) {
+    text = JSON.stringify({ type: 'event', position: e.position, event: e });
+    envelopeTexts.set(e, text);
+  }
+  return text;
+}
+
 export class WsConnection {
   private alive = true;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -52,8 +65,16 @@ export class WsConnection {
 
   /** Queues one JSON message; false if the client is gone or was just cut off for being slow. */
   send(message: unknown): boolean {
+    return this.sendText(JSON.stringify(message));
+  }
+
+  /** A log event, serialized once per envelope for all clients (see envelopeText). */
+  sendEvent(e: EventEnvelope): boolean {
+    return this.sendText(envelopeText(e));
+  }
+
+  private sendText(text: string): boolean {
     if (this.closed) return false;
-    const text = JSON.stringify(message);
     if (this.socket.bufferedAmount + Buffer.byteLength(text) > this.opts.capBytes) {
       this.cutOff();
       return false;

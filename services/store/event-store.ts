@@ -90,6 +90,7 @@ export class EventStore {
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly pollMs: number;
   private closed = false;
+  private readonly appendTx: ReturnType<EventStore['buildAppendTx']>;
   private readonly stmt: {
     streamVersion: Statement<[string], { version: number; stream_type: string }>;
     insert: Statement;
@@ -129,6 +130,7 @@ export class EventStore {
       head: db.prepare(`SELECT max(position) AS p FROM events`),
       dataVersion: db.prepare(`PRAGMA data_version`).pluck() as Statement<[], number>,
     };
+    this.appendTx = this.buildAppendTx();
     this.dispatchedUpTo = this.headPosition();
     this.dataVersion = this.readDataVersion();
   }
@@ -149,8 +151,17 @@ export class EventStore {
   append(streamType: string, streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], opts: AppendOptions = {}): EventEnvelope[] {
     if (this.closed) throw new StoreClosedError();
     if (events.length === 0) return [];
-    const written = this.db
-      .transaction(() => {
+    const written = this.appendTx.immediate(streamType, streamId, expected, events, opts.hint);
+    this.localWrites += 1;
+    if (this.subscribers.size === 0) this.dispatchedUpTo = written[written.length - 1]!.position;
+    else this.dispatch();
+    return written;
+  }
+
+  // Built once (in the constructor): better-sqlite3 makes a new wrapper per transaction() call.
+  private buildAppendTx() {
+    return this.db.transaction(
+      (streamType: string, streamId: string, expected: ExpectedVersion, events: readonly NewEvent[], hint: unknown): EventEnvelope[] => {
         const current = this.stmt.streamVersion.get(streamId);
         const actual = current?.version ?? 0;
         if (current && current.stream_type !== streamType) {
@@ -176,13 +187,10 @@ export class EventStore {
           out.push({ id: e.id, position: Number(res.lastInsertRowid), host: this.host, streamType, streamId, version, type: e.type, data: e.data, meta, at: e.at });
         }
         this.stmt.upsertStream.run(streamId, streamType, version);
-        for (const p of this.projectors) p.apply(this.db, out, opts.hint);
+        for (const p of this.projectors) p.apply(this.db, out, hint);
         return out;
-      })
-      .immediate();
-    this.localWrites += 1;
-    this.dispatch();
-    return written;
+      },
+    );
   }
 
   /** A stream's events from `fromVersion` on, in version order. */
@@ -218,7 +226,10 @@ export class EventStore {
    */
   subscribe(opts: { from?: number; filter?: EventFilter }, handler: EventHandler): Subscription {
     if (this.closed) throw new StoreClosedError();
-    const sub: Subscriber = { cursor: opts.from ?? this.headPosition(), filter: opts.filter, handler, live: false, closed: false };
+    const head = this.headPosition();
+    // Other processes may have appended while nobody listened: the hub resumes from now.
+    if (this.subscribers.size === 0) this.dispatchedUpTo = Math.max(this.dispatchedUpTo, head);
+    const sub: Subscriber = { cursor: opts.from ?? head, filter: opts.filter, handler, live: false, closed: false };
     this.subscribers.add(sub);
     this.ensurePolling();
     const catchUp = (): void => {
@@ -290,10 +301,7 @@ export class EventStore {
   }
 
   private dispatch(): void {
-    if (this.subscribers.size === 0) {
-      this.dispatchedUpTo = this.headPosition();
-      return;
-    }
+    if (this.subscribers.size === 0) return;
     for (;;) {
       const rows = this.stmt.readAll.all(this.dispatchedUpTo, CATCH_UP_BATCH);
       if (rows.length === 0) return;
