@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 
 /**
  * `f`: each command group lives in its own module and is loaded only when its name is the first
- * argument, so `f cli <tool>` never loads the actor runtime, Fastify or the queue clients.
+ * argument, so `f cli <tool>` never loads the actor runtime, Fastify or the queue clients; it
+ * does not even load commander (its own ~20 ms matter when Node's start-up is the floor).
  */
 type Group = () => Promise<{ register(program: Command): void }>;
 
 // One loader for the four opencode groups, so `f --help` registers them once.
 const opencodeCommands: Group = () => import('./commands/opencode.js');
+const toolCommands: Group = () => import('./commands/tools.js');
 
 const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
@@ -21,17 +23,15 @@ const groups: Record<string, Group> = {
   session: opencodeCommands,
   chat: opencodeCommands,
   attention: opencodeCommands,
-  install: () => import('./commands/tools.js'),
-  cli: () => import('./commands/tools.js'),
-  catalog: () => import('./commands/tools.js'),
-  ai: () => import('./commands/tools.js'),
+  install: toolCommands,
+  cli: toolCommands,
+  catalog: toolCommands,
+  ai: toolCommands,
 };
 
-export function registerGroupName(name: string, load: Group): void {
-  groups[name] = load;
-}
-
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'cli' && (await (await import('./commands/tools.js')).runFromArgv(argv))) return;
+  const { Command } = await import('commander');
   const program = new Command('f')
     .description('Flow: a local control plane for your tools, agents, backends and tunnels')
     .version('0.1.0')
@@ -44,8 +44,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+  if ((err as { code?: string }).code?.startsWith('commander.')) {
+    process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
     return;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { buildGateway } from '../gateway/app.js';
+import { catalogRoutes } from '../gateway/routes/catalog.js';
+import { installRoutes } from '../gateway/routes/installs.js';
 import { backendChildServices } from '../services/backend-child/index.js';
 import { gatewayExposureGuard, tunnelDepsFromEnv, tunnelServices } from '../services/tunnel/index.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
@@ -72,7 +74,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
   await board.start();
   const auth = createGatewayAuth({ home: paths.home, db: store.db });
-  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: [taskRoutePlugin({ board, home: paths.home }), tunnelRoutePlugin({ refuse: refuseExposure }), opencodeRoutePlugin(opencode.runtime)] });
+  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: [(scope) => installRoutes(scope, { home: paths.home }), (scope) => catalogRoutes(scope, { home: paths.home }), taskRoutePlugin({ board, home: paths.home }), tunnelRoutePlugin({ refuse: refuseExposure }), opencodeRoutePlugin(opencode.runtime)] });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });

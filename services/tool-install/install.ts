@@ -1,0 +1,361 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { parse as parseToml } from 'smol-toml';
+import type { Registration, RegistrationRef } from '../../actors/tool-install.js';
+import { ensureBuilt, type BuildResult } from './build-cache.js';
+import { catalogBase, fetchCatalogRecord, parseInstallIdArg, resolveSourceUrl, type CatalogRecord } from './catalog.js';
+import { download } from './download.js';
+import { ManifestError, ToolError } from './errors.js';
+import { extractArchive, inspectArchive } from './extract.js';
+import { installsOf, readIndex, writeIndex, type RemoteInstall, type ToolIndex } from './index-file.js';
+import { installLimits } from './limits.js';
+import { readLinkRecord, writeLinkRecord, type LinkRecord } from './link-record.js';
+import { loadManifest, MANIFEST_FILE, manifestToToml, type LoadedManifest, type Manifest } from './manifest.js';
+import { installDir, linkRecordPath, type ToolPaths } from './paths.js';
+import { downloadProgress } from './progress.js';
+import type { Recorder } from './recorder.js';
+import { buildSpecOf } from './resolver.js';
+import { forgetPlans } from './run-cache-write.js';
+import { writeShims, binOnPath, pathAdvice } from './shims.js';
+import { isToolId } from './tool-id.js';
+import { withToolLock } from './lock.js';
+
+export interface InstallOptions {
+  force?: boolean;
+  /** Link even a bare name that could be a package (`f install --link tools`). */
+  link?: boolean;
+  catalog?: string;
+  backend?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Set by `f cli upgrade`: the registrations this install replaces. */
+  upgrade?: { replaces: RegistrationRef[] };
+  tty?: boolean;
+}
+
+export interface InstallOutcome {
+  id: string;
+  kind: 'link' | 'remote' | 'package';
+  status: 'installed' | 'already-installed' | 'upgraded';
+  active: boolean;
+  root: string;
+  installId: string | null;
+  shims: string[];
+  /** Said to the user on stderr: conflicts, shadowing, PATH advice. */
+  notes: string[];
+}
+
+function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
+}
+
+/**
+ * Only an explicit path form links: "./x", "../x", "/x", "~/x", "." or a flow-tool.toml path.
+ * A bare word is a package name even when the current directory has a folder of that name
+ * (the original `f` linked such a folder instead of installing the package).
+ */
+export function isPathArg(arg: string): boolean {
+  return arg === '.' || arg === '..' || arg === '~' || /^(\.{1,2}|~)?\//.test(arg) || basename(arg) === MANIFEST_FILE;
+}
+
+export type InstallTarget = { kind: 'link'; path: string } | { kind: 'remote'; installId: string } | { kind: 'package'; name: string; localDirHint: string | null };
+
+/** Pre-backend dispatch, in seed 001's order: a path, a remote install id, else a package. */
+export function classifyInstallArg(arg: string, opts: Pick<InstallOptions, 'link' | 'cwd'> = {}): InstallTarget {
+  const cwd = opts.cwd ?? process.cwd();
+  if (opts.link || isPathArg(arg)) return { kind: 'link', path: resolve(cwd, expandHome(arg)) };
+  const installId = parseInstallIdArg(arg);
+  if (installId) return { kind: 'remote', installId };
+  const local = resolve(cwd, arg);
+  return { kind: 'package', name: arg, localDirHint: existsSync(local) ? local : null };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Best effort: the id a broken manifest claims, so its failure lands in that tool's stream. */
+function claimedId(manifestPath: string): string | null {
+  try {
+    const id = (parseToml(readFileSync(manifestPath, 'utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' && isToolId(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function failed(rec: Recorder, id: string | null, err: unknown): never {
+  const reason = err instanceof Error ? err.message : String(err);
+  const step = err instanceof ToolError ? err.step : 'register';
+  if (id) {
+    try {
+      rec.record(id, 'INSTALL_FAILED', { step, reason });
+    } catch {
+      /* the failure itself is what the user must see */
+    }
+  }
+  throw err;
+}
+
+function registerAliases(index: ToolIndex, m: Manifest, notes: string[], force: boolean): void {
+  for (const [alias, target] of Object.entries(index.aliases)) if (target === m.id && !m.aliases.includes(alias)) delete index.aliases[alias];
+  for (const alias of m.aliases) {
+    const owner = index.aliases[alias];
+    if (owner && owner !== m.id && !force) {
+      notes.push(`alias ${alias} already belongs to ${owner}; kept it there (use --force to move it to ${m.id})`);
+      continue;
+    }
+    index.aliases[alias] = m.id;
+  }
+}
+
+function shimNotes(paths: ToolPaths, skipped: string[], notes: string[], env: NodeJS.ProcessEnv): void {
+  for (const s of skipped) notes.push(`${s} exists and is not a Flow shim; left it alone (run the tool with f cli)`);
+  if (!binOnPath(paths, env)) notes.push(pathAdvice(paths));
+}
+
+async function buildIfNeeded(paths: ToolPaths, rec: Recorder, id: string, root: string, loaded: LoadedManifest): Promise<BuildResult | null> {
+  const spec = buildSpecOf({ id, root, manifest: loaded.manifest, manifestSha256: loaded.sha256 });
+  if (!spec) return null;
+  const built = await ensureBuilt(paths, spec);
+  rec.record(id, 'BUILT', { cacheKey: built.key, output: built.output });
+  return built;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Link installs: validate, record where the source is, never copy it.
+
+export async function installLink(paths: ToolPaths, path: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
+  const env = opts.env ?? process.env;
+  if (!existsSync(path)) throw new ToolError(`${path} does not exist (f install <path> takes a tool directory or its ${MANIFEST_FILE})`);
+  const isDir = statSync(path).isDirectory();
+  if (!isDir && basename(path) !== MANIFEST_FILE) throw new ToolError(`${path} is a file but not a ${MANIFEST_FILE}; give the tool's directory or its manifest`);
+  const manifestPath = realpathSync(isDir ? join(path, MANIFEST_FILE) : path);
+  if (!existsSync(manifestPath)) throw new ToolError(`${path} has no ${MANIFEST_FILE}`, 'manifest');
+  const root = dirname(manifestPath);
+  const force = opts.force ?? false;
+
+  let loaded: LoadedManifest;
+  try {
+    loaded = loadManifest(manifestPath);
+  } catch (err) {
+    const id = err instanceof ManifestError ? claimedId(manifestPath) : null;
+    if (id) rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'link', path: root }, force, upgrade: !!opts.upgrade });
+    failed(rec, id, err);
+  }
+  const m = loaded.manifest;
+  const id = m.id;
+  rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'link', path: root }, force, upgrade: !!opts.upgrade });
+  rec.record(id, 'MANIFEST_VALIDATED', { manifestPath, manifestSha256: loaded.sha256, language: m.language, version: m.install?.version ?? null });
+
+  try {
+    return await withToolLock(paths, async () => {
+      const notes: string[] = [];
+      let existing: LinkRecord | null = null;
+      try {
+        existing = readLinkRecord(paths, id);
+      } catch (err) {
+        if (!force) throw new ToolError(`${(err as Error).message} (use --force to replace it)`, 'register');
+      }
+      if (existing && existing.source_root === root && !force && !opts.upgrade) {
+        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: root });
+        return { id, kind: 'link', status: 'already-installed', active: true, root, installId: null, shims: [], notes: [`${id} is already installed (linked to ${root})`] } satisfies InstallOutcome;
+      }
+      if (existing && existing.source_root !== root && !force) {
+        throw new ToolError(`${id} is already linked to ${existing.source_root}; use --force to link it to ${root} instead`, 'register');
+      }
+      const built = await buildIfNeeded(paths, rec, id, root, loaded);
+
+      const index = readIndex(paths);
+      const shadowed = installsOf(index, id);
+      const before = { link: existing, index: JSON.stringify(index) };
+      const record: LinkRecord = { version: 1, id, source_root: root, manifest_path: manifestPath, installed_at: now(), manifest_sha256: loaded.sha256 };
+      if (m.description) record.description = m.description;
+      try {
+        writeLinkRecord(paths, record);
+        index.active[id] = 'link';
+        registerAliases(index, m, notes, force);
+        writeIndex(paths, index);
+        const shims = writeShims(paths, [id, ...m.aliases.filter((a) => index.aliases[a] === id)], {
+          id,
+          argv: built ? [built.output] : m.exec.run,
+          cwd: root,
+          env: m.exec.env,
+          description: `link ${root}`,
+        });
+        forgetPlans(paths);
+        for (const s of shadowed) notes.push(`${id}: the link now runs instead of remote install ${s.install_id} (${s.version}); f cli list shows both`);
+        shimNotes(paths, shims.skipped, notes, env);
+        const registration: Registration = { kind: 'link', installId: null, sourceRoot: root, manifestPath, version: m.install?.version ?? null, installedAt: record.installed_at };
+        rec.record(id, 'REGISTERED', { registration, replaced: existing ? [{ kind: 'link', installId: null }] : [], active: true, shims: shims.written });
+        return { id, kind: 'link', status: opts.upgrade ? 'upgraded' : 'installed', active: true, root, installId: null, shims: shims.written, notes } satisfies InstallOutcome;
+      } catch (err) {
+        // Put back what was there: a failed install leaves nothing registered.
+        if (before.link) writeLinkRecord(paths, before.link);
+        else rmSync(linkRecordPath(paths, id), { force: true });
+        writeFileSync(paths.index, JSON.stringify(JSON.parse(before.index), null, 2) + '\n');
+        throw err;
+      }
+    });
+  } catch (err) {
+    failed(rec, id, err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remote installs: catalog record → download → sha256 → safe unpack → atomic move → register.
+
+function bundleRoot(bundle: string, id: string): string {
+  const own = join(bundle, MANIFEST_FILE);
+  let rel = '.';
+  if (!existsSync(own)) {
+    const dirs = readdirNames(bundle);
+    if (dirs.length === 1 && existsSync(join(bundle, dirs[0]!, MANIFEST_FILE))) rel = dirs[0]!;
+  }
+  const manifest = join(bundle, rel, MANIFEST_FILE);
+  if (existsSync(manifest)) {
+    const claimed = loadManifest(manifest).manifest.id;
+    if (claimed !== id) throw new ToolError(`the bundle's own ${MANIFEST_FILE} says id "${claimed}", but the catalog record says "${id}"; refusing`, 'extract');
+  }
+  return rel;
+}
+
+function readdirNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+export async function installRemote(paths: ToolPaths, installId: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
+  const env = opts.env ?? process.env;
+  const force = opts.force ?? false;
+  const base = catalogBase(env, opts.catalog);
+  const record: CatalogRecord = await fetchCatalogRecord(base, installId);
+  const id = record.id;
+  rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'remote', installId, catalog: base }, force, upgrade: !!opts.upgrade });
+  const manifestToml = manifestToToml(record.manifest);
+  const manifestSha256 = createHash('sha256').update(manifestToml).digest('hex');
+  rec.record(id, 'MANIFEST_VALIDATED', { manifestPath: `${base}${installId}.json`, manifestSha256, language: record.manifest.language, version: record.version });
+  const limits = installLimits(env);
+
+  try {
+    return await withToolLock(paths, async () => {
+      const notes: string[] = [];
+      const index = readIndex(paths);
+      if (index.installs[installId] && !force && existsSync(installDir(paths, installId))) {
+        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: installDir(paths, installId) });
+        return { id, kind: 'remote', status: 'already-installed', active: index.active[id] === installId, root: installDir(paths, installId), installId, shims: [], notes: [`${id} ${record.version} (${installId}) is already installed`] } satisfies InstallOutcome;
+      }
+      mkdirSync(paths.tmp, { recursive: true });
+      mkdirSync(paths.installs, { recursive: true });
+      const work = mkdtempSync(join(paths.tmp, `${installId}-`));
+      const finalDir = installDir(paths, installId);
+      let moved = false;
+      try {
+        // 1. download and verify, before a single byte is unpacked
+        const url = resolveSourceUrl(base, record.source.url);
+        const archive = join(work, 'bundle.tar.gz');
+        const progress = await downloadProgress(`${id} ${record.version}`, (received, total) => rec.record(id, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total }), opts.tty);
+        const hooks = {
+          onStart: (total: number | null) => {
+            rec.record(id, 'DOWNLOAD_STARTED', { url: url.href, totalBytes: total });
+            progress.onStart?.(total);
+          },
+          onData: progress.onData,
+        };
+        let got;
+        try {
+          got = await download(url, archive, limits.maxDownloadBytes, hooks);
+        } finally {
+          progress.stop();
+        }
+        rec.record(id, 'DOWNLOADED', { bytes: got.bytes });
+        if (got.sha256 !== record.source.sha256) {
+          throw new ToolError(`checksum mismatch for ${url.href}: the catalog says sha256 ${record.source.sha256}, the download is ${got.sha256}; nothing was installed`, 'checksum');
+        }
+        rec.record(id, 'CHECKSUM_VERIFIED', { sha256: got.sha256 });
+
+        // 2. unpack into the work dir, checked entry by entry first
+        const stats = await inspectArchive(archive, limits);
+        const staged = join(work, 'install');
+        const bundle = join(staged, 'bundle');
+        mkdirSync(bundle, { recursive: true });
+        await extractArchive(archive, bundle, limits);
+        rec.record(id, 'EXTRACTED', { entries: stats.entries, bytes: stats.bytes });
+        const rel = bundleRoot(bundle, id);
+        writeFileSync(join(staged, 'manifest.toml'), manifestToml);
+        const remote: RemoteInstall = {
+          install_id: installId,
+          id,
+          version: record.version,
+          published_at: record.published_at,
+          installed_at: now(),
+          catalog: base,
+          source: { kind: 'tarball', url: url.href, sha256: got.sha256 },
+          root: rel === '.' ? 'bundle' : `bundle/${rel}`,
+          aliases: record.manifest.aliases,
+          ...(record.description ?? record.manifest.description ? { description: record.description ?? record.manifest.description } : {}),
+        };
+        writeFileSync(join(staged, 'record.json'), JSON.stringify({ ...remote, manifest_sha256: manifestSha256 }, null, 2) + '\n');
+
+        // 3. move into place in one rename (a forced reinstall swaps the old one out first)
+        if (existsSync(finalDir)) renameSync(finalDir, join(work, 'previous'));
+        renameSync(staged, finalDir);
+        moved = true;
+        const root = join(finalDir, remote.root);
+        const built = await buildIfNeeded(paths, rec, id, root, loadManifest(join(finalDir, 'manifest.toml')));
+
+        // 4. register: a new remote install never silently takes over an id someone else provides
+        const replaces = opts.upgrade?.replaces ?? [];
+        const link = existsSync(linkRecordPath(paths, id));
+        const others = [...(link ? [`link ${readLinkRecord(paths, id)?.source_root ?? ''}`] : []), ...installsOf(index, id).filter((i) => i.install_id !== installId && !replaces.some((r) => r.installId === i.install_id)).map((i) => `remote ${i.install_id} (${i.version})`)];
+        const wasActive = replaces.some((r) => r.installId !== null && index.active[id] === r.installId);
+        const active = others.length === 0 || force || wasActive;
+        for (const r of replaces) {
+          if (r.installId && r.installId !== installId) {
+            delete index.installs[r.installId];
+            rmSync(installDir(paths, r.installId), { recursive: true, force: true });
+          }
+        }
+        index.installs[installId] = remote;
+        let shims: string[] = [];
+        if (active) {
+          index.active[id] = installId;
+          registerAliases(index, record.manifest, notes, force);
+        } else {
+          notes.push(`${id} is already provided by ${others.join(', ')}, which stays active; ${installId} is installed beside it (f cli list shows the conflict; f install ${installId} --force makes it the active one)`);
+        }
+        writeIndex(paths, index);
+        if (active) {
+          const out = writeShims(paths, [id, ...record.manifest.aliases.filter((a) => index.aliases[a] === id)], {
+            id,
+            argv: built ? [built.output] : record.manifest.exec.run,
+            cwd: root,
+            env: record.manifest.exec.env,
+            description: `remote ${installId} (${record.version})`,
+          });
+          shims = out.written;
+          shimNotes(paths, out.skipped, notes, env);
+        }
+        forgetPlans(paths);
+        const registration: Registration = { kind: 'remote', installId, sourceRoot: root, manifestPath: join(finalDir, 'manifest.toml'), version: record.version, installedAt: remote.installed_at };
+        rec.record(id, 'REGISTERED', { registration, replaced: replaces, active, shims });
+        return { id, kind: 'remote', status: opts.upgrade ? 'upgraded' : 'installed', active, root, installId, shims, notes } satisfies InstallOutcome;
+      } catch (err) {
+        if (moved) {
+          rmSync(finalDir, { recursive: true, force: true });
+          if (existsSync(join(work, 'previous'))) renameSync(join(work, 'previous'), finalDir);
+        }
+        throw err;
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    });
+  } catch (err) {
+    failed(rec, id, err);
+  }
+}

@@ -1,0 +1,43 @@
+import type { ToolPaths } from './paths.js';
+import { isToolId } from './tool-id.js';
+
+/** The data of one tool-install event (validated against actors/tool-install.ts when recorded). */
+export type StepData = Record<string, unknown>;
+
+export interface Recorder {
+  /** Appends one event to `tool-install:<id>`; the stream's snapshot is updated in the same transaction. */
+  record(id: string, type: string, data: StepData): void;
+  close(): void;
+}
+
+/**
+ * Opens $FLOW_HOME/flow.db directly, as `f up` would: `f install` works whether or not Flow is
+ * running, and a running gateway sees the events through the store's cross-process polling.
+ * Loaded with dynamic imports so that `f cli <id>` never pays for SQLite or XState.
+ */
+export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
+  const [{ EventStore }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { defaultHostId }] = await Promise.all([
+    import('../store/event-store.js'),
+    import('../host/actor-projection.js'),
+    import('../../actors/index.js'),
+    import('../host/writer.js'),
+    import('../../actors/tool-install.js'),
+    import('../../infra/host-id.js'),
+  ]);
+  const store = EventStore.open(paths.db, { host: defaultHostId(), projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  return {
+    record(id, type, data) {
+      // An id that is not valid has no stream: its failure is reported to the user only.
+      if (!isToolId(id)) return;
+      const streamId = toolInstallStreamId(id);
+      const current = loadActor(store, toolInstallKind as never, streamId);
+      recordEvent(store, toolInstallKind as never, streamId, current, { type, data, at: Date.now(), meta: { by: 'f install' } });
+    },
+    close() {
+      store.close();
+    },
+  };
+}
+
+/** For tests and library callers that do not want events. */
+export const nullRecorder: Recorder = { record() {}, close() {} };
