@@ -8,14 +8,15 @@ import { isAlive } from '../../services/host/proc.js';
 import { buildRelay } from '../../services/relay/app.js';
 import { RelayRegistry } from '../../services/relay/registry.js';
 import { resolverFromDir } from '../../services/tunnel/resolve.js';
+import { setPassword } from '../../gateway/auth/index.js';
 import { tempDir } from '../support/tmp.js';
 import { FAKE_CLOUDFLARED, json, request, until, wsEcho } from './helpers.js';
 
 /**
  * The whole path on loopback, with Flow wired as `f up` wires it: a backend child supervised by
  * the host, a tunnel started through the gateway's REST API, the relay in front:
- * client → relay → fake cloudflared → backend child. (When the gateway's /app/<backend>
- * proxy and its password exist, the same test can point the tunnel at the gateway.)
+ * client → relay → fake cloudflared → backend child; and, with a password set, the gateway
+ * itself exposed: client → relay → fake cloudflared → gateway → /app/<backend>/api → backend.
  */
 const ECHO = join(process.cwd(), 'test/fixtures/echo-server.mjs');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -107,5 +108,64 @@ describe('end to end: client → relay → tunnel → backend child, wired as f 
     await until(async () => (await api<{ status: string }>(flow, 'GET', '/api/tunnels/echo')).body.status === 'stopped', 'stopped');
     await until(async () => (await request(relayPort, { host: 'bruno.example.test' })).status === 503, 'the relay to mark it offline');
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it('with a password set, the gateway itself is exposed: client → relay → tunnel → gateway → /app/<backend>/api → backend child', async () => {
+    const t = tempDir('flow-e2e-gateway-');
+    cleanups.push(t.cleanup);
+    const resolveDir = join(t.dir, 'resolve');
+    const saved = { ...process.env };
+    const home = join(t.dir, 'home');
+    process.env.FLOW_HOME = home;
+    mkdirSync(home, { recursive: true });
+    process.env.FLOW_TUNNEL_RESOLVE_DIR = resolveDir;
+    process.env.FLOW_TUNNEL_COMMAND = JSON.stringify([process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate']);
+    cleanups.push(() => {
+      process.env = saved;
+    });
+    await setPassword(home, 'correct horse battery staple');
+
+    const registry = new RelayRegistry(join(t.dir, 'relay.db'));
+    const relay = buildRelay({ domain: 'example.test', registry, resolve: resolverFromDir(resolveDir), publicScheme: 'http' });
+    await relay.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(async () => {
+      await relay.close();
+      registry.close();
+    });
+    const relayPort = (relay.server.address() as AddressInfo).port;
+
+    const flow = await startEmbedded({ port: 0, log: () => {} });
+    cleanups.push(() => flow.close());
+    const gatewayPort = Number(new URL(flow.url).port);
+    const login = await fetch(`${flow.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'correct horse battery staple' }) });
+    const { token } = (await login.json()) as { token: string };
+    const authed = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
+      const res = await fetch(flow.url + path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as T };
+    };
+
+    const backendPort = await freePort();
+    expect((await authed('POST', '/api/backends', { name: 'echo', command: [process.execPath, ECHO], cwd: process.cwd(), port: backendPort, stopGraceMs: 1000 })).status).toBe(201);
+    await until(async () => (await fetch(`http://127.0.0.1:${backendPort}/`).catch(() => null))?.ok, 'the backend to answer');
+
+    // Now that a password protects it, the gateway may be exposed.
+    const started = await authed<{ name: string }>('POST', '/api/tunnels', { name: 'gw', port: gatewayPort, relay: { url: `http://127.0.0.1:${relayPort}`, username: 'ada' } });
+    expect(started.status).toBe(201);
+    await until(async () => (await authed<{ relay: { status: string } | null }>('GET', '/api/tunnels/gw')).body.relay?.status === 'online', 'the relay handle to be online');
+
+    const bearer = { authorization: `Bearer ${token}` };
+    // Without a token the request crosses the relay and the tunnel and is refused by the gateway.
+    expect((await request(relayPort, { host: 'ada.example.test', path: '/app/echo/api/hello' })).status).toBe(401);
+    const get = await request(relayPort, { host: 'ada.example.test', path: '/app/echo/api/hello?x=1', headers: bearer });
+    expect(get.status).toBe(200);
+    expect(json(get)).toMatchObject({ backend: 'echo', method: 'GET', url: '/hello?x=1' });
+    const body = randomBytes(1024 * 1024);
+    const post = await request(relayPort, { host: 'example.test', method: 'POST', path: '/ada/app/echo/api/upload', body, headers: { ...bearer, 'content-type': 'application/octet-stream' } });
+    expect(post.status).toBe(200);
+    expect(json(post)).toMatchObject({ backend: 'echo', url: '/upload', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect(await wsEcho(relayPort, 'ada.example.test', '/app/echo/api/socket', ['one', 'two'], bearer)).toEqual({ first: 'hello /socket', echoes: ['one', 'two'] });
+    // The gateway's own API answers through the same public name.
+    const health = await request(relayPort, { host: 'ada.example.test', path: '/api/health' });
+    expect(json(health)).toMatchObject({ ok: true });
   });
 });

@@ -76,8 +76,8 @@ export function json(r: Reply): Record<string, unknown> {
 }
 
 /** Opens a WebSocket through `port` with a chosen Host, returns the first message and an echo. */
-export async function wsEcho(port: number, host: string, path: string, payloads: (string | Buffer)[]): Promise<{ first: string; echoes: (string | Buffer)[] }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host } });
+export async function wsEcho(port: number, host: string, path: string, payloads: (string | Buffer)[], headers: Record<string, string> = {}): Promise<{ first: string; echoes: (string | Buffer)[] }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host, ...headers } });
   const messages: { data: Buffer; binary: boolean }[] = [];
   const want = payloads.length + 1;
   await new Promise<void>((resolve, reject) => {
