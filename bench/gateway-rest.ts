@@ -26,7 +26,8 @@ import { kindFor } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth, setPassword } from '../gateway/auth/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
-import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
+import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { commandError } from '../services/host/commands.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
@@ -129,7 +130,9 @@ async function main(): Promise<void> {
   const { dir, cleanup } = benchTempDir('rest');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
   seedBackends(store, 8);
-  const readModel: ReadModel = { listActors: (t) => readActors(store.db, t), getActor: (id) => readActor(store.db, id), outputLines: () => [] };
+  // The read model f up serves from (infra/embedded.ts): listings cached between writes.
+  const actors = new ActorReadModel(store);
+  const readModel: ReadModel = { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: () => [] };
   const deps = { log: store, readModel, commands: { submit: async () => commandError('unavailable', 'bench'), close: async () => {} }, live: new InProcessLiveBus() };
 
   const flow = await buildGateway(deps);

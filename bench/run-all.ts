@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineLine } from './lib.js';
 
-const ALL = ['append-throughput', 'fold-million', 'sse-latency'] as const;
+const ALL = ['append-throughput', 'fold-million', 'sse-latency', 'gateway-rest', 'cli-overhead'] as const;
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const selected = only ? only.split(',').filter((n): n is (typeof ALL)[number] => (ALL as readonly string[]).includes(n)) : [...ALL];
