@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, raise, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
@@ -16,9 +16,7 @@ export const BACKEND_POLICY = {
   watchDebounceMs: 500,
 } as const;
 
-export const BackendNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a backend name is 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit');
+export const BackendNameSchema = actorNameSchema('a backend name');
 
 export const BackendConfigSchema = z.object({
   command: z.array(z.string().min(1, 'command words must not be empty')).min(1, 'a backend needs a command to run'),

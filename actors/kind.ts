@@ -10,6 +10,14 @@ export const TimerFiredSchema = z.object({
   event: z.object({ type: z.string().min(1) }).passthrough(),
 });
 
+/**
+ * The name of an actor (a backend, an instance, a tunnel): it becomes part of a stream id, a
+ * NATS subject token and a URL segment, so no dots, slashes, spaces or upper case.
+ */
+export function actorNameSchema(what: string) {
+  return z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, `${what} is 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit`);
+}
+
 /** Every event a machine sees carries the time it was recorded, in epoch milliseconds. */
 export interface Timed {
   at: number;

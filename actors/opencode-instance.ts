@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable
@@ -23,9 +23,7 @@ export const OPENCODE_POLICY = {
   previewChars: 200,
 } as const;
 
-export const InstanceIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'an instance id is 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit');
+export const InstanceIdSchema = actorNameSchema('an instance id');
 
 /** opencode's ids (ses_…, per_…, que_…, msg_…): safe in a URL path and a bus subject. */
 export const OpencodeIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not an opencode id');

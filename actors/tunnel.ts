@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { and, assign, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
 
 /**
  * tunnel: a cloudflared quick tunnel that exposes a local port (seed 002, supervisor/tunnel.ts,
@@ -28,9 +28,7 @@ export const TUNNEL_POLICY = {
   rateLimitCapMs: 600_000,
 } as const;
 
-export const TunnelNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a tunnel name is 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit');
+export const TunnelNameSchema = actorNameSchema('a tunnel name');
 
 /** Relay handles become DNS labels and URL path segments: no dots, no slashes, no upper case. */
 export const RelayUsernameSchema = z

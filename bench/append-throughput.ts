@@ -26,6 +26,7 @@ import { kindFor } from '../actors/index.js';
 import { ActorProjector } from '../services/host/actor-projection.js';
 import { initialSnapshot, type Snapshot } from '../services/host/fold.js';
 import { recordEvent } from '../services/host/writer.js';
+import { LOG_TABLES_DDL } from '../services/store/db.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { NewEvent } from '../services/store/envelope.js';
 import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table, timedCpu } from './lib.js';
@@ -39,22 +40,8 @@ const HOST_EVENTS = intFlag('host-events', 'BENCH_HOST_EVENTS', 10_000);
 const BREAKDOWN = process.argv.includes('--breakdown');
 const HOST = 'bench-host';
 
-/** The store's `events` table (services/store/db.ts, migration 1), with its indexes. */
-const EVENTS_DDL = `CREATE TABLE events (
-  position    INTEGER PRIMARY KEY AUTOINCREMENT,
-  id          TEXT NOT NULL UNIQUE,
-  host        TEXT NOT NULL,
-  stream_type TEXT NOT NULL,
-  stream_id   TEXT NOT NULL,
-  version     INTEGER NOT NULL,
-  type        TEXT NOT NULL,
-  data        TEXT NOT NULL,
-  meta        TEXT NOT NULL,
-  at          TEXT NOT NULL,
-  UNIQUE (stream_id, version)
-);
-CREATE INDEX events_stream_type ON events (stream_type, position);
-CREATE TABLE streams (stream_id TEXT PRIMARY KEY, stream_type TEXT NOT NULL, version INTEGER NOT NULL);`;
+/** The store's own `events` and `streams` tables, with their indexes. */
+const EVENTS_DDL = LOG_TABLES_DDL;
 
 interface Row extends NewEvent {
   streamId: string;

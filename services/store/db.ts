@@ -5,13 +5,8 @@ import { randomUUID } from 'node:crypto';
 
 export type Db = Database.Database;
 
-/**
- * Versioned schema migrations, applied in order on open inside one immediate transaction;
- * `PRAGMA user_version` records how far a file has come. Append only: never edit a shipped step.
- */
-const MIGRATIONS: readonly string[] = [
-  // 1: the log, stream heads, store metadata
-  `CREATE TABLE events (
+/** The log and its stream heads (migration 1); the append benchmark's bare baseline uses it too. */
+export const LOG_TABLES_DDL = `CREATE TABLE events (
      position    INTEGER PRIMARY KEY AUTOINCREMENT,
      id          TEXT NOT NULL UNIQUE,
      host        TEXT NOT NULL,
@@ -29,7 +24,15 @@ const MIGRATIONS: readonly string[] = [
      stream_id   TEXT PRIMARY KEY,
      stream_type TEXT NOT NULL,
      version     INTEGER NOT NULL
-   );
+   );`;
+
+/**
+ * Versioned schema migrations, applied in order on open inside one immediate transaction;
+ * `PRAGMA user_version` records how far a file has come. Append only: never edit a shipped step.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: the log, stream heads, store metadata
+  `${LOG_TABLES_DDL}
    CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // 2: projections: every actor's current state, and the durable timers its machine asked for
   `CREATE TABLE actor_state (

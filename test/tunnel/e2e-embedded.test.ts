@@ -40,28 +40,33 @@ async function api<T = Record<string, unknown>>(flow: Embedded, method: string, 
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+/** A FLOW_HOME whose tunnels run the fake cloudflared, and a relay for example.test in front. */
+async function world(prefix: string) {
+  const t = tempDir(prefix);
+  cleanups.push(t.cleanup);
+  const resolveDir = join(t.dir, 'resolve');
+  const home = join(t.dir, 'home');
+  const saved = { ...process.env };
+  process.env.FLOW_HOME = home;
+  mkdirSync(home, { recursive: true });
+  process.env.FLOW_TUNNEL_RESOLVE_DIR = resolveDir;
+  process.env.FLOW_TUNNEL_COMMAND = JSON.stringify([process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate']);
+  cleanups.push(() => {
+    process.env = saved;
+  });
+  const registry = new RelayRegistry(join(t.dir, 'relay.db'));
+  const relay = buildRelay({ domain: 'example.test', registry, resolve: resolverFromDir(resolveDir), publicScheme: 'http' });
+  await relay.listen({ port: 0, host: '127.0.0.1' });
+  cleanups.push(async () => {
+    await relay.close();
+    registry.close();
+  });
+  return { dir: t.dir, home, relayPort: (relay.server.address() as AddressInfo).port };
+}
+
 describe('end to end: client → relay → tunnel → backend child, wired as f up', () => {
   it('GET, a 1 MiB POST and a WebSocket reach the backend through the relay; stop tells the relay', async () => {
-    const t = tempDir('flow-e2e-tunnel-');
-    cleanups.push(t.cleanup);
-    const resolveDir = join(t.dir, 'resolve');
-    const saved = { ...process.env };
-    process.env.FLOW_HOME = join(t.dir, 'home');
-    mkdirSync(process.env.FLOW_HOME, { recursive: true });
-    process.env.FLOW_TUNNEL_RESOLVE_DIR = resolveDir;
-    process.env.FLOW_TUNNEL_COMMAND = JSON.stringify([process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate']);
-    cleanups.push(() => {
-      process.env = saved;
-    });
-
-    const registry = new RelayRegistry(join(t.dir, 'relay.db'));
-    const relay = buildRelay({ domain: 'example.test', registry, resolve: resolverFromDir(resolveDir), publicScheme: 'http' });
-    await relay.listen({ port: 0, host: '127.0.0.1' });
-    cleanups.push(async () => {
-      await relay.close();
-      registry.close();
-    });
-    const relayPort = (relay.server.address() as AddressInfo).port;
+    const { dir, relayPort } = await world('flow-e2e-tunnel-');
 
     const flow = await startEmbedded({ port: 0, log: () => {} });
     cleanups.push(() => flow.close());
@@ -86,7 +91,7 @@ describe('end to end: client → relay → tunnel → backend child, wired as f 
     }, 'the relay handle to be online');
     expect(up.url).toMatch(/\.trycloudflare\.com$/);
     expect(up.relay.handleUrl).toBe('http://bruno.example.test/');
-    expect(statSync(join(t.dir, 'home', 'relay-tokens.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'home', 'relay-tokens.json')).mode & 0o777).toBe(0o600);
 
     const get = await request(relayPort, { host: 'bruno.example.test', path: '/hello?x=1' });
     expect(get.status).toBe(200);
@@ -111,28 +116,8 @@ describe('end to end: client → relay → tunnel → backend child, wired as f 
   });
 
   it('with a password set, the gateway itself is exposed: client → relay → tunnel → gateway → /app/<backend>/api → backend child', async () => {
-    const t = tempDir('flow-e2e-gateway-');
-    cleanups.push(t.cleanup);
-    const resolveDir = join(t.dir, 'resolve');
-    const saved = { ...process.env };
-    const home = join(t.dir, 'home');
-    process.env.FLOW_HOME = home;
-    mkdirSync(home, { recursive: true });
-    process.env.FLOW_TUNNEL_RESOLVE_DIR = resolveDir;
-    process.env.FLOW_TUNNEL_COMMAND = JSON.stringify([process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate']);
-    cleanups.push(() => {
-      process.env = saved;
-    });
+    const { home, relayPort } = await world('flow-e2e-gateway-');
     await setPassword(home, 'correct horse battery staple');
-
-    const registry = new RelayRegistry(join(t.dir, 'relay.db'));
-    const relay = buildRelay({ domain: 'example.test', registry, resolve: resolverFromDir(resolveDir), publicScheme: 'http' });
-    await relay.listen({ port: 0, host: '127.0.0.1' });
-    cleanups.push(async () => {
-      await relay.close();
-      registry.close();
-    });
-    const relayPort = (relay.server.address() as AddressInfo).port;
 
     const flow = await startEmbedded({ port: 0, log: () => {} });
     cleanups.push(() => flow.close());
