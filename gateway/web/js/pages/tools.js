@@ -38,7 +38,7 @@ async function loadTools(el) {
       'div.card.flush',
       {},
       list.length === 0
-        ? h('div.empty', {}, 'No tools installed. `f cli install <id>` or `f cli link <dir>` adds one.')
+        ? h('div.empty', {}, 'No tools installed. `f install <dir>` links one; `f install cli_<id>` installs one from a catalog.')
         : h(
             'table',
             {},
