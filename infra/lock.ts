@@ -1,49 +1,17 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { isAlive, procInfo } from '../services/host/proc.js';
-
-interface LockInfo {
-  pid: number;
-  startTicks: number | null;
-  url: string;
-}
+import { tryLock, updateLock } from '../services/host/pid-lock.js';
 
 /**
- * One actor host per FLOW_HOME: two would both supervise the same processes. The lock file
- * names the owner by PID and start time, so a lock left by a crashed host is taken over.
+ * One actor host per FLOW_HOME: two would both supervise the same processes. A lock left by a
+ * crashed host is taken over (see tryLock).
  */
 export function acquireHostLock(path: string, url: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      const info: LockInfo = { pid: process.pid, startTicks: procInfo(process.pid)?.startTicks ?? null, url };
-      writeSync(fd, JSON.stringify(info));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let held: LockInfo | null = null;
-      try {
-        held = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-      } catch {
-        held = null;
-      }
-      if (held && held.pid !== process.pid && isAlive(held.pid, held.startTicks)) {
-        throw new Error(`Flow is already running for this FLOW_HOME (pid ${held.pid}, ${held.url}); stop it first or use another FLOW_HOME`);
-      }
-      rmSync(path, { force: true });
-    }
-  }
-  throw new Error(`could not take the host lock ${path}`);
+  const lock = tryLock(path, { url });
+  if (lock.taken) return lock.release;
+  const who = lock.holder ? `pid ${lock.holder.pid}, ${String(lock.holder.url ?? 'starting')}` : 'another f up is starting';
+  throw new Error(`Flow is already running for this FLOW_HOME (${who}); stop it first or use another FLOW_HOME`);
 }
 
+/** The URL is known only once the port is bound; the lock then says where this Flow answers. */
 export function updateLockUrl(path: string, url: string): void {
-  try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-    info.url = url;
-    const fd = openSync(path, 'w');
-    writeSync(fd, JSON.stringify(info));
-    closeSync(fd);
-  } catch {
-    /* the lock is advisory about the url */
-  }
+  updateLock(path, { url });
 }
