@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, raise, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
@@ -50,19 +50,7 @@ export const backendEvents = {
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 
-type Data<K extends keyof typeof backendEvents> = z.infer<(typeof backendEvents)[K]>;
-export type BackendEvent =
-  | ({ type: 'CREATED' } & Data<'CREATED'> & Timed)
-  | ({ type: 'START_REQUESTED' } & Timed)
-  | ({ type: 'STOP_REQUESTED' } & Timed)
-  | ({ type: 'RESTART_REQUESTED' } & Timed)
-  | ({ type: 'REMOVE_REQUESTED' } & Timed)
-  | ({ type: 'PROCESS_STARTED' } & Data<'PROCESS_STARTED'> & Timed)
-  | ({ type: 'SPAWN_FAILED' } & Data<'SPAWN_FAILED'> & Timed)
-  | ({ type: 'PROCESS_EXITED' } & Data<'PROCESS_EXITED'> & Timed)
-  | ({ type: 'FILES_CHANGED' } & Data<'FILES_CHANGED'> & Timed)
-  | ({ type: 'HOST_RESUMED' } & Timed)
-  | { type: 'WATCH_SETTLED' };
+export type BackendEvent = MachineEvents<typeof backendEvents> | { type: 'WATCH_SETTLED' };
 
 export interface BackendRun {
   pid: number;

@@ -23,6 +23,14 @@ export interface Timed {
   at: number;
 }
 
+/**
+ * The events a machine sees, derived from its kind's schema map: one `{type, ...data, at}` per
+ * event type. TIMER_FIRED is the log's wrapper; the machine sees the delayed event it carries.
+ */
+export type MachineEvents<S extends Record<string, z.ZodType>> = {
+  [K in Exclude<keyof S, 'TIMER_FIRED'> & string]: { type: K } & z.infer<S[K]> & Timed;
+}[Exclude<keyof S, 'TIMER_FIRED'> & string];
+
 /** An actor kind: a pure machine plus the zod schemas of the events in its stream. */
 export interface ActorKind<M extends AnyStateMachine = AnyStateMachine> {
   readonly streamType: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable
@@ -136,28 +136,7 @@ export const instanceEvents = {
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 
-type Data<K extends keyof typeof instanceEvents> = z.infer<(typeof instanceEvents)[K]>;
-type WithData<K extends keyof typeof instanceEvents> = { type: K } & Data<K> & Timed;
-export type InstanceEvent =
-  | WithData<'CREATED'>
-  | WithData<'START_REQUESTED'>
-  | WithData<'STOP_REQUESTED'>
-  | WithData<'REMOVE_REQUESTED'>
-  | WithData<'SPAWNED'>
-  | WithData<'SPAWN_FAILED'>
-  | WithData<'READY'>
-  | WithData<'PROCESS_EXITED'>
-  | WithData<'SESSIONS_SYNCED'>
-  | WithData<'SESSION_CREATED'>
-  | WithData<'SESSION_UPDATED'>
-  | WithData<'SESSION_DELETED'>
-  | WithData<'SESSION_STATUS'>
-  | WithData<'SESSION_ERROR'>
-  | WithData<'PERMISSION_ASKED'>
-  | WithData<'PERMISSION_REPLIED'>
-  | WithData<'QUESTION_ASKED'>
-  | WithData<'QUESTION_ANSWERED'>
-  | WithData<'MESSAGE_COMPLETED'>;
+export type InstanceEvent = MachineEvents<typeof instanceEvents>;
 
 /**
  * A session's state: opencode's own (idle, busy, retry), or what Flow concluded — `error`

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, type Timed } from './kind.js';
+import { defineKind, type MachineEvents } from './kind.js';
 
 /**
  * tool-install (seed 001): the life of one tool id. Every step of `f install`, `f cli upgrade`
@@ -76,8 +76,7 @@ export const toolInstallEvents = {
 } as const;
 
 type Data<K extends keyof typeof toolInstallEvents> = z.infer<(typeof toolInstallEvents)[K]>;
-type EventOf<K extends keyof typeof toolInstallEvents> = { type: K } & Data<K> & Timed;
-export type ToolInstallEvent = { [K in keyof typeof toolInstallEvents]: EventOf<K> }[keyof typeof toolInstallEvents];
+export type ToolInstallEvent = MachineEvents<typeof toolInstallEvents>;
 
 export interface ToolInstallContext {
   /** Registrations of this id that exist now (links, remote installs, packages). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { and, assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type Timed } from './kind.js';
+import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * tunnel: a cloudflared quick tunnel that exposes a local port (seed 002, supervisor/tunnel.ts,
@@ -90,24 +90,7 @@ export const tunnelEvents = {
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 
-type Data<K extends keyof typeof tunnelEvents> = z.infer<(typeof tunnelEvents)[K]>;
-type Plain<K extends keyof typeof tunnelEvents> = { type: K } & Data<K> & Timed;
-export type TunnelEvent =
-  | Plain<'START_REQUESTED'>
-  | Plain<'STOP_REQUESTED'>
-  | Plain<'RESTART_REQUESTED'>
-  | Plain<'REMOVE_REQUESTED'>
-  | Plain<'PROCESS_STARTED'>
-  | Plain<'SPAWN_FAILED'>
-  | Plain<'URL_ANNOUNCED'>
-  | Plain<'TUNNEL_CONNECTED'>
-  | Plain<'PROCESS_EXITED'>
-  | Plain<'HEALTH_OK'>
-  | Plain<'HEALTH_FAILED'>
-  | Plain<'RELAY_ONLINE'>
-  | Plain<'RELAY_FAILED'>
-  | Plain<'RELAY_DISCONNECTED'>
-  | Plain<'HOST_RESUMED'>;
+export type TunnelEvent = MachineEvents<typeof tunnelEvents>;
 
 export interface TunnelRun {
   pid: number;

@@ -6,7 +6,8 @@
  *
  *   node dist/bench/opencode-spawn.js [--runs 3]
  */
-import { spawnOpencode, freePort } from '../services/opencode/process.js';
+import { freePort } from '../services/host/ports.js';
+import { spawnOpencode } from '../services/opencode/process.js';
 import { resolveOpencodeBin } from '../services/opencode/bin.js';
 import { signalGroup, waitGroupGone } from '../services/host/proc.js';
 import { benchTempDir, fmt, intFlag, machineLine, median, nowMs } from './lib.js';

@@ -1,12 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
 import { tempDir } from '../support/tmp.js';
 import { launchBrowser, openPage, screenshot } from './browser.js';
+import { freePort } from '../../services/host/ports.js';
 
 /**
  * The task board against real task files; tunnels through the cloudflared stand-in to a real
@@ -22,15 +21,6 @@ let home: ReturnType<typeof tempDir>;
 let claude: ReturnType<typeof tempDir>;
 let sessionDir: string;
 
-/** A port nothing listens on right now (the echo backend takes it as $PORT). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function writeTask(id: string, task: Record<string, unknown>): void {
   writeFileSync(join(sessionDir, `${id}.json`), JSON.stringify({ id, ...task }, null, 2));

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { InProcessCommandQueue } from '../../services/queue/in-process.js';
@@ -8,20 +7,11 @@ import { startGateway, storeReadModel, type RunningGateway } from '../gateway/ha
 import { startHost } from '../support/host.js';
 import { tempDir } from '../support/tmp.js';
 import { jsonBody, raw } from './helpers.js';
+import { freePort } from '../../services/host/ports.js';
 
 /** A real backend child (node + ws), started and stopped through the actor host. */
 const FIXTURE = join(process.cwd(), 'test/gateway-full/fixtures/proxy-backend.mjs');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -54,7 +54,7 @@ export async function json<T = unknown>(url: string, init?: { method?: string; b
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+export async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
 import { isAlive } from '../../services/host/proc.js';
@@ -11,6 +11,7 @@ import { resolverFromDir } from '../../services/tunnel/resolve.js';
 import { setPassword } from '../../gateway/auth/index.js';
 import { tempDir } from '../support/tmp.js';
 import { FAKE_CLOUDFLARED, json, request, until, wsEcho } from './helpers.js';
+import { freePort } from '../../services/host/ports.js';
 
 /**
  * The whole path on loopback, with Flow wired as `f up` wires it: a backend child supervised by
@@ -24,15 +25,6 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function api<T = Record<string, unknown>>(flow: Embedded, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(flow.url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
