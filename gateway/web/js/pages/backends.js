@@ -40,7 +40,7 @@ export function backendsPage(el, params) {
   };
   const refresh = coalesce(load);
   const offs = [onStreamType('backend-child', refresh), live.onResync(refresh)];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => {
     for (const off of offs) off();
     logs?.close();

@@ -303,6 +303,6 @@ export function instancePage(el, params) {
     }),
     live.onResync(refresh),
   ];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => offs.forEach((off) => off());
 }

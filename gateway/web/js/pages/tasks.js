@@ -54,7 +54,7 @@ export function tasksPage(el) {
     }),
     live.onResync(refresh),
   ];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => offs.forEach((off) => off());
 }
 

@@ -35,7 +35,7 @@ export function timelineIndexPage(el) {
   };
   const refresh = coalesce(load);
   const offs = [live.on(refresh), live.onResync(refresh)];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => offs.forEach((off) => off());
 }
 

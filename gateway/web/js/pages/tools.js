@@ -16,7 +16,7 @@ export function toolsPage(el) {
   };
   const refresh = coalesce(load);
   const offs = [onStreamType('tool-install', refresh), live.onResync(refresh)];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => offs.forEach((off) => off());
 }
 

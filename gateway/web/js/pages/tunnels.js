@@ -20,7 +20,7 @@ export function tunnelsPage(el) {
   };
   const refresh = coalesce(load);
   const offs = [onStreamType('tunnel', refresh), live.onResync(refresh)];
-  void load();
+  refresh(); // the first load goes through the same queue, so an older response never paints over a newer one
   return () => offs.forEach((off) => off());
 }
 
