@@ -15,3 +15,12 @@ export const kinds: ReadonlyMap<string, ActorKind> = new Map<string, ActorKind>(
 export function kindFor(streamType: string): ActorKind | undefined {
   return kinds.get(streamType);
 }
+
+/** The actor a command is for, and whether it may create it; undefined if no kind handles it. */
+export function commandTarget(command: { type: string }): { streamId: string; creates: boolean } | undefined {
+  for (const kind of kinds.values()) {
+    const t = kind.fromCommand?.(command);
+    if (t) return { streamId: t.streamId, creates: t.creates };
+  }
+  return undefined;
+}

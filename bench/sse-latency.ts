@@ -135,7 +135,7 @@ async function startFlow(): Promise<Target> {
   const { dir, cleanup } = benchTempDir('sse');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
   const live = new InProcessLiveBus();
-  const commands = new InProcessCommandQueue({ dispatch: async () => commandError('unavailable', 'the latency bench runs no host') });
+  const commands = new InProcessCommandQueue({ hostId: 'bench', dispatch: async () => commandError('unavailable', 'the latency bench runs no host') });
   const readModel: ReadModel = {
     listActors: (streamType) => readActors(store.db, streamType),
     getActor: (streamId) => readActor(store.db, streamId),

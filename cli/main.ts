@@ -11,9 +11,12 @@ type Group = () => Promise<{ register(program: Command): void }>;
 // One loader for the four opencode groups, so `f --help` registers them once.
 const opencodeCommands: Group = () => import('./commands/opencode.js');
 const toolCommands: Group = () => import('./commands/tools.js');
+const distributedCommands: Group = () => import('./commands/distributed.js');
 
 const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
+  host: distributedCommands,
+  gateway: distributedCommands,
   auth: () => import('./commands/auth.js'),
   backend: () => import('./commands/backend.js'),
   events: () => import('./commands/events.js'),

@@ -12,11 +12,12 @@ import { docsRoutes } from './routes/docs.js';
 import { collectRoutes } from './openapi.js';
 import { actorRoutes } from './routes/actors.js';
 import { webRoutes } from './routes/web.js';
+import { commandRoutes } from './routes/commands.js';
 
 export type { GatewayDeps, GatewayOptions, GatewayContext, RoutePlugin } from './context.js';
 
 /** The built-in routes, in registration order; `deps.extraRoutes` are registered after them. */
-export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, appProxyRoutes, docsRoutes, webRoutes];
+export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, commandRoutes, appProxyRoutes, docsRoutes, webRoutes];
 
 /** Client messages on /api/ws are small subscribe requests; anything bigger is not one. */
 const WS_MAX_PAYLOAD = 64 * 1024;

@@ -21,6 +21,7 @@ export const commandErrorStatus: Record<CommandErrorCode, number> = {
   conflict: 409,
   invalid_state: 409,
   unavailable: 503,
+  timeout: 504,
   internal: 500,
 };
 
@@ -88,6 +89,7 @@ function codeForStatus(status: number): ApiErrorCode {
   if (status === 413) return 'too_large';
   if (status === 415) return 'unsupported_media_type';
   if (status === 503) return 'unavailable';
+  if (status === 504) return 'timeout';
   if (status >= 500) return 'internal';
   return 'invalid';
 }

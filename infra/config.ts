@@ -9,11 +9,41 @@ export const FlowEnvSchema = z.object({
   FLOW_HOST_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'FLOW_HOST_ID is 1-64 letters, digits, "-" or "_"').optional(),
   FLOW_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   FLOW_BIND: z.string().min(1).optional(),
+  FLOW_NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\/[^\s]+$/, 'FLOW_NATS_URL must look like nats://127.0.0.1:4222').optional(),
+  FLOW_REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'FLOW_REDIS_URL must look like redis://127.0.0.1:6379').optional(),
+  FLOW_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'FLOW_NATS_PREFIX is 1-40 letters, digits, "-" or "_"').optional(),
+  FLOW_QUEUE_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).optional(),
 });
+
+export interface DistributedUrls {
+  natsUrl: string;
+  redisUrl: string;
+  /** Prefix for NATS subjects, the JetStream stream and BullMQ keys (FLOW_NATS_PREFIX). */
+  prefix: string;
+}
+
+/**
+ * Distributed mode is on when both URLs are given (flags win over the environment); one
+ * without the other is a mistake worth saying so.
+ */
+export function distributedUrls(flags: { nats?: string; redis?: string }, env: NodeJS.ProcessEnv = process.env): DistributedUrls | null {
+  const parsed = parseEnv(env);
+  const natsUrl = flags.nats ?? parsed.FLOW_NATS_URL;
+  const redisUrl = flags.redis ?? parsed.FLOW_REDIS_URL;
+  if (!natsUrl && !redisUrl) return null;
+  if (!natsUrl || !redisUrl) {
+    throw new Error(`distributed mode needs both NATS and Redis: set ${natsUrl ? '--redis (or FLOW_REDIS_URL)' : '--nats (or FLOW_NATS_URL)'} as well`);
+  }
+  const checked = FlowEnvSchema.pick({ FLOW_NATS_URL: true, FLOW_REDIS_URL: true }).safeParse({ FLOW_NATS_URL: natsUrl, FLOW_REDIS_URL: redisUrl });
+  if (!checked.success) throw new Error(checked.error.issues.map((i) => i.message).join('\n'));
+  return { natsUrl, redisUrl, prefix: parsed.FLOW_NATS_PREFIX ?? '' };
+}
 
 export interface FlowPaths {
   home: string;
   db: string;
+  /** The gateway's replica of the JetStream stream (distributed mode). */
+  gatewayDb: string;
   bin: string;
 }
 
@@ -23,7 +53,7 @@ export function flowHome(env: NodeJS.ProcessEnv = process.env): string {
 
 export function flowPaths(env: NodeJS.ProcessEnv = process.env): FlowPaths {
   const home = flowHome(env);
-  return { home, db: join(home, 'flow.db'), bin: join(home, 'bin') };
+  return { home, db: join(home, 'flow.db'), gatewayDb: join(home, 'gateway.db'), bin: join(home, 'bin') };
 }
 
 export const DEFAULT_PORT = 3456;

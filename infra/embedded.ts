@@ -1,17 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { buildGateway } from '../gateway/app.js';
-import { catalogRoutes } from '../gateway/routes/catalog.js';
-import { installRoutes } from '../gateway/routes/installs.js';
-import { backendChildServices } from '../services/backend-child/index.js';
-import { gatewayExposureGuard, tunnelDepsFromEnv, tunnelServices } from '../services/tunnel/index.js';
-import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
-import { authIsConfigured, createGatewayAuth } from '../gateway/auth/index.js';
+import { createGatewayAuth } from '../gateway/auth/index.js';
 import { openBindRefusal } from '../gateway/auth/exposure.js';
-import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { TaskBoard } from '../services/taskboard/index.js';
-import { opencodeServices } from '../services/opencode/index.js';
-import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
 import { ActorReadModel } from '../services/host/actor-read-model.js';
@@ -19,6 +11,8 @@ import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
 import { DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
+import { flowRoutes } from './gateway-routes.js';
+import { hostKindServices } from './kind-services.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -50,15 +44,11 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`);
   const store = openFlowStore({ host: opts.hostId });
   const live = new InProcessLiveBus();
-  const backends = backendChildServices({ live });
-  // A tunnel to the gateway itself is refused while no password is set.
   let boundPort = port;
-  const refuseExposure = gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => authIsConfigured(paths.home) });
-  const tunnels = tunnelServices({ ...tunnelDepsFromEnv(paths.home), refuse: refuseExposure });
-  const opencode = opencodeServices({ live, home: paths.home, log: opts.log });
+  const { backends, opencode, refuseExposure, all } = hostKindServices({ home: paths.home, live, log: opts.log, gatewayPort: () => boundPort });
   let host: ActorHost;
   try {
-    host = await ActorHost.start({ store, live, services: [backends, tunnels, opencode], log: opts.log });
+    host = await ActorHost.start({ store, live, services: all, log: opts.log });
   } catch (err) {
     store.close();
     releaseLock();
@@ -74,7 +64,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
   await board.start();
   const auth = createGatewayAuth({ home: paths.home, db: store.db });
-  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: [(scope) => installRoutes(scope, { home: paths.home }), (scope) => catalogRoutes(scope, { home: paths.home }), taskRoutePlugin({ board, home: paths.home }), tunnelRoutePlugin({ refuse: refuseExposure }), opencodeRoutePlugin(opencode.runtime)] });
+  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }) });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { tryLock, updateLock } from '../services/host/pid-lock.js';
 
 /**
@@ -5,6 +7,7 @@ import { tryLock, updateLock } from '../services/host/pid-lock.js';
  * crashed host is taken over (see tryLock).
  */
 export function acquireHostLock(path: string, url: string): () => void {
+  mkdirSync(dirname(path), { recursive: true });
   const lock = tryLock(path, { url });
   if (lock.taken) return lock.release;
   const who = lock.holder ? `pid ${lock.holder.pid}, ${String(lock.holder.url ?? 'starting')}` : 'another f up is starting';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/config.js';
+import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
 
 export function register(program: Command): void {
   program
@@ -7,33 +7,47 @@ export function register(program: Command): void {
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
     .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
-    .action(async (opts: { port: number; host: string }) => {
+    .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
+    .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)')
+    .action(async (opts: { port: number; host: string; nats?: string; redis?: string }) => {
+      const urls = distributedUrls(opts);
+      if (urls) {
+        const { startDistributedUp } = await import('../../infra/distributed.js');
+        const flow = await startDistributedUp({ ...urls, port: opts.port, bind: opts.host });
+        process.stdout.write(`Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})\n`);
+        runUntilSignal('backends and the gateway', () => flow.close());
+        return;
+      }
       const { startEmbedded } = await import('../../infra/embedded.js');
       const flow = await startEmbedded({ port: opts.port, bind: opts.host });
       process.stdout.write(`Flow is up at ${flow.url}\n`);
-      let signals = 0;
-      const stop = (signal: string) => {
-        signals += 1;
-        if (signals > 1) {
-          process.stderr.write(`${signal} again: exiting now\n`);
-          process.exit(130);
-        }
-        process.stderr.write(`${signal}: stopping backends and the gateway...\n`);
-        flow
-          .close()
-          .then(() => process.exit(0))
-          .catch((err: unknown) => {
-            process.stderr.write(`f up: error while stopping: ${String(err)}\n`);
-            process.exit(1);
-          });
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGHUP', () => stop('SIGHUP'));
+      runUntilSignal('backends and the gateway', () => flow.close());
     });
 }
 
-function parsePort(v: string): number {
+/** Ctrl+C (or SIGTERM/SIGHUP) stops cleanly; a second one exits at once. */
+export function runUntilSignal(what: string, close: () => Promise<void>): void {
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`${signal}: stopping ${what}...\n`);
+    close()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+}
+
+export function parsePort(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not ${JSON.stringify(v)}`);
   return n;

@@ -17,6 +17,8 @@ import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
 export const CreateBackendBodySchema = BackendConfigInputSchema.extend({
   name: BackendNameSchema,
   autostart: z.boolean().default(true),
+  /** Distributed mode: the host to run it on (default: whichever host takes the job). */
+  host: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'host is a host id: 1-64 letters, digits, "-" or "_"').optional(),
 }).strict();
 export type CreateBackendBody = z.infer<typeof CreateBackendBodySchema>;
 
@@ -69,8 +71,8 @@ function resolveConfig(body: CreateBackendBody): BackendConfig {
   };
 }
 
-async function submit(ctx: GatewayContext, command: Command): Promise<BackendView> {
-  const result = await ctx.deps.commands.submit(command, { by: 'api' });
+async function submit(ctx: GatewayContext, command: Command, host?: string): Promise<BackendView> {
+  const result = await ctx.deps.commands.submit(command, { by: 'api', ...(host ? { host } : {}) });
   if (!result.ok) throw ApiError.fromCommand(result);
   const row = ctx.deps.readModel.getActor(result.streamId);
   if (row) return backendView(row);
@@ -97,7 +99,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
       const existing = findBackend(ctx, body.name);
       if (existing) throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
       const config = resolveConfig(body);
-      const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart });
+      const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart }, body.host);
       return reply.code(201).send(view);
     }),
   });

@@ -4,7 +4,7 @@ import type { EventMeta } from '../store/envelope.js';
 import type { EventStore } from '../store/event-store.js';
 import { ConcurrencyError } from '../store/errors.js';
 import { readTimers } from './actor-projection.js';
-import { commandError, type Command, type CommandResult } from './commands.js';
+import { commandError, type Command, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
 import { fold, toStored, type Snapshot } from './fold.js';
 import { InvalidEventError, RejectedCommandError, recordEvent } from './writer.js';
@@ -68,7 +68,7 @@ export class ActorHost {
   }
 
   /** The typed entry point for every command, whatever queue it came through. */
-  async dispatch(command: Command, meta: { by?: string; correlationId?: string } = {}): Promise<CommandResult> {
+  async dispatch(command: Command, meta: CommandMeta = {}): Promise<CommandResult> {
     if (this.stopping) return commandError('unavailable', 'Flow is shutting down; try again when it is back');
     let services: KindServices | undefined;
     let target: ReturnType<NonNullable<ActorKind['fromCommand']>>;
@@ -84,6 +84,10 @@ export class ActorHost {
     const existing = this.actors.get(t.streamId);
     if (!existing && !t.creates) return commandError('not_found', `${t.streamId} does not exist`);
     return this.enqueue(() => {
+      // A queued command that is delivered again (its worker died before acknowledging it) was
+      // already applied if its id is in the stream: answer what it did then, do not do it twice.
+      const earlier = meta.causationId ? this.findCaused(t.streamId, meta.causationId) : undefined;
+      if (earlier) return earlier;
       try {
         const env = this.deliverNow(services, t.streamId, t.type, t.data, meta);
         return { ok: true as const, streamId: t.streamId, version: env.version, status: env.status, position: env.position };
@@ -96,6 +100,15 @@ export class ActorHost {
         throw err;
       }
     });
+  }
+
+  private findCaused(streamId: string, causationId: string): CommandResult | undefined {
+    const row = this.store.db
+      .prepare(`SELECT version, position FROM events WHERE stream_id = ? AND json_extract(meta, '$.causationId') = ? ORDER BY version LIMIT 1`)
+      .get(streamId, causationId) as { version: number; position: number } | undefined;
+    const actor = this.actors.get(streamId);
+    if (!row || !actor) return undefined;
+    return { ok: true, streamId, version: row.version, status: actor.services.kind.status(actor.snapshot as never), position: row.position };
   }
 
   /** Appends an observation from the world to an actor's stream, then applies it. */

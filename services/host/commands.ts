@@ -7,7 +7,7 @@ import { InstanceCommandSchema } from '../../actors/opencode-instance.js';
 export const CommandSchema = z.discriminatedUnion('type', [...BackendCommandSchema.options, ...TunnelCommandSchema.options, ...InstanceCommandSchema.options]);
 export type Command = z.infer<typeof CommandSchema>;
 
-export const CommandErrorCode = z.enum(['invalid', 'not_found', 'conflict', 'invalid_state', 'unavailable', 'internal']);
+export const CommandErrorCode = z.enum(['invalid', 'not_found', 'conflict', 'invalid_state', 'unavailable', 'timeout', 'internal']);
 export type CommandErrorCode = z.infer<typeof CommandErrorCode>;
 
 export const CommandResultSchema = z.discriminatedUnion('ok', [
@@ -24,6 +24,16 @@ export const CommandResultSchema = z.discriminatedUnion('ok', [
   }),
 ]);
 export type CommandResult = z.infer<typeof CommandResultSchema>;
+
+/** Who asked, and (for commands that travel through a queue) the command's own id, so a retried job is applied once. */
+export const CommandMetaSchema = z
+  .object({
+    by: z.string().max(200).optional(),
+    correlationId: z.string().max(200).optional(),
+    causationId: z.string().max(200).optional(),
+  })
+  .strict();
+export type CommandMeta = z.infer<typeof CommandMetaSchema>;
 
 export function commandError(code: CommandErrorCode, message: string): CommandResult {
   return { ok: false, error: { code, message } };

@@ -68,6 +68,14 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX auth_tokens_expiry ON auth_tokens (expires_at);`,
+  // 5: a gateway's replica of other hosts' logs: events that arrived ahead of a gap in their
+  // stream wait here until the gap is filled (see services/store/replica.ts)
+  `CREATE TABLE replica_pending (
+     stream_id TEXT NOT NULL,
+     version   INTEGER NOT NULL,
+     envelope  TEXT NOT NULL,
+     PRIMARY KEY (stream_id, version)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -91,6 +91,7 @@ export class EventStore {
   private readonly pollMs: number;
   private closed = false;
   private readonly appendTx: ReturnType<EventStore['buildAppendTx']>;
+  private readonly importTx: ReturnType<EventStore['buildImportTx']>;
   private readonly stmt: {
     streamVersion: Statement<[string], { version: number; stream_type: string }>;
     insert: Statement;
@@ -131,6 +132,7 @@ export class EventStore {
       dataVersion: db.prepare(`PRAGMA data_version`).pluck() as Statement<[], number>,
     };
     this.appendTx = this.buildAppendTx();
+    this.importTx = this.buildImportTx();
     this.dispatchedUpTo = this.headPosition();
     this.dataVersion = this.readDataVersion();
   }
@@ -156,6 +158,49 @@ export class EventStore {
     if (this.subscribers.size === 0) this.dispatchedUpTo = written[written.length - 1]!.position;
     else this.dispatch();
     return written;
+  }
+
+  /**
+   * Copies events written by other hosts into this log: id, host, stream version, time and data
+   * stay as they were, the position is this log's own. Each event must be its stream's next
+   * version. `alongside` runs in the same transaction (a replica's checkpoint).
+   */
+  importBatch(events: readonly EventEnvelope[], alongside?: (db: Db) => void): EventEnvelope[] {
+    if (this.closed) throw new StoreClosedError();
+    const written = this.importTx.immediate(events, alongside);
+    this.localWrites += 1;
+    if (written.length > 0) {
+      if (this.subscribers.size === 0) this.dispatchedUpTo = written[written.length - 1]!.position;
+      else this.dispatch();
+    }
+    return written;
+  }
+
+  private buildImportTx() {
+    return this.db.transaction((events: readonly EventEnvelope[], alongside?: (db: Db) => void): EventEnvelope[] => {
+      const out: EventEnvelope[] = [];
+      for (const e of events) {
+        const current = this.stmt.streamVersion.get(e.streamId);
+        const actual = current?.version ?? 0;
+        if (e.version !== actual + 1) throw new ConcurrencyError(e.streamId, e.version - 1, actual);
+        const res = this.stmt.insert.run({
+          id: e.id,
+          host: e.host,
+          streamType: e.streamType,
+          streamId: e.streamId,
+          version: e.version,
+          type: e.type,
+          data: JSON.stringify(e.data),
+          meta: JSON.stringify(e.meta),
+          at: e.at,
+        });
+        this.stmt.upsertStream.run(e.streamId, e.streamType, e.version);
+        out.push({ ...e, position: Number(res.lastInsertRowid) });
+      }
+      if (out.length > 0) for (const p of this.projectors) p.apply(this.db, out);
+      alongside?.(this.db);
+      return out;
+    });
   }
 
   // Built once (in the constructor): better-sqlite3 makes a new wrapper per transaction() call.

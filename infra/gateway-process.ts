@@ -1,0 +1,168 @@
+import type { FastifyInstance } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { commandTarget, kindFor } from '../actors/index.js';
+import { buildGateway } from '../gateway/app.js';
+import { createGatewayAuth } from '../gateway/auth/index.js';
+import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
+import { LiveOutputTail } from '../services/bus/live-tail.js';
+import { COMMAND_QUEUE, flowNames, hostQueue } from '../services/bus/names.js';
+import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
+import type { LiveBus } from '../services/bus/types.js';
+import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorReadModel } from '../services/host/actor-read-model.js';
+import { commandError, type Command, type CommandResult } from '../services/host/commands.js';
+import type { OpencodeRuntime } from '../services/opencode/runtime.js';
+import { BullCommandQueue, type Placement } from '../services/queue/bullmq.js';
+import { EventStore } from '../services/store/event-store.js';
+import type { ReadModel } from '../services/store/read-model.js';
+import { ReplicaLog } from '../services/store/replica.js';
+import { gatewayExposureGuard } from '../services/tunnel/index.js';
+import { TaskBoard } from '../services/taskboard/index.js';
+import { DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
+import { flowRoutes } from './gateway-routes.js';
+import { acquireHostLock, updateLockUrl } from './lock.js';
+
+export interface GatewayProcessOptions extends DistributedUrls {
+  port?: number;
+  bind?: string;
+  log?: (line: string) => void;
+  /** When a host runs in the same process (f up --nats --redis): its connection and OpenCode runtime. */
+  nc?: NatsConnection;
+  live?: LiveBus;
+  opencode?: OpencodeRuntime;
+  refuse?: (port: number) => string | null;
+  /** How long the API waits for a command's result (default 15 s). */
+  resultTimeoutMs?: number;
+}
+
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  replica: ReplicaLog;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Placement: an existing actor's commands go to the host that owns it; a new one to the host asked for, or any. */
+export function placeCommand(replica: ReplicaLog, command: Command, host: string | undefined): Placement {
+  const target = commandTarget(command);
+  if (!target) return commandError('invalid', `no actor kind handles the command ${command.type}`);
+  const owner = replica.ownerOf(target.streamId);
+  if (owner) {
+    if (host && host !== owner) return commandError('conflict', `${target.streamId} belongs to host ${owner}; it cannot be placed on ${host}`);
+    return { queue: hostQueue(owner), retry: true };
+  }
+  if (!target.creates) return commandError('not_found', `${target.streamId} does not exist`);
+  return host ? { queue: hostQueue(host), retry: true } : { queue: COMMAND_QUEUE, retry: false };
+}
+
+function openReplica(path: string, log: (line: string) => void): ReplicaLog {
+  const store = EventStore.open(path, { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  return new ReplicaLog(store, log);
+}
+
+/**
+ * `f gateway`: the API and streams in distributed mode. Its read model is a replica of
+ * FLOW_EVENTS in its own SQLite file ($FLOW_HOME/gateway.db) with a checkpoint, so a restart
+ * picks up where it stopped; its commands go to the hosts through BullMQ.
+ */
+export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<GatewayProcess> {
+  const paths = flowPaths();
+  const port = opts.port ?? DEFAULT_PORT;
+  const bind = opts.bind ?? DEFAULT_BIND;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`[flow gateway] ${line}\n`));
+  const openBind = openBindRefusal(paths.home, bind);
+  if (openBind) throw new Error(openBind);
+  const lockPath = join(paths.home, 'gateway.lock');
+  const releaseLock = acquireHostLock(lockPath, `http://${bind}:${port}`);
+  const names = flowNames(opts.prefix);
+  const cleanups: (() => Promise<unknown> | unknown)[] = [releaseLock];
+  const unwind = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  };
+  try {
+    const nc = opts.nc ?? (await connectNats(opts.natsUrl, 'flow-gateway'));
+    if (!opts.nc) cleanups.push(() => nc.drain().catch(() => nc.close()));
+    let replica = openReplica(paths.gatewayDb, log);
+    cleanups.push(() => replica.store.close());
+    let feed = new JetStreamFeed(nc, names, replica, log);
+    try {
+      await feed.start();
+    } catch (err) {
+      if (!(err instanceof StreamReplacedError)) throw err;
+      // The history this replica holds is gone from NATS: start a new one (a new epoch, so
+      // resuming clients get an explicit reset).
+      log(`${err.message}; rebuilding ${paths.gatewayDb}`);
+      replica.store.close();
+      for (const suffix of ['', '-wal', '-shm']) rmSync(paths.gatewayDb + suffix, { force: true });
+      replica = openReplica(paths.gatewayDb, log);
+      feed = new JetStreamFeed(nc, names, replica, log);
+      await feed.start();
+    }
+    cleanups.push(() => feed.close());
+    const live = opts.live ?? new NatsLiveBus(nc, names);
+    const outputs = new LiveOutputTail(live);
+    cleanups.push(() => outputs.close());
+    const actors = new ActorReadModel(replica.store);
+    const readModel: ReadModel = {
+      listActors: (streamType) => actors.listActors(streamType),
+      getActor: (streamId) => actors.getActor(streamId),
+      outputLines: (streamId, limit) => outputs.tail(streamId, limit),
+    };
+    const r = replica;
+    const commands = new BullCommandQueue({
+      redisUrl: opts.redisUrl,
+      names,
+      place: (command, host) => placeCommand(r, command, host),
+      // The API answers from the replica: wait until the command's event has arrived in it.
+      settle: async (result: CommandResult) => {
+        if (!result.ok) return result;
+        const e = await r.waitFor(result.streamId, result.version, 5000);
+        return e ? { ...result, position: e.position } : result;
+      },
+      knownQueues: () => r.hosts().map(hostQueue),
+      resultTimeoutMs: opts.resultTimeoutMs,
+      log,
+    });
+    cleanups.push(() => commands.close());
+    await commands.start();
+    const board = new TaskBoard({ live, onError: (err) => log(`task board: ${String(err)}`) });
+    await board.start();
+    cleanups.push(() => board.close());
+    const auth = createGatewayAuth({ home: paths.home, db: replica.store.db });
+    let boundPort = port;
+    const refuse = opts.refuse ?? gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => auth.isConfigured() });
+    const app = await buildGateway({
+      log: replica.store,
+      readModel,
+      commands,
+      live,
+      auth,
+      extraRoutes: flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
+    });
+    cleanups.push(() => app.close());
+    let url: string;
+    try {
+      url = (await app.listen({ port, host: bind })).replace('[::1]', 'localhost');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${port} on ${bind} is already in use; choose another with --port (or FLOW_PORT)`);
+      throw err;
+    }
+    boundPort = Number(new URL(url).port) || port;
+    updateLockUrl(lockPath, url);
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      port: boundPort,
+      replica,
+      app,
+      close: () => (closing ??= unwind()),
+    };
+  } catch (err) {
+    await unwind().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import type { RoutePlugin } from '../gateway/app.js';
+import { ApiError } from '../gateway/errors.js';
+import { catalogRoutes } from '../gateway/routes/catalog.js';
+import { installRoutes } from '../gateway/routes/installs.js';
+import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
+import { taskRoutePlugin } from '../gateway/routes/tasks.js';
+import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
+import type { OpencodeRuntime } from '../services/opencode/runtime.js';
+import type { TaskBoard } from '../services/taskboard/index.js';
+
+/** The routes beyond the core ones: installs, catalog, task board, tunnels and OpenCode. */
+export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime }): RoutePlugin[] {
+  return [
+    (scope) => installRoutes(scope, { home: opts.home }),
+    (scope) => catalogRoutes(scope, { home: opts.home }),
+    taskRoutePlugin({ board: opts.board, home: opts.home }),
+    tunnelRoutePlugin({ refuse: opts.refuse }),
+    opts.opencode ? opencodeRoutePlugin(opts.opencode) : opencodeElsewhere,
+  ];
+}
+
+/**
+ * A gateway on its own (f gateway) does not talk to OpenCode servers: they listen on their
+ * host's loopback. It says so instead of answering 404.
+ */
+async function opencodeElsewhere(app: FastifyInstance): Promise<void> {
+  const refuse = () => {
+    throw new ApiError(503, 'unavailable', 'OpenCode instances are served by a gateway that runs with their host: use "f up --nats ... --redis ..." on that machine, or the embedded "f up"');
+  };
+  for (const url of ['/api/instances', '/api/instances/*', '/api/sessions/*', '/api/attention']) app.all(url, refuse);
+}

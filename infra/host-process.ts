@@ -1,0 +1,94 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { join } from 'node:path';
+import { flowNames } from '../services/bus/names.js';
+import { JetStreamPublisher } from '../services/bus/jetstream-publisher.js';
+import { connectNats, ensureEventStream, NatsLiveBus } from '../services/bus/nats.js';
+import { ActorHost } from '../services/host/actor-host.js';
+import { CommandWorkers } from '../services/queue/bullmq.js';
+import type { EventStore } from '../services/store/event-store.js';
+import { flowPaths, parseEnv, type DistributedUrls } from './config.js';
+import { defaultHostId } from './host-id.js';
+import { hostKindServices } from './kind-services.js';
+import { acquireHostLock } from './lock.js';
+import { openFlowStore } from './open-store.js';
+
+export interface HostProcessOptions extends DistributedUrls {
+  hostId?: string;
+  log?: (line: string) => void;
+  /** The gateway's port when it runs in the same process (a tunnel to it needs a password). */
+  gatewayPort?: () => number;
+}
+
+export interface HostProcess {
+  hostId: string;
+  store: EventStore;
+  host: ActorHost;
+  nc: NatsConnection;
+  live: NatsLiveBus;
+  publisher: JetStreamPublisher;
+  services: ReturnType<typeof hostKindServices>;
+  close(): Promise<void>;
+}
+
+/**
+ * `f host`: an actor host in distributed mode. Its own SQLite log for the processes it owns,
+ * drained to JetStream; commands from its BullMQ queues; live output on core NATS. Durable
+ * timers stay in its log's timers table (written in the same transaction as the event that
+ * armed them), so a restart re-arms them without a second store to keep in step.
+ */
+export async function startHostProcess(opts: HostProcessOptions): Promise<HostProcess> {
+  const paths = flowPaths();
+  const hostId = opts.hostId ?? defaultHostId();
+  const names = flowNames(opts.prefix);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`[flow host ${hostId}] ${line}\n`));
+  const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `host ${hostId}`);
+  const cleanups: (() => Promise<void> | void)[] = [releaseLock];
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const store = openFlowStore({ host: hostId });
+    cleanups.push(() => store.close());
+    const nc = await connectNats(opts.natsUrl, `flow-host-${hostId}`);
+    cleanups.push(() => nc.drain().catch(() => nc.close()));
+    await ensureEventStream(nc, names);
+    const live = new NatsLiveBus(nc, names);
+    cleanups.push(() => live.close());
+    const services = hostKindServices({ home: paths.home, live, log, gatewayPort: opts.gatewayPort ?? (() => -1) });
+    // Publishing starts before recovery, so what recovery records goes out as it happens.
+    const publisher = new JetStreamPublisher(store, nc, names, { log }).start();
+    cleanups.push(() => publisher.close());
+    const host = await ActorHost.start({ store, live, services: services.all, log });
+    cleanups.push(() => host.stop());
+    const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
+    cleanups.push(() => workers.close());
+    await workers.start();
+    let closing: Promise<void> | null = null;
+    return {
+      hostId,
+      store,
+      host,
+      nc,
+      live,
+      publisher,
+      services,
+      // Workers first (running jobs finish), then the host (its processes' exits are recorded),
+      // then the publisher gets a moment to send those last events.
+      close: () =>
+        (closing ??= (async () => {
+          await workers.close();
+          await host.stop();
+          await Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000))]);
+          cleanups.length = 0;
+          await publisher.close();
+          await live.close();
+          await nc.drain().catch(() => nc.close());
+          store.close();
+          releaseLock();
+        })()),
+    };
+  } catch (err) {
+    await unwind().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,249 @@
+import { Job, Queue, QueueEvents, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { CommandMetaSchema, CommandResultSchema, CommandSchema, commandError, type Command, type CommandResult } from '../host/commands.js';
+import { COMMAND_QUEUE, hostQueue, type FlowNames } from '../bus/names.js';
+import { invalidCommand, type CommandHandler } from './in-process.js';
+import { redisOptions, within } from './redis.js';
+import type { CommandQueue, CommandStatus, SubmitOptions } from './types.js';
+
+/** A command as it travels through Redis. */
+export const CommandJobSchema = z.object({
+  command: CommandSchema,
+  meta: CommandMetaSchema.omit({ causationId: true }),
+});
+export type CommandJob = z.infer<typeof CommandJobSchema>;
+
+/** Where a command goes: a queue, and whether running it again after a failure is safe. */
+export type Placement = { queue: string; retry: boolean } | CommandResult;
+
+export interface BullQueueOptions {
+  redisUrl: string;
+  names: FlowNames;
+  /** Chooses the queue: the owning host's for an existing actor, the shared one for a new one. */
+  place(command: Command, host: string | undefined): Placement;
+  /** Runs on an ok result before the API sees it (the gateway waits for its read model). */
+  settle?(result: CommandResult): Promise<CommandResult>;
+  /** Queues whose jobs `status()` looks in. */
+  knownQueues?(): string[];
+  /** How long the API waits for a job's result (default 15 s). */
+  resultTimeoutMs?: number;
+  /** How long any single Redis call may take before the API says Redis is unavailable (default 3 s). */
+  redisTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const KEEP: JobsOptions = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+/**
+ * The gateway's side of the distributed command path: each command becomes a zod-checked job;
+ * its result is what the API returns. Redis down means a 503 within seconds (the producer's
+ * connection has no offline queue, and every call has a deadline), never a hung request.
+ */
+export class BullCommandQueue implements CommandQueue {
+  private readonly queues = new Map<string, Queue>();
+  private readonly events = new Map<string, QueueEvents>();
+  private readonly liveWorkers = new Map<string, number>();
+  private readonly log: (line: string) => void;
+  private readonly resultTimeoutMs: number;
+  private readonly redisTimeoutMs: number;
+  private lastError = 0;
+  private closed = false;
+
+  constructor(private readonly opts: BullQueueOptions) {
+    this.log = opts.log ?? ((line) => process.stderr.write(`[flow queue] ${line}\n`));
+    this.resultTimeoutMs = opts.resultTimeoutMs ?? 15_000;
+    this.redisTimeoutMs = opts.redisTimeoutMs ?? 3_000;
+  }
+
+  /** Connects the shared queue; a Redis that is down now is reported, not fatal (calls get 503 until it is back). */
+  async start(): Promise<void> {
+    try {
+      await within(this.queueEvents(COMMAND_QUEUE).waitUntilReady(), this.redisTimeoutMs, 'timed out');
+    } catch (err) {
+      this.log(`Redis at ${this.opts.redisUrl} is not answering (${errText(err)}); commands will get 503 until it does`);
+    }
+  }
+
+  async submit(command: Command, opts: SubmitOptions = {}): Promise<CommandResult> {
+    if (this.closed) return commandError('unavailable', 'the gateway is shutting down; try again when it is back');
+    const parsed = CommandSchema.safeParse(command);
+    if (!parsed.success) return invalidCommand(parsed.error.issues);
+    const { host, ...meta } = opts;
+    const placement = this.opts.place(parsed.data, host);
+    if ('ok' in placement) return placement;
+    const name = placement.queue;
+    const data: CommandJob = { command: parsed.data, meta };
+    let job: Job;
+    try {
+      if ((await this.workersOn(name)) === 0) {
+        const who = name === COMMAND_QUEUE ? 'no host is connected' : `host ${name.slice(COMMAND_QUEUE.length + 1)} is not connected`;
+        return commandError('unavailable', `${who} (no worker takes jobs from ${name}); start one with "f host${name === COMMAND_QUEUE ? '' : ` --id ${name.slice(COMMAND_QUEUE.length + 1)}`}" and try again`);
+      }
+      this.queueEvents(name);
+      job = await within(
+        this.queue(name).add(parsed.data.type, data, {
+          jobId: uuidv7(),
+          ...KEEP,
+          ...(placement.retry ? { attempts: 3, backoff: { type: 'exponential', delay: 500 } } : { attempts: 1 }),
+        }),
+        this.redisTimeoutMs,
+        `Redis did not answer within ${this.redisTimeoutMs} ms`,
+      );
+    } catch (err) {
+      return this.redisDown(err);
+    }
+    let value: unknown;
+    try {
+      value = await job.waitUntilFinished(this.queueEvents(name), this.resultTimeoutMs);
+    } catch (err) {
+      const message = errText(err);
+      if (/timed out/i.test(message)) {
+        return commandError('timeout', `command ${job.id} was accepted but had no result within ${this.resultTimeoutMs / 1000} s; GET /api/commands/${job.id} tells what became of it`);
+      }
+      return commandError('internal', `command ${job.id} failed on its host: ${message}`);
+    }
+    const result = CommandResultSchema.safeParse(value);
+    if (!result.success) return commandError('internal', `command ${job.id} returned something that is not a command result`);
+    return result.data.ok && this.opts.settle ? this.opts.settle(result.data) : result.data;
+  }
+
+  async status(id: string): Promise<CommandStatus | undefined> {
+    const names = new Set([COMMAND_QUEUE, ...(this.opts.knownQueues?.() ?? [])]);
+    for (const name of names) {
+      const job = await within(Job.fromId(this.queue(name), id), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`);
+      if (!job) continue;
+      const state = await job.getState();
+      const known = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
+      const parsed = CommandResultSchema.safeParse(job.returnvalue);
+      return {
+        id,
+        queue: name,
+        state: (known as readonly string[]).includes(state) ? (state as CommandStatus['state']) : state === 'prioritized' || state === 'waiting-children' ? 'waiting' : 'unknown',
+        attempts: job.attemptsMade,
+        ...(parsed.success ? { result: parsed.data } : {}),
+        ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+      };
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.events.values()].map((e) => e.close().catch(() => {})));
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => {})));
+  }
+
+  private redisDown(err: unknown): CommandResult {
+    const now = Date.now();
+    if (now - this.lastError > 5000) this.log(`Redis at ${this.opts.redisUrl}: ${errText(err)}`);
+    this.lastError = now;
+    return commandError('unavailable', `the command queue is unavailable (Redis at ${this.opts.redisUrl}: ${errText(err)}); nothing was queued, try again when Redis is back`);
+  }
+
+  // A worker that registered in the last second counts: CLIENT LIST is cheap but not free.
+  private async workersOn(name: string): Promise<number> {
+    const seen = this.liveWorkers.get(name);
+    if (seen !== undefined && Date.now() - seen < 1000) return 1;
+    const n = await within(this.queue(name).getWorkersCount(), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`);
+    if (n > 0) this.liveWorkers.set(name, Date.now());
+    else this.liveWorkers.delete(name);
+    return n;
+  }
+
+  private queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      // No offline queue: with Redis down, a call fails at once instead of waiting for it.
+      q = new Queue(name, { connection: { ...redisOptions(this.opts.redisUrl), enableOfflineQueue: false }, prefix: this.opts.names.bullPrefix });
+      q.on('error', (err) => this.noteError(err));
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  private queueEvents(name: string): QueueEvents {
+    let e = this.events.get(name);
+    if (!e) {
+      e = new QueueEvents(name, { connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null }, prefix: this.opts.names.bullPrefix });
+      e.on('error', (err) => this.noteError(err));
+      this.events.set(name, e);
+    }
+    return e;
+  }
+
+  private noteError(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastError > 5000) this.log(`Redis at ${this.opts.redisUrl}: ${errText(err)}`);
+    this.lastError = now;
+  }
+}
+
+export interface WorkerOptions {
+  redisUrl: string;
+  names: FlowNames;
+  hostId: string;
+  handler: CommandHandler;
+  /** How long a job stays locked to a worker that stopped answering (default 30 s, BullMQ's). */
+  lockMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * A host's side: workers on the shared queue and on its own. A job whose worker died mid-way
+ * (its lock expired) is run again only where that is safe: on the host's own queue, where the
+ * host finds the job's id in its log if it had already applied it. On the shared queue it could
+ * land on another host and create the actor twice, so it fails visibly instead.
+ */
+export class CommandWorkers {
+  private readonly workers: Worker[] = [];
+  private readonly log: (line: string) => void;
+  private lastError = 0;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.log = opts.log ?? ((line) => process.stderr.write(`[flow worker] ${line}\n`));
+  }
+
+  async start(): Promise<void> {
+    const lockDuration = this.opts.lockMs ?? 30_000;
+    const common = {
+      connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null },
+      prefix: this.opts.names.bullPrefix,
+      concurrency: 4,
+      lockDuration,
+      stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+    };
+    const shared = new Worker(COMMAND_QUEUE, (job: Job) => this.run(job), { ...common, maxStalledCount: 0 });
+    const own = new Worker(hostQueue(this.opts.hostId), (job: Job) => this.run(job), { ...common, maxStalledCount: 1 });
+    for (const w of [shared, own]) {
+      w.on('error', (err) => {
+        const now = Date.now();
+        if (now - this.lastError > 5000) this.log(`Redis at ${this.opts.redisUrl}: ${errText(err)}`);
+        this.lastError = now;
+      });
+      w.on('failed', (job, err) => {
+        if (job) this.log(`command ${job.id} (${job.name}) failed: ${err.message}`);
+      });
+      this.workers.push(w);
+    }
+    await Promise.all(this.workers.map((w) => within(w.waitUntilReady(), 10_000, `Redis at ${this.opts.redisUrl} did not answer`)));
+  }
+
+  /** Lets running jobs finish, takes no new ones. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
+  private async run(job: Job): Promise<CommandResult> {
+    const parsed = CommandJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`not a Flow command: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const result = await this.opts.handler.dispatch(parsed.data.command, { ...parsed.data.meta, causationId: String(job.id) });
+    // A host that is stopping takes the job back to the queue, to be run when it is back.
+    if (!result.ok && result.error.code === 'unavailable') throw new Error(result.error.message);
+    return result;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
