@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,4 +97,142 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
 export async function settle(ms = 50): Promise<void> {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Calls `emit(i)` for i = 0..n-1 at `rate` per second, on absolute deadlines (no drift). */
+export async function steady(n: number, rate: number, emit: (i: number) => void): Promise<void> {
+  const start = Date.now();
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    emit(i);
+  }
+}
+
+/** Latency percentiles (ms) as bench/sse-clients.ts reports them. */
+export interface ClientStats {
+  samples: number;
+  missing: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** The SSE client process (bench/sse-clients.ts), and a way to ask it things one at a time. */
+export class SseClients {
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(): Promise<SseClients> {
+    const { fork } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const child = fork(fileURLToPath(new URL('./sse-clients.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const c = new SseClients(child);
+    await c.next('ready');
+    return c;
+  }
+
+  private next<T>(type: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: { type: string; message?: string }) => {
+        if (m.type !== type && m.type !== 'error') return;
+        this.child.off('message', onMsg);
+        this.child.off('exit', onExit);
+        if (m.type === 'error') reject(new Error(`clients: ${m.message}`));
+        else resolve(m as T);
+      };
+      const onExit = (code: number | null) => reject(new Error(`the client process exited (${code})`));
+      this.child.on('message', onMsg);
+      this.child.once('exit', onExit);
+    });
+  }
+
+  async connect(url: string, n: number): Promise<void> {
+    const reply = this.next<{ n: number }>('connected');
+    this.child.send({ cmd: 'connect', url, n });
+    await reply;
+  }
+
+  async collect(expect: number, timeoutMs = 15_000): Promise<ClientStats> {
+    const reply = this.next<ClientStats>('stats');
+    this.child.send({ cmd: 'collect', expect, timeoutMs });
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    const reply = this.next('closed');
+    this.child.send({ cmd: 'close' });
+    await reply;
+  }
+
+  async exit(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const done = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ cmd: 'exit' });
+    await done;
+  }
+}
+
+/**
+ * NATS (with JetStream) and Redis for the distributed benchmarks: FLOW_NATS_URL / FLOW_REDIS_URL,
+ * else 127.0.0.1:4222 and :6379. Throws with a clear message when either does not answer.
+ */
+export async function benchServiceUrls(): Promise<{ natsUrl: string; redisUrl: string }> {
+  const natsUrl = process.env.FLOW_NATS_URL || 'nats://127.0.0.1:4222';
+  const redisUrl = process.env.FLOW_REDIS_URL || 'redis://127.0.0.1:6379';
+  const { connect } = await import('node:net');
+  const reachable = (url: string, port: number) =>
+    new Promise<boolean>((resolve) => {
+      const u = new URL(url);
+      const socket = connect({ host: u.hostname, port: Number(u.port || port) });
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.setTimeout(1000, () => done(false));
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
+  const [nats, redis] = await Promise.all([reachable(natsUrl, 4222), reachable(redisUrl, 6379)]);
+  const missing = [!nats && `NATS at ${natsUrl}`, !redis && `Redis at ${redisUrl}`].filter(Boolean);
+  if (missing.length) throw new Error(`this benchmark needs ${missing.join(' and ')} (nats-server -js; redis-server), or FLOW_NATS_URL / FLOW_REDIS_URL`);
+  return { natsUrl, redisUrl };
+}
+
+/** A name prefix for one benchmark run (flowNames(prefix)): its own JetStream stream and BullMQ keys. */
+export function benchPrefix(tag: string): string {
+  return `${tag}${process.pid}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Deletes what a prefix left on the servers: its JetStream stream and the Redis keys `<bullPrefix>:*`. */
+export async function cleanupBenchPrefix(urls: { natsUrl: string; redisUrl: string }, prefix: string): Promise<void> {
+  const { flowNames } = await import('../services/bus/names.js');
+  const names = flowNames(prefix);
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: urls.natsUrl, reconnect: false }).catch(() => null);
+  if (nc) {
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(names.stream).catch(() => {});
+    } finally {
+      await nc.close();
+    }
+  }
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.bullPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // a stopped Redis keeps nothing to clean
+  } finally {
+    redis.disconnect();
+  }
 }

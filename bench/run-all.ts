@@ -6,12 +6,14 @@
  *   node dist/bench/run-all.js [--only append-throughput,fold-million]
  *
  * Flags other than --only are not passed on; each script reads its own BENCH_* variables.
+ * distributed-sse-latency and command-roundtrip need NATS (JetStream) and Redis: FLOW_NATS_URL /
+ * FLOW_REDIS_URL, else 127.0.0.1:4222 and :6379; without them they fail (and say why).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineLine } from './lib.js';
 
-const ALL = ['append-throughput', 'fold-million', 'sse-latency', 'gateway-rest', 'cli-overhead'] as const;
+const ALL = ['append-throughput', 'fold-million', 'sse-latency', 'gateway-rest', 'cli-overhead', 'distributed-sse-latency', 'command-roundtrip'] as const;
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const selected = only ? only.split(',').filter((n): n is (typeof ALL)[number] => (ALL as readonly string[]).includes(n)) : [...ALL];

@@ -44,7 +44,8 @@ export class JetStreamFeed {
     if (!was) this.replica.setSource(source);
     const from = this.replica.checkpoint + 1;
     const consumer = await jetstream(this.nc).consumers.get(this.names.stream, { opt_start_seq: from });
-    this.messages = await consumer.consume();
+    // Short pulls: a server that went away is noticed (missed heartbeats) within seconds, not 30 s.
+    this.messages = await consumer.consume({ expires: 2000 });
     const messages = this.messages;
     this.loop = (async () => {
       for await (const m of messages) {

@@ -74,16 +74,21 @@ export class BullCommandQueue implements CommandQueue {
     if ('ok' in placement) return placement;
     const name = placement.queue;
     const data: CommandJob = { command: parsed.data, meta };
-    let job: Job;
+    const jobId = uuidv7();
     try {
       if ((await this.workersOn(name)) === 0) {
         const who = name === COMMAND_QUEUE ? 'no host is connected' : `host ${name.slice(COMMAND_QUEUE.length + 1)} is not connected`;
         return commandError('unavailable', `${who} (no worker takes jobs from ${name}); start one with "f host${name === COMMAND_QUEUE ? '' : ` --id ${name.slice(COMMAND_QUEUE.length + 1)}`}" and try again`);
       }
-      this.queueEvents(name);
-      job = await within(
+      // Listening before the job exists, so its completion cannot slip past.
+      await within(this.queueEvents(name).waitUntilReady(), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`);
+    } catch (err) {
+      return this.redisDown(err);
+    }
+    try {
+      await within(
         this.queue(name).add(parsed.data.type, data, {
-          jobId: uuidv7(),
+          jobId,
           ...KEEP,
           ...(placement.retry ? { attempts: 3, backoff: { type: 'exponential', delay: 500 } } : { attempts: 1 }),
         }),
@@ -91,21 +96,64 @@ export class BullCommandQueue implements CommandQueue {
         `Redis did not answer within ${this.redisTimeoutMs} ms`,
       );
     } catch (err) {
-      return this.redisDown(err);
+      // Refused before it was sent: certainly not queued. Sent but unanswered: Redis may have
+      // it (the client resends it on reconnect, and the job id keeps that from adding it twice).
+      if (/isn't writeable|enableOfflineQueue/i.test(errText(err))) return this.redisDown(err);
+      this.noteError(err);
+      return commandError('timeout', `Redis stopped answering while command ${jobId} was being queued (${errText(err)}); it may still run: GET /api/commands/${jobId} tells what became of it`);
     }
-    let value: unknown;
-    try {
-      value = await job.waitUntilFinished(this.queueEvents(name), this.resultTimeoutMs);
-    } catch (err) {
-      const message = errText(err);
-      if (/timed out/i.test(message)) {
-        return commandError('timeout', `command ${job.id} was accepted but had no result within ${this.resultTimeoutMs / 1000} s; GET /api/commands/${job.id} tells what became of it`);
-      }
-      return commandError('internal', `command ${job.id} failed on its host: ${message}`);
+    const outcome = await this.outcome(name, jobId);
+    if (outcome.state === 'timeout') {
+      return commandError('timeout', `command ${jobId} was accepted but had no result within ${this.resultTimeoutMs / 1000} s; GET /api/commands/${jobId} tells what became of it`);
     }
+    if (outcome.state === 'failed') return commandError('internal', `command ${jobId} failed on its host: ${outcome.reason}`);
+    const value = outcome.value;
     const result = CommandResultSchema.safeParse(value);
-    if (!result.success) return commandError('internal', `command ${job.id} returned something that is not a command result`);
+    if (!result.success) return commandError('internal', `command ${jobId} returned something that is not a command result`);
     return result.data.ok && this.opts.settle ? this.opts.settle(result.data) : result.data;
+  }
+
+  /**
+   * Waits for a job to finish: QueueEvents says so at once; a look at the job every second
+   * covers an event missed while Redis was away. Nothing here throws: Redis errors only mean
+   * waiting longer, up to the deadline.
+   */
+  private outcome(name: string, id: string): Promise<{ state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'timeout' }> {
+    const events = this.queueEvents(name);
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (o: { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'timeout' }) => {
+        if (settled) return;
+        settled = true;
+        events.off('completed', onCompleted);
+        events.off('failed', onFailed);
+        clearInterval(poll);
+        clearTimeout(deadline);
+        resolve(o);
+      };
+      const look = () => {
+        Job.fromId(this.queue(name), id)
+          .then(async (job) => {
+            if (!job) return;
+            const state = await job.getState();
+            if (state === 'completed') finish({ state: 'completed', value: job.returnvalue });
+            else if (state === 'failed') finish({ state: 'failed', reason: job.failedReason });
+          })
+          .catch(() => {});
+      };
+      const onCompleted = (e: { jobId: string; returnvalue: unknown }) => {
+        if (e.jobId === id) finish({ state: 'completed', value: typeof e.returnvalue === 'string' ? parseJson(e.returnvalue) : e.returnvalue });
+      };
+      // A failed attempt that will be retried also shows up here: ask the job whether it is final.
+      const onFailed = (e: { jobId: string }) => {
+        if (e.jobId === id) look();
+      };
+      events.on('completed', onCompleted);
+      events.on('failed', onFailed);
+      const poll = setInterval(look, 1000);
+      const deadline = setTimeout(() => finish({ state: 'timeout' }), this.resultTimeoutMs);
+      look();
+    });
   }
 
   async status(id: string): Promise<CommandStatus | undefined> {
@@ -167,6 +215,8 @@ export class BullCommandQueue implements CommandQueue {
     if (!e) {
       e = new QueueEvents(name, { connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null }, prefix: this.opts.names.bullPrefix });
       e.on('error', (err) => this.noteError(err));
+      // One pair of listeners per command waiting for its result.
+      e.setMaxListeners(0);
       this.events.set(name, e);
     }
     return e;
@@ -241,6 +291,14 @@ export class CommandWorkers {
     // A host that is stopping takes the job back to the queue, to be run when it is back.
     if (!result.ok && result.error.code === 'unavailable') throw new Error(result.error.message);
     return result;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
 

@@ -115,6 +115,12 @@ export class ReplicaLog {
         result.duplicates += 1;
         continue;
       }
+      // Already held for a gap by an earlier batch: parking it again here would leave that row
+      // behind (the gap, once filled, would take this batch's copy, not the row).
+      if (e.version > current + 1 && this.stmt.pending.get(e.streamId, e.version)) {
+        result.duplicates += 1;
+        continue;
+      }
       seen.add(e.id);
       if (e.version > current + 1) {
         parked.set(`${e.streamId}\u0000${e.version}`, e);

@@ -4,23 +4,51 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { v7 as uuidv7 } from 'uuid';
+import { afterAll, TestRunner } from 'vitest';
 import { WebSocket } from 'ws';
 import { kindFor } from '../../actors/index.js';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.js';
+import { placeCommand } from '../../infra/gateway-process.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
+import { JetStreamFeed } from '../../services/bus/jetstream-feed.js';
+import { JetStreamPublisher } from '../../services/bus/jetstream-publisher.js';
+import { LiveOutputTail } from '../../services/bus/live-tail.js';
+import { flowNames, hostQueue } from '../../services/bus/names.js';
+import { connectNats, ensureEventStream, NatsLiveBus } from '../../services/bus/nats.js';
 import { ActorProjector, readActor, readActors } from '../../services/host/actor-projection.js';
-import { commandError } from '../../services/host/commands.js';
+import { ActorReadModel } from '../../services/host/actor-read-model.js';
+import { commandError, type CommandResult } from '../../services/host/commands.js';
+import { BullCommandQueue, CommandWorkers } from '../../services/queue/bullmq.js';
+import { InProcessCommandQueue, type CommandHandler } from '../../services/queue/in-process.js';
 import type { CommandQueue } from '../../services/queue/types.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';
 import type { ReadModel } from '../../services/store/read-model.js';
+import { ReplicaLog } from '../../services/store/replica.js';
+import { cleanupPrefix, serviceUrls, uniquePrefix } from '../support/services.js';
 import { tempDir } from '../support/tmp.js';
 
+/**
+ * The gateway API tests run twice (vitest.config.ts): embedded, where the gateway reads the
+ * host's SQLite log directly, and distributed (FLOW_TEST_MODE=distributed), where the host's log
+ * is drained to a real NATS JetStream, the gateway reads a replica of it in its own SQLite file,
+ * live traffic goes over core NATS and commands through BullMQ on a real Redis. The test files
+ * are the same; they talk to the gateway over HTTP and write to the host's log.
+ */
+export const MODE: 'embedded' | 'distributed' = process.env.FLOW_TEST_MODE === 'distributed' ? 'distributed' : 'embedded';
+
+// Under CI a missing Redis or NATS fails the file here; locally the file is skipped (said on stderr).
+const services = MODE === 'distributed' ? await serviceUrls() : null;
+if (MODE === 'distributed' && !services) {
+  const file = (TestRunner.getCurrentSuite() as unknown as { file?: { mode: string } }).file;
+  if (file) file.mode = 'skip';
+}
+
 /** Polls `pred` until it holds; the timeout only bounds a failing test, it is not asserted. */
-export async function until<T>(what: string, read: () => T, pred: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(what: string, read: () => T | Promise<T>, pred: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = read();
+    const v = await read();
     if (pred(v)) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -72,20 +100,155 @@ export interface RunningGateway {
   app: FastifyInstance;
   url: string;
   port: number;
+  /** The epoch of the log the gateway serves: the host's store, or (distributed) the gateway's replica. */
+  epoch: string;
+  /** Resolves once the gateway has every event the host has written so far (at once when embedded). */
+  caughtUp(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startGateway(deps: Partial<GatewayDeps> & Pick<GatewayDeps, 'log'>): Promise<RunningGateway> {
-  const store = deps.log as EventStore;
-  const app = await buildGateway({
-    readModel: deps.readModel ?? storeReadModel(store),
-    commands: deps.commands ?? noCommands,
-    live: deps.live ?? new InProcessLiveBus(),
-    ...deps,
-  });
+export interface GatewaySetup extends Partial<GatewayDeps> {
+  /** The host's log: tests append to it; the gateway reads it (embedded) or a replica of it (distributed). */
+  log: EventStore;
+  /** The actor host that runs commands. Without one (and without `commands`) every command is refused as unavailable. */
+  host?: CommandHandler;
+  /** The output lines the host keeps, for the embedded read model (a distributed gateway keeps what the live bus brings). */
+  outputLines?: ReadModel['outputLines'];
+}
+
+/**
+ * A gateway on 127.0.0.1 and an ephemeral port over the host's log. `live` is the host's live
+ * bus; `commands` and `readModel` may replace the embedded wiring (embedded mode only).
+ */
+export async function startGateway(setup: GatewaySetup): Promise<RunningGateway> {
+  return MODE === 'distributed' ? startDistributedGateway(setup) : startEmbeddedGateway(setup);
+}
+
+async function listen(app: FastifyInstance): Promise<{ url: string; port: number }> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
-  return { app, url: `http://127.0.0.1:${port}`, port, close: () => app.close() };
+  return { url: `http://127.0.0.1:${port}`, port };
+}
+
+async function startEmbeddedGateway(setup: GatewaySetup): Promise<RunningGateway> {
+  const { log: store, host, outputLines, ...deps } = setup;
+  const app = await buildGateway({
+    ...deps,
+    log: store,
+    readModel: deps.readModel ?? storeReadModel(store, outputLines),
+    commands: deps.commands ?? (host ? new InProcessCommandQueue(host) : noCommands),
+    live: deps.live ?? new InProcessLiveBus(),
+  });
+  return { app, ...(await listen(app)), epoch: store.epoch, caughtUp: async () => {}, close: () => app.close() };
+}
+
+const openGateways = new Set<RunningGateway>();
+if (MODE === 'distributed') {
+  // A test that failed before closing its gateway: close it, so its connections let vitest exit.
+  afterAll(async () => {
+    for (const gw of openGateways) await gw.close();
+  });
+}
+
+const log = (line: string) => process.stderr.write(`[gateway-distributed] ${line}\n`);
+
+/**
+ * The distributed wiring of `f host` + `f gateway`, with the test's store as the host's log:
+ * a JetStreamPublisher drains it to a JetStream stream of a prefix of its own, a JetStreamFeed
+ * fills a ReplicaLog in a second SQLite file that is the gateway's log and read model, live
+ * traffic goes over core NATS (the host's in-process bus is forwarded to it, as `f host` would
+ * publish there), and commands go through BullMQ to CommandWorkers that run the test's host.
+ */
+async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGateway> {
+  const { log: store, host, outputLines: _embeddedOnly, live: hostLive, ...deps } = setup;
+  if (deps.commands || deps.readModel) throw new Error('a distributed gateway builds its own command queue and read model: pass `host` (and `live`) instead');
+  const urls = services!;
+  const prefix = uniquePrefix('gw');
+  const names = flowNames(prefix);
+  const tmp = tempDir('flow-gateway-replica-');
+  const cleanups: (() => Promise<unknown> | unknown)[] = [() => tmp.cleanup(), () => cleanupPrefix(urls, prefix)];
+  const unwind = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  };
+  try {
+    // The host's side.
+    const hostNc = await connectNats(urls.natsUrl, 'flow-test-host');
+    cleanups.push(() => hostNc.close());
+    await ensureEventStream(hostNc, names);
+    const publisher = new JetStreamPublisher(store, hostNc, names, { log }).start();
+    cleanups.push(() => publisher.close());
+    if (hostLive) {
+      const toNats = new NatsLiveBus(hostNc, names);
+      const off = hostLive.subscribe('flow.live.>', (m) => toNats.publish(m.subject, m.data));
+      cleanups.push(() => toNats.close(), off);
+    }
+    if (host) {
+      const workers = new CommandWorkers({ redisUrl: urls.redisUrl, names, hostId: host.hostId, handler: host, log });
+      cleanups.push(() => workers.close());
+      await workers.start();
+    }
+
+    // The gateway's side.
+    const nc = await connectNats(urls.natsUrl, 'flow-test-gateway');
+    cleanups.push(() => nc.close());
+    const replica = new ReplicaLog(EventStore.open(join(tmp.dir, 'gateway.db'), { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 }), log);
+    cleanups.push(() => replica.store.close());
+    const feed = new JetStreamFeed(nc, names, replica, log);
+    await feed.start();
+    cleanups.push(() => feed.close());
+    const live = new NatsLiveBus(nc, names);
+    cleanups.push(() => live.close());
+    const outputs = new LiveOutputTail(live);
+    cleanups.push(() => outputs.close());
+    const actors = new ActorReadModel(replica.store);
+    const commands = new BullCommandQueue({
+      redisUrl: urls.redisUrl,
+      names,
+      place: (command, on) => placeCommand(replica, command, on),
+      // As f gateway does: the API answers once the command's event is in the replica.
+      settle: async (result: CommandResult) => {
+        if (!result.ok) return result;
+        const e = await replica.waitFor(result.streamId, result.version, 5000);
+        return e ? { ...result, position: e.position } : result;
+      },
+      knownQueues: () => replica.hosts().map(hostQueue),
+      log,
+    });
+    cleanups.push(() => commands.close());
+    await commands.start();
+
+    const caughtUp = async () => {
+      const last = store.readAll(store.headPosition() - 1, 1)[0];
+      if (last && !(await replica.waitFor(last.streamId, last.version, 15_000))) {
+        throw new Error(`the gateway's replica did not receive ${last.streamId}@${last.version} (position ${last.position}) within 15 s`);
+      }
+    };
+    await caughtUp();
+
+    const app = await buildGateway({
+      ...deps,
+      log: replica.store,
+      readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: (id, limit) => outputs.tail(id, limit) },
+      commands,
+      live,
+    });
+    cleanups.push(() => app.close());
+    const gw: RunningGateway = {
+      app,
+      ...(await listen(app)),
+      epoch: replica.store.epoch,
+      caughtUp,
+      close: async () => {
+        openGateways.delete(gw);
+        await unwind();
+      },
+    };
+    openGateways.add(gw);
+    return gw;
+  } catch (err) {
+    await unwind().catch(() => {});
+    throw err;
+  }
 }
 
 /** An SSE client over plain node:http, parsed by eventsource-parser, that can stop reading on demand. */

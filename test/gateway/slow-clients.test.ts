@@ -31,6 +31,7 @@ describe('slow consumers', () => {
     const start = fx.store.headPosition();
     for (let i = 0; i < 300; i++) appendEvents(fx.store, 'backend-child:history', 1, { data: { payload: PAYLOAD } });
     const head = fx.store.headPosition();
+    await gw.caughtUp();
     const before = (await clients()).cutOffSlow;
     // Both start paused for a while: replay must wait for them, not pile the history up.
     const sse = await SseClient.connect(`${gw.url}/api/events?from=${start}`, { paused: true });

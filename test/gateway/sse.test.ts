@@ -25,6 +25,7 @@ afterAll(async () => {
 describe('GET /api/events (SSE)', () => {
   it('answers with an unbuffered, uncached event stream that opens with hello (epoch, head)', async () => {
     appendEvents(fx.store, 'backend-child:hello', 2);
+    await gw.caughtUp();
     const c = await connect('/api/events');
     expect(c.status).toBe(200);
     expect(c.res.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -32,12 +33,13 @@ describe('GET /api/events (SSE)', () => {
     expect(c.res.headers['x-accel-buffering']).toBe('no');
     await until('hello', () => c.named('hello'), (h) => h.length === 1);
     expect(c.messages[0]!.event).toBe('hello');
-    expect(c.named('hello')[0]).toEqual({ epoch: fx.store.epoch, head: fx.store.headPosition(), from: fx.store.headPosition() });
+    expect(c.named('hello')[0]).toEqual({ epoch: gw.epoch, head: fx.store.headPosition(), from: fx.store.headPosition() });
     c.close();
   });
 
   it('without a position sends only what happens from now on; each message id is the position', async () => {
     appendEvents(fx.store, 'backend-child:before', 1);
+    await gw.caughtUp();
     const c = await connect('/api/events');
     await until('hello', () => c.named('hello'), (h) => h.length === 1);
     const [live] = appendEvents(fx.store, 'backend-child:after', 1);
@@ -110,19 +112,20 @@ describe('GET /api/events (SSE)', () => {
     const head = fx.store.headPosition();
     await c.waitForPosition(head);
     expect(c.messages.slice(0, 2).map((m) => m.event)).toEqual(['hello', 'reset']);
-    expect(c.named('reset')[0]).toMatchObject({ epoch: fx.store.epoch, previousEpoch: 'some-other-log', reason: 'epoch-changed' });
+    expect(c.named('reset')[0]).toMatchObject({ epoch: gw.epoch, previousEpoch: 'some-other-log', reason: 'epoch-changed' });
     expect(c.events[0]!.position).toBe(1);
     expect(positions(c.events)).toEqual(positions(fx.store.readAll(0, 10_000)));
   });
 
   it('a position past the head (a longer, other log) is a reset too, never a silent gap', async () => {
-    const c = await connect(`/api/events?from=${fx.store.headPosition() + 1000}&epoch=${fx.store.epoch}`);
+    const c = await connect(`/api/events?from=${fx.store.headPosition() + 1000}&epoch=${gw.epoch}`);
     await until('reset', () => c.named('reset'), (r) => r.length === 1);
     expect(c.named('reset')[0]).toMatchObject({ reason: 'ahead-of-log' });
   });
 
   it('same epoch: no reset', async () => {
-    const c = await connect(`/api/events?from=${fx.store.headPosition()}&epoch=${fx.store.epoch}`);
+    await gw.caughtUp();
+    const c = await connect(`/api/events?from=${fx.store.headPosition()}&epoch=${gw.epoch}`);
     const [e] = appendEvents(fx.store, 'backend-child:same', 1);
     await c.waitForPosition(e!.position);
     expect(c.named('reset')).toEqual([]);

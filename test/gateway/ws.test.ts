@@ -25,12 +25,13 @@ afterAll(async () => {
 describe('GET /api/ws (WebSocket)', () => {
   it('subscribe from 0: hello, then the whole log, then live events, each with its position', async () => {
     appendEvents(fx.store, 'backend-child:a', 3);
+    await gw.caughtUp();
     const c = await connect();
     c.subscribe({ from: 0 });
     await c.waitForPosition(fx.store.headPosition());
     const live = appendEvents(fx.store, 'backend-child:a', 2);
     await c.waitForPosition(live.at(-1)!.position);
-    expect(c.messages[0]).toEqual({ type: 'hello', epoch: fx.store.epoch, head: 3, from: 0 });
+    expect(c.messages[0]).toEqual({ type: 'hello', epoch: gw.epoch, head: 3, from: 0 });
     expect(positions(c.events)).toEqual(positions(fx.store.readAll(0, 1000)));
     const msg = c.of('event').at(-1)!;
     expect(msg.position).toBe(live.at(-1)!.position);
@@ -46,7 +47,7 @@ describe('GET /api/ws (WebSocket)', () => {
       appendEvents(fx.store, 'backend-child:resume', 3);
       appendEvents(fx.store, 'tunnel:resume', 1, { type: 'CREATED' });
       const c = await connect();
-      c.subscribe({ from: last, epoch: fx.store.epoch });
+      c.subscribe({ from: last, epoch: gw.epoch });
       // ...and while it is.
       const during = appendEvents(fx.store, 'backend-child:resume', 2);
       await c.waitForPosition(during.at(-1)!.position);
@@ -80,7 +81,7 @@ describe('GET /api/ws (WebSocket)', () => {
     c.subscribe({ from: 5, epoch: 'an-old-log' });
     await c.waitForPosition(fx.store.headPosition());
     expect(c.messages.slice(0, 2).map((m) => m.type)).toEqual(['hello', 'reset']);
-    expect(c.of('reset')[0]).toMatchObject({ epoch: fx.store.epoch, previousEpoch: 'an-old-log', reason: 'epoch-changed' });
+    expect(c.of('reset')[0]).toMatchObject({ epoch: gw.epoch, previousEpoch: 'an-old-log', reason: 'epoch-changed' });
     expect(c.events[0]!.position).toBe(1);
   });
 

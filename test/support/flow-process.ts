@@ -16,9 +16,17 @@ export interface FlowProcess {
 }
 
 /** Runs `f up --port 0` as a real process with its own FLOW_HOME and waits for its URL. */
-export async function startFlow(home: string, extraEnv: Record<string, string> = {}): Promise<FlowProcess> {
+export function startFlow(home: string, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<FlowProcess> {
+  return startF(['up', '--port', '0', ...args], home, extraEnv, /Flow is up at (\S+)/);
+}
+
+/**
+ * Runs any long-lived `f` command as a real process and waits until its output matches `ready`;
+ * the first group of the match is returned as `url` (empty when the pattern has none).
+ */
+export async function startF(args: string[], home: string, extraEnv: Record<string, string>, ready: RegExp): Promise<FlowProcess> {
   requireBuild();
-  const proc = spawn(process.execPath, [F_BIN, 'up', '--port', '0'], {
+  const proc = spawn(process.execPath, [F_BIN, ...args], {
     env: { ...process.env, FLOW_HOME: home, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -27,18 +35,18 @@ export async function startFlow(home: string, extraEnv: Record<string, string> =
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`f up did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`f ${args[0]} did not start:\n${out}`)), 20_000);
     const check = () => {
-      const m = /Flow is up at (\S+)/.exec(out);
+      const m = ready.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m[1] ?? '');
       }
     };
     proc.stdout!.on('data', check);
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`f up exited early:\n${out}`));
+      reject(new Error(`f ${args[0]} exited early:\n${out}`));
     });
   });
   return { proc, url, output: () => out, exited };
