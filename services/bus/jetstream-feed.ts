@@ -27,6 +27,8 @@ export class JetStreamFeed {
   private flushScheduled = false;
   private loop: Promise<void> | null = null;
   private closed = false;
+  /** Set from a failed batch until the consumer is recreated: nothing after that batch may be applied. */
+  private halted = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -76,6 +78,9 @@ export class JetStreamFeed {
 
   private flush(): void {
     this.flushScheduled = false;
+    // Messages that follow a batch that failed are read again from the checkpoint; applying
+    // them now would move the checkpoint past the failed batch and lose it for good.
+    if (this.halted) this.buffer = [];
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
@@ -85,6 +90,7 @@ export class JetStreamFeed {
     } catch (err) {
       // The replica did not move: resume from its checkpoint rather than skip what failed.
       this.log(`could not apply messages ${batch[0]!.seq}-${batch[batch.length - 1]!.seq}: ${err instanceof Error ? err.message : String(err)}`);
+      this.halted = true;
       if (!this.closed) void this.restart();
     }
   }
@@ -94,6 +100,7 @@ export class JetStreamFeed {
     await this.loop;
     this.buffer = [];
     await new Promise((r) => setTimeout(r, 1000));
+    this.halted = false;
     if (!this.closed) await this.start().catch((err: unknown) => this.log(`could not resume: ${String(err)}`));
   }
 }

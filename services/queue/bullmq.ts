@@ -109,7 +109,7 @@ export class BullCommandQueue implements CommandQueue {
     if (outcome.state === 'failed') return commandError('internal', `command ${jobId} failed on its host: ${outcome.reason}`);
     const value = outcome.value;
     const result = CommandResultSchema.safeParse(value);
-    if (!result.success) return commandError('internal', `command ${jobId} returned something that is not a command result`);
+    if (!result.success) return commandError('internal', `command ${jobId} returned something that is not a command result: ${JSON.stringify(value)?.slice(0, 300)}`);
     return result.data.ok && this.opts.settle ? this.opts.settle(result.data) : result.data;
   }
 
@@ -132,12 +132,17 @@ export class BullCommandQueue implements CommandQueue {
         resolve(o);
       };
       const look = () => {
-        Job.fromId(this.queue(name), id)
-          .then(async (job) => {
+        const queue = this.queue(name);
+        // State first, then the job: read the other way round, a job that finishes in between
+        // would be seen completed with the return value it did not have yet.
+        queue
+          .getJobState(id)
+          .then(async (state) => {
+            if (state !== 'completed' && state !== 'failed') return;
+            const job = await Job.fromId(queue, id);
             if (!job) return;
-            const state = await job.getState();
             if (state === 'completed') finish({ state: 'completed', value: job.returnvalue });
-            else if (state === 'failed') finish({ state: 'failed', reason: job.failedReason });
+            else finish({ state: 'failed', reason: job.failedReason });
           })
           .catch(() => {});
       };
@@ -159,9 +164,10 @@ export class BullCommandQueue implements CommandQueue {
   async status(id: string): Promise<CommandStatus | undefined> {
     const names = new Set([COMMAND_QUEUE, ...(this.opts.knownQueues?.() ?? [])]);
     for (const name of names) {
+      const state = await within(this.queue(name).getJobState(id), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`);
+      if (state === 'unknown') continue;
       const job = await within(Job.fromId(this.queue(name), id), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`);
       if (!job) continue;
-      const state = await job.getState();
       const known = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
       const parsed = CommandResultSchema.safeParse(job.returnvalue);
       return {
