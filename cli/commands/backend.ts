@@ -36,7 +36,8 @@ export function register(program: Command): void {
     .option('--ext <ext>', 'file extensions that count as changes (repeatable; default .ts .js .json)', collect, [] as string[])
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [] as string[])
     .option('--no-start', 'add it stopped')
-    .action(async (name: string, command: string[], opts: { cwd?: string; port?: number; watch: string[]; ext: string[]; env: string[]; start: boolean }) => {
+    .option('--on <host>', 'distributed mode: the host (f host --id) to run it on')
+    .action(async (name: string, command: string[], opts: { cwd?: string; port?: number; watch: string[]; ext: string[]; env: string[]; start: boolean; on?: string }) => {
       const cwd = resolve(opts.cwd ?? '.');
       const env = Object.fromEntries(
         opts.env.map((kv) => {
@@ -47,6 +48,7 @@ export function register(program: Command): void {
       );
       const body: Record<string, unknown> = { name, command, cwd, env, watch: opts.watch.map((w) => resolve(cwd, w)), autostart: opts.start };
       if (opts.port !== undefined) body.port = opts.port;
+      if (opts.on !== undefined) body.host = opts.on;
       if (opts.ext.length) body.watchExtensions = opts.ext.map((e) => (e.startsWith('.') ? e : `.${e}`));
       const b = await api<BackendView>('POST', '/api/backends', body);
       process.stdout.write(`added ${b.name} (${b.status})\n`);

@@ -77,7 +77,7 @@ async function submit(ctx: GatewayContext, command: Command, host?: string): Pro
   const row = ctx.deps.readModel.getActor(result.streamId);
   if (row) return backendView(row);
   // A read model fed from elsewhere (distributed mode) may not have caught up yet.
-  throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but is not readable yet; retry`);
+  throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but the gateway's copy of the log has not caught up (is NATS reachable?); do not repeat the command, read it again shortly`);
 }
 
 export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
