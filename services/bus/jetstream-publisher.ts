@@ -75,13 +75,22 @@ export class JetStreamPublisher {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.running = this.drain()
+      .catch((err: unknown) => {
+        // Reading the log failed (NATS errors are retried inside drain): a closed store ends
+        // publishing; anything else is tried again, from the checkpoint, which did not move.
+        // Without this catch the rejection would go unhandled and end the process.
+        if (this.closed || !this.store.db.open) return;
+        this.log(`could not read the log after position ${this.acked} (${err instanceof Error ? err.message : String(err)}); trying again`);
+        this.retryTimer = setTimeout(() => this.kick(), 1000);
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
   }
 
   private async drain(): Promise<void> {

@@ -201,6 +201,28 @@ describe.skipIf(!services)('JetStreamPublisher and JetStreamFeed, against a real
     expect(reopened.checkpoint).toBe(7);
   });
 
+  it('given the replica fails to apply a batch once, the feed reads again from the checkpoint and nothing is skipped', async () => {
+    const w = await world();
+    const replica = w.replica();
+    let calls = 0;
+    const ingest = replica.ingest.bind(replica);
+    // A write that fails once (say, the disk was full for a moment), while messages keep coming.
+    replica.ingest = (batch) => {
+      if (++calls === 2) throw new Error('disk I/O error');
+      return ingest(batch);
+    };
+    await w.feed(replica);
+    const publisher = w.publisher().start();
+    for (let i = 0; i < 60; i++) {
+      appendEvents(w.host, `backend-child:s${i % 3}`, 1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await publisher.idle();
+
+    await replicaMatchesHost(w, replica);
+    expect(calls).toBeGreaterThan(2);
+  });
+
   it('given the host log is closed while a batch is in flight, the publisher stops quietly (no unhandled rejection ends the process)', async () => {
     const w = await world();
     const publisher = w.publisher().start();

@@ -63,7 +63,7 @@ async function waitStatus(name: string, status: string): Promise<BackendView> {
 describe('POST /api/backends', () => {
   it('creates a backend from a zod-validated body; cwd defaults to the server cwd; 201 with its view', async () => {
     const res = await call<BackendView>('POST', '/api/backends', { name: 'idle', command: ['node', 'server.js'], autostart: false });
-    expect(res.status).toBe(201);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toMatchObject({
       name: 'idle',
       status: 'stopped',
@@ -186,7 +186,8 @@ describe('a backend through its life', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('invalid_state');
 
-    expect((await call('POST', '/api/backends/ticker/restart')).status).toBe(200);
+    const restart = await call('POST', '/api/backends/ticker/restart');
+    expect(restart.status, JSON.stringify(restart.body)).toBe(200);
     const restarted = await waitStatus('ticker', 'running');
     expect(restarted.pid).not.toBe(running.pid);
 

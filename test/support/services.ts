@@ -94,6 +94,7 @@ export async function cleanupPrefix(urls: ServiceUrls, prefix: string): Promise<
   }
   const { Redis } = await import('ioredis');
   const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => {}); // a stopped Redis keeps nothing to clean
   try {
     await redis.connect();
     let cursor = '0';
