@@ -207,32 +207,6 @@ export function benchPrefix(tag: string): string {
 
 /** Deletes what a prefix left on the servers: its JetStream stream and the Redis keys `<bullPrefix>:*`. */
 export async function cleanupBenchPrefix(urls: { natsUrl: string; redisUrl: string }, prefix: string): Promise<void> {
-  const { flowNames } = await import('../services/bus/names.js');
-  const names = flowNames(prefix);
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: urls.natsUrl, reconnect: false }).catch(() => null);
-  if (nc) {
-    try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.delete(names.stream).catch(() => {});
-    } finally {
-      await nc.close();
-    }
-  }
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.bullPrefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } catch {
-    // a stopped Redis keeps nothing to clean
-  } finally {
-    redis.disconnect();
-  }
+  const { deletePrefix } = await import('../services/bus/prefix-cleanup.js');
+  await deletePrefix(urls, prefix);
 }

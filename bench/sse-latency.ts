@@ -20,11 +20,9 @@
  * the last) is reported too: it is much less disturbed by other load than latency is.
  * Quality bar (DESIGN.md): p99 under 10 ms with 1,000 connected clients.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { kindFor } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
@@ -35,7 +33,7 @@ import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventEnvelope } from '../services/store/envelope.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { benchTempDir, fmt, intFlag, machineLine, median, settle, table } from './lib.js';
+import { benchTempDir, fmt, intFlag, machineLine, median, settle, SseClients, table, type ClientStats } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
 const EVENTS = intFlag('events', 'BENCH_EVENTS', 120);
@@ -46,68 +44,11 @@ const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const BAR_MS = 10;
 const STREAM = 'bench:latency';
 
-interface Stats {
-  samples: number;
-  missing: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
+interface Stats extends ClientStats {
   /** Server process CPU time per event, µs. */
   cpuUsPerEvent: number;
 }
 
-/** The client process, and a way to ask it things one at a time. */
-class Clients {
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(): Promise<Clients> {
-    const child = fork(fileURLToPath(new URL('./sse-clients.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const c = new Clients(child);
-    await c.next('ready');
-    return c;
-  }
-
-  private next<T>(type: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const onMsg = (m: { type: string; message?: string }) => {
-        if (m.type !== type && m.type !== 'error') return;
-        this.child.off('message', onMsg);
-        this.child.off('exit', onExit);
-        if (m.type === 'error') reject(new Error(`clients: ${m.message}`));
-        else resolve(m as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`the client process exited (${code})`));
-      this.child.on('message', onMsg);
-      this.child.once('exit', onExit);
-    });
-  }
-
-  async connect(url: string, n: number): Promise<void> {
-    const reply = this.next<{ n: number }>('connected');
-    this.child.send({ cmd: 'connect', url, n });
-    await reply;
-  }
-
-  async collect(expect: number): Promise<Omit<Stats, 'cpuUsPerEvent'>> {
-    const reply = this.next<Omit<Stats, 'cpuUsPerEvent'>>('stats');
-    this.child.send({ cmd: 'collect', expect, timeoutMs: 15_000 });
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    const reply = this.next('closed');
-    this.child.send({ cmd: 'close' });
-    await reply;
-  }
-
-  async exit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const done = new Promise((r) => this.child.once('exit', r));
-    this.child.send({ cmd: 'exit' });
-    await done;
-  }
-}
 
 function probeData(seq: number): Record<string, unknown> {
   // Shaped like a PROCESS_EXITED, plus the send time.
@@ -188,7 +129,7 @@ async function startBare(): Promise<Target> {
   };
 }
 
-async function measure(clients: Clients, which: 'flow' | 'bare', n: number): Promise<Stats> {
+async function measure(clients: SseClients, which: 'flow' | 'bare', n: number): Promise<Stats> {
   const target = which === 'flow' ? await startFlow() : await startBare();
   try {
     await clients.connect(target.url, n);
@@ -209,7 +150,7 @@ async function measure(clients: Clients, which: 'flow' | 'bare', n: number): Pro
 async function main(): Promise<void> {
   console.log(`# sse-latency: clients ${CLIENTS.join('/')}, ${EVENTS} events at ${RATE}/s, ${ROUNDS} rounds`);
   console.log(`# ${machineLine()}`);
-  const clients = await Clients.start();
+  const clients = await SseClients.start();
   const results = new Map<string, Stats[]>();
   try {
     for (let round = 0; round < ROUNDS; round++) {

@@ -8,7 +8,7 @@ import { createGatewayAuth } from '../gateway/auth/index.js';
 import { openBindRefusal } from '../gateway/auth/exposure.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
-import { COMMAND_QUEUE, flowNames, hostQueue } from '../services/bus/names.js';
+import { COMMAND_QUEUE, flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
 import { ActorProjector } from '../services/host/actor-projection.js';
@@ -59,6 +59,31 @@ export function placeCommand(replica: ReplicaLog, command: Command, host: string
   return host ? { queue: hostQueue(host), retry: true } : { queue: COMMAND_QUEUE, retry: false };
 }
 
+/** The API's read model in distributed mode: actors from the replica, output lines from the live bus. */
+export function replicaReadModel(replica: ReplicaLog, outputs: LiveOutputTail): ReadModel {
+  const actors = new ActorReadModel(replica.store);
+  return {
+    listActors: (streamType) => actors.listActors(streamType),
+    getActor: (streamId) => actors.getActor(streamId),
+    outputLines: (streamId, limit) => outputs.tail(streamId, limit),
+  };
+}
+
+/** Commands through BullMQ, placed by the replica's knowledge of who owns what, answered once the replica has the result. */
+export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: string; names: FlowNames; resultTimeoutMs?: number; log?: (line: string) => void }): BullCommandQueue {
+  return new BullCommandQueue({
+    ...opts,
+    place: (command, host) => placeCommand(replica, command, host),
+    // The API answers from the replica: wait until the command's event has arrived in it.
+    settle: async (result: CommandResult) => {
+      if (!result.ok) return result;
+      const e = await replica.waitFor(result.streamId, result.version, 5000);
+      return e ? { ...result, position: e.position } : result;
+    },
+    knownQueues: () => replica.hosts().map(hostQueue),
+  });
+}
+
 function openReplica(path: string, log: (line: string) => void): ReplicaLog {
   const store = EventStore.open(path, { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
   return new ReplicaLog(store, log);
@@ -106,27 +131,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     const live = opts.live ?? new NatsLiveBus(nc, names);
     const outputs = new LiveOutputTail(live);
     cleanups.push(() => outputs.close());
-    const actors = new ActorReadModel(replica.store);
-    const readModel: ReadModel = {
-      listActors: (streamType) => actors.listActors(streamType),
-      getActor: (streamId) => actors.getActor(streamId),
-      outputLines: (streamId, limit) => outputs.tail(streamId, limit),
-    };
-    const r = replica;
-    const commands = new BullCommandQueue({
-      redisUrl: opts.redisUrl,
-      names,
-      place: (command, host) => placeCommand(r, command, host),
-      // The API answers from the replica: wait until the command's event has arrived in it.
-      settle: async (result: CommandResult) => {
-        if (!result.ok) return result;
-        const e = await r.waitFor(result.streamId, result.version, 5000);
-        return e ? { ...result, position: e.position } : result;
-      },
-      knownQueues: () => r.hosts().map(hostQueue),
-      resultTimeoutMs: opts.resultTimeoutMs,
-      log,
-    });
+    const readModel = replicaReadModel(replica, outputs);
+    const commands = replicaCommandQueue(replica, { redisUrl: opts.redisUrl, names, resultTimeoutMs: opts.resultTimeoutMs, log });
     cleanups.push(() => commands.close());
     await commands.start();
     const board = new TaskBoard({ live, onError: (err) => log(`task board: ${String(err)}`) });

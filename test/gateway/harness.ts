@@ -8,17 +8,16 @@ import { afterAll, TestRunner } from 'vitest';
 import { WebSocket } from 'ws';
 import { kindFor } from '../../actors/index.js';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.js';
-import { placeCommand } from '../../infra/gateway-process.js';
+import { replicaCommandQueue, replicaReadModel } from '../../infra/gateway-process.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { JetStreamFeed } from '../../services/bus/jetstream-feed.js';
 import { JetStreamPublisher } from '../../services/bus/jetstream-publisher.js';
 import { LiveOutputTail } from '../../services/bus/live-tail.js';
-import { flowNames, hostQueue } from '../../services/bus/names.js';
+import { flowNames } from '../../services/bus/names.js';
 import { connectNats, ensureEventStream, NatsLiveBus } from '../../services/bus/nats.js';
 import { ActorProjector, readActor, readActors } from '../../services/host/actor-projection.js';
-import { ActorReadModel } from '../../services/host/actor-read-model.js';
-import { commandError, type CommandResult } from '../../services/host/commands.js';
-import { BullCommandQueue, CommandWorkers } from '../../services/queue/bullmq.js';
+import { commandError } from '../../services/host/commands.js';
+import { CommandWorkers } from '../../services/queue/bullmq.js';
 import { InProcessCommandQueue, type CommandHandler } from '../../services/queue/in-process.js';
 import type { CommandQueue } from '../../services/queue/types.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
@@ -200,20 +199,8 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
     cleanups.push(() => live.close());
     const outputs = new LiveOutputTail(live);
     cleanups.push(() => outputs.close());
-    const actors = new ActorReadModel(replica.store);
-    const commands = new BullCommandQueue({
-      redisUrl: urls.redisUrl,
-      names,
-      place: (command, on) => placeCommand(replica, command, on),
-      // As f gateway does: the API answers once the command's event is in the replica.
-      settle: async (result: CommandResult) => {
-        if (!result.ok) return result;
-        const e = await replica.waitFor(result.streamId, result.version, 5000);
-        return e ? { ...result, position: e.position } : result;
-      },
-      knownQueues: () => replica.hosts().map(hostQueue),
-      log,
-    });
+    const readModel = replicaReadModel(replica, outputs);
+    const commands = replicaCommandQueue(replica, { redisUrl: urls.redisUrl, names, log });
     cleanups.push(() => commands.close());
     await commands.start();
 
@@ -228,7 +215,7 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
     const app = await buildGateway({
       ...deps,
       log: replica.store,
-      readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: (id, limit) => outputs.tail(id, limit) },
+      readModel,
       commands,
       live,
     });

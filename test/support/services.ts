@@ -1,5 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type * as Testcontainers from 'testcontainers';
+import { deletePrefix } from '../../services/bus/prefix-cleanup.js';
 
 /**
  * Redis and NATS for the distributed tests, found as DESIGN.md says: FLOW_REDIS_URL /
@@ -30,7 +32,7 @@ function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolea
 }
 
 async function fromContainers(): Promise<ServiceUrls | null> {
-  let tc: typeof import('testcontainers');
+  let tc: typeof Testcontainers;
   try {
     tc = await import('testcontainers');
     await tc.getContainerRuntimeClient();
@@ -79,33 +81,5 @@ export function uniquePrefix(tag = 't'): string {
 
 /** Deletes what a prefix left on the servers: its JetStream stream and its BullMQ keys. */
 export async function cleanupPrefix(urls: ServiceUrls, prefix: string): Promise<void> {
-  const { flowNames } = await import('../../services/bus/names.js');
-  const names = flowNames(prefix);
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: urls.natsUrl, reconnect: false }).catch(() => null);
-  if (nc) {
-    try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.delete(names.stream).catch(() => {});
-    } finally {
-      await nc.close();
-    }
-  }
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on('error', () => {}); // a stopped Redis keeps nothing to clean
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.bullPrefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } catch {
-    // a stopped Redis keeps nothing to clean
-  } finally {
-    redis.disconnect();
-  }
+  await deletePrefix(urls, prefix);
 }
