@@ -39,7 +39,7 @@ import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
 import { ReplicaLog } from '../services/store/replica.js';
-import { benchPrefix, benchServiceUrls, benchTempDir, cleanupBenchPrefix, fmt, intFlag, machineLine, median, settle, SseClients, steady, table, type ClientStats } from './lib.js';
+import { benchPrefix, benchServiceUrls, benchTempDir, cleanupBenchPrefix, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
 const EVENTS = intFlag('events', 'BENCH_EVENTS', 120);
@@ -48,20 +48,9 @@ const CLIENTS = (process.argv.find((a) => a.startsWith('--clients='))?.slice(10)
 const STREAM = 'bench:latency';
 type Side = 'embedded' | 'distributed';
 
-interface Stats extends ClientStats {
-  /** This process's CPU time per event (host + NATS client + gateway), µs. */
-  cpuUsPerEvent: number;
-}
-
 function probeData(seq: number): Record<string, unknown> {
   // Shaped like a PROCESS_EXITED, plus the send time.
   return { t0: process.hrtime.bigint().toString(), seq, pid: 40_000 + seq, code: 1, signal: null, cause: 'exit' };
-}
-
-interface Target {
-  url: string;
-  emit(i: number): void;
-  close(): Promise<void>;
 }
 
 /** A gateway reading `store`, as sse-latency.ts builds it. */
@@ -93,7 +82,7 @@ function appender(store: EventStore): (i: number) => void {
   };
 }
 
-async function startEmbedded(): Promise<Target> {
+async function startEmbedded(): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('dsse-emb');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
   const gw = await gatewayOver(store);
@@ -108,7 +97,7 @@ async function startEmbedded(): Promise<Target> {
   };
 }
 
-async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<Target> {
+async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('dsse-dist');
   // A fresh stream per measurement: a new replica reads the stream from its start.
   const jsm = await jetstreamManager(nc);
@@ -137,22 +126,6 @@ async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<T
   };
 }
 
-async function measure(clients: SseClients, start: () => Promise<Target>, n: number): Promise<Stats> {
-  const target = await start();
-  try {
-    await clients.connect(target.url, n);
-    await settle(200);
-    const cpu0 = process.cpuUsage();
-    await steady(EVENTS, RATE, (i) => target.emit(i));
-    const stats = await clients.collect(EVENTS);
-    const cpu = process.cpuUsage(cpu0);
-    return { ...stats, cpuUsPerEvent: (cpu.user + cpu.system) / EVENTS };
-  } finally {
-    await clients.close();
-    await target.close();
-  }
-}
-
 async function main(): Promise<void> {
   const urls = await benchServiceUrls();
   const prefix = benchPrefix('bench');
@@ -161,13 +134,13 @@ async function main(): Promise<void> {
   console.log(`# ${machineLine()}`);
   const nc = await connectNats(urls.natsUrl, 'flow-bench');
   const clients = await SseClients.start();
-  const results = new Map<string, Stats[]>();
+  const results = new Map<string, SseStats[]>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const n of CLIENTS) {
         const order: readonly Side[] = round % 2 ? ['distributed', 'embedded'] : ['embedded', 'distributed'];
         for (const side of order) {
-          const s = await measure(clients, side === 'embedded' ? startEmbedded : () => startDistributed(nc, names), n);
+          const s = await measureSse(clients, side === 'embedded' ? startEmbedded : () => startDistributed(nc, names), n, EVENTS, RATE);
           const key = `${side}:${n}`;
           results.set(key, [...(results.get(key) ?? []), s]);
           console.log(
@@ -182,7 +155,7 @@ async function main(): Promise<void> {
     await cleanupBenchPrefix(urls, prefix);
   }
 
-  const med = (key: string, f: keyof Stats) => median((results.get(key) ?? []).map((s) => s[f]));
+  const med = (key: string, f: keyof SseStats) => median((results.get(key) ?? []).map((s) => s[f]));
   const ratio = (n: number, f: 'p50' | 'p99') => median((results.get(`distributed:${n}`) ?? []).map((s, i) => s[f] / results.get(`embedded:${n}`)![i]![f]));
   const missing = (side: Side, n: number) => (results.get(`${side}:${n}`) ?? []).reduce((m, s) => m + s.missing, 0);
   console.log('');

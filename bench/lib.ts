@@ -210,3 +210,36 @@ export async function cleanupBenchPrefix(urls: { natsUrl: string; redisUrl: stri
   const { deletePrefix } = await import('../services/bus/prefix-cleanup.js');
   await deletePrefix(urls, prefix);
 }
+
+/** A server under an SSE latency measurement: where clients connect, and how to make event i. */
+export interface SseTarget {
+  url: string;
+  emit(i: number): void;
+  close(): Promise<void>;
+}
+
+export interface SseStats extends ClientStats {
+  /** Server process CPU time per event, µs. */
+  cpuUsPerEvent: number;
+}
+
+/**
+ * Connects `n` clients to a fresh target, emits `events` at `rate` per second and collects the
+ * clients' latencies, plus this process's CPU (user + sys) per event: a number a busy machine
+ * disturbs much less than latency.
+ */
+export async function measureSse(clients: SseClients, start: () => Promise<SseTarget>, n: number, events: number, rate: number): Promise<SseStats> {
+  const target = await start();
+  try {
+    await clients.connect(target.url, n);
+    await settle(200);
+    const cpu0 = process.cpuUsage();
+    await steady(events, rate, (i) => target.emit(i));
+    const stats = await clients.collect(events);
+    const cpu = process.cpuUsage(cpu0);
+    return { ...stats, cpuUsPerEvent: (cpu.user + cpu.system) / events };
+  } finally {
+    await clients.close();
+    await target.close();
+  }
+}

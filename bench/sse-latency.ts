@@ -33,7 +33,7 @@ import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventEnvelope } from '../services/store/envelope.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { benchTempDir, fmt, intFlag, machineLine, median, settle, SseClients, table, type ClientStats } from './lib.js';
+import { benchTempDir, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
 const EVENTS = intFlag('events', 'BENCH_EVENTS', 120);
@@ -44,35 +44,13 @@ const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const BAR_MS = 10;
 const STREAM = 'bench:latency';
 
-interface Stats extends ClientStats {
-  /** Server process CPU time per event, µs. */
-  cpuUsPerEvent: number;
-}
-
 
 function probeData(seq: number): Record<string, unknown> {
   // Shaped like a PROCESS_EXITED, plus the send time.
   return { t0: process.hrtime.bigint().toString(), seq, pid: 40_000 + seq, code: 1, signal: null, cause: 'exit' };
 }
 
-/** Calls `emit(i)` for i = 0..n-1 at `rate` per second, on absolute deadlines (no drift). */
-async function steady(n: number, rate: number, emit: (i: number) => void): Promise<void> {
-  const start = Date.now();
-  for (let i = 0; i < n; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    emit(i);
-  }
-}
-
-interface Target {
-  url: string;
-  emit(i: number): void;
-  close(): Promise<void>;
-}
-
-async function startFlow(): Promise<Target> {
+async function startFlow(): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('sse');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
   const live = new InProcessLiveBus();
@@ -102,7 +80,7 @@ async function startFlow(): Promise<Target> {
   };
 }
 
-async function startBare(): Promise<Target> {
+async function startBare(): Promise<SseTarget> {
   const clients = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -129,35 +107,17 @@ async function startBare(): Promise<Target> {
   };
 }
 
-async function measure(clients: SseClients, which: 'flow' | 'bare', n: number): Promise<Stats> {
-  const target = which === 'flow' ? await startFlow() : await startBare();
-  try {
-    await clients.connect(target.url, n);
-    await settle(200);
-    // Server CPU (user + sys) spent from the first event until every client has them all: a
-    // number that a busy machine disturbs much less than latency.
-    const cpu0 = process.cpuUsage();
-    await steady(EVENTS, RATE, (i) => target.emit(i));
-    const stats = await clients.collect(EVENTS);
-    const cpu = process.cpuUsage(cpu0);
-    return { ...stats, cpuUsPerEvent: (cpu.user + cpu.system) / EVENTS };
-  } finally {
-    await clients.close();
-    await target.close();
-  }
-}
-
 async function main(): Promise<void> {
   console.log(`# sse-latency: clients ${CLIENTS.join('/')}, ${EVENTS} events at ${RATE}/s, ${ROUNDS} rounds`);
   console.log(`# ${machineLine()}`);
   const clients = await SseClients.start();
-  const results = new Map<string, Stats[]>();
+  const results = new Map<string, SseStats[]>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const n of CLIENTS) {
         const order = (round % 2 ? (['flow', 'bare'] as const) : (['bare', 'flow'] as const)).filter((t) => !ONLY || t === ONLY);
         for (const which of order) {
-          const s = await measure(clients, which, n);
+          const s = await measureSse(clients, which === 'flow' ? startFlow : startBare, n, EVENTS, RATE);
           const key = `${which}:${n}`;
           results.set(key, [...(results.get(key) ?? []), s]);
           console.log(`  round ${round + 1} ${which.padEnd(4)} ${String(n).padStart(4)} clients: p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, max ${fmt(s.max)} ms, server cpu ${fmt(s.cpuUsPerEvent / 1000)} ms/event, ${s.samples} samples${s.missing ? `, ${s.missing} MISSING` : ''}`);
@@ -168,7 +128,7 @@ async function main(): Promise<void> {
     await clients.exit();
   }
 
-  const med = (key: string, f: keyof Stats) => median((results.get(key) ?? []).map((s) => s[f]));
+  const med = (key: string, f: keyof SseStats) => median((results.get(key) ?? []).map((s) => s[f]));
   const ratio = (n: number) => median((results.get(`flow:${n}`) ?? []).map((s, i) => s.p99 / results.get(`bare:${n}`)![i]!.p99));
   console.log('');
   console.log(
