@@ -24,6 +24,8 @@ export const BackendViewSchema = z.object({
   config: BackendConfigSchema.nullable(),
   version: z.number().int(),
   updatedAt: z.string(),
+  /** The host that runs it (distributed mode: an `f host --id`; embedded: this machine's host id). */
+  host: z.string(),
 });
 export type BackendView = z.infer<typeof BackendViewSchema>;
 
@@ -44,5 +46,6 @@ export function backendView(row: ActorRow): BackendView {
     config: c.config,
     version: row.version,
     updatedAt: row.updatedAt,
+    host: row.host,
   };
 }

@@ -3,17 +3,7 @@ import { resolve } from 'node:path';
 import { api, apiBase } from '../client.js';
 import { printJson, printTable } from '../output.js';
 import { followSse } from '../sse-client.js';
-
-interface BackendView {
-  name: string;
-  status: string;
-  restarts: number;
-  pid: number | null;
-  exits: number;
-  lastExit: { code: number | null; signal: string | null } | null;
-  lastError: string | null;
-  config: { command: string[]; cwd: string; port: number | null };
-}
+import type { BackendView } from '../../gateway/backend-view.js';
 
 interface LogLine {
   seq: number;
@@ -61,16 +51,19 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const { backends: list } = await api<{ backends: BackendView[] }>('GET', '/api/backends');
       if (opts.json) return printJson(list);
+      // One host (embedded mode, or one f host): the column would say the same thing on every row.
+      const hosts = new Set(list.map((b) => b.host));
       printTable(
         list.map((b) => ({
           name: b.name,
+          ...(hosts.size > 1 ? { host: b.host } : {}),
           status: b.status,
           pid: b.pid,
           restarts: b.restarts,
           'last exit': b.lastExit ? (b.lastExit.signal ?? `code ${b.lastExit.code}`) : null,
-          command: b.config.command.join(' '),
+          command: b.config?.command.join(' ') ?? '',
         })),
-        ['name', 'status', 'pid', 'restarts', 'last exit', 'command'],
+        ['name', ...(hosts.size > 1 ? ['host'] : []), 'status', 'pid', 'restarts', 'last exit', 'command'],
       );
     });
 

@@ -27,6 +27,8 @@ export const ActorSummarySchema = z.object({
   version: z.number().int(),
   status: z.string(),
   updatedAt: z.string(),
+  /** The host that runs it. */
+  host: z.string(),
 });
 export type ActorSummary = z.infer<typeof ActorSummarySchema>;
 
@@ -45,7 +47,7 @@ export const ActorStateSchema = z.object({
 });
 export type ActorState = z.infer<typeof ActorStateSchema>;
 
-const summary = (r: ActorRow): ActorSummary => ({ streamId: r.streamId, streamType: r.streamType, version: r.version, status: r.status, updatedAt: r.updatedAt });
+const summary = (r: ActorRow): ActorSummary => ({ streamId: r.streamId, streamType: r.streamType, version: r.version, status: r.status, updatedAt: r.updatedAt, host: r.host });
 
 export function foldStateAt(streamId: string, events: readonly EventEnvelope[], version: number | undefined): ActorState {
   const streamType = streamId.slice(0, streamId.indexOf(':'));

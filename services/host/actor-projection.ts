@@ -17,6 +17,8 @@ export interface ActorRow {
   status: string;
   snapshot: StoredSnapshot;
   updatedAt: string;
+  /** The host that wrote its latest event: the one that runs it. */
+  host: string;
 }
 
 /**
@@ -59,7 +61,7 @@ export class ActorProjector implements Projector {
       const work = timerWork(actions, Date.parse(e.at));
       for (const id of work.cancel) cancel.run(e.streamId, id);
       for (const t of work.arm) arm.run(e.streamId, t.timerId, JSON.stringify(t.event), t.dueAt);
-      save.run(e.streamId, e.streamType, e.version, kind.status(snapshot as never), JSON.stringify(toStored(snapshot)), e.at);
+      save.run(e.streamId, e.streamType, e.version, kind.status(snapshot as never), JSON.stringify(toStored(snapshot)), e.at, e.host);
     });
   }
 
@@ -72,8 +74,8 @@ function prepare(db: Db) {
   return {
     load: db.prepare(`SELECT snapshot FROM actor_state WHERE stream_id = ?`),
     save: db.prepare(
-      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at, host) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at, host = excluded.host`,
     ),
     arm: db.prepare(
       `INSERT INTO timers (stream_id, timer_id, event, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, timer_id) DO UPDATE SET event = excluded.event, due_at = excluded.due_at`,
@@ -87,22 +89,35 @@ export function readActors(db: Db, streamType?: string): ActorRow[] {
     streamType
       ? db.prepare(`SELECT * FROM actor_state WHERE stream_type = ? ORDER BY stream_id`).all(streamType)
       : db.prepare(`SELECT * FROM actor_state ORDER BY stream_id`).all()
-  ) as { stream_id: string; stream_type: string; version: number; status: string; snapshot: string; updated_at: string }[];
-  return rows.map((r) => ({
+  ) as StateRow[];
+  return rows.map(toRow);
+}
+
+interface StateRow {
+  stream_id: string;
+  stream_type: string;
+  version: number;
+  status: string;
+  snapshot: string;
+  updated_at: string;
+  host: string;
+}
+
+function toRow(r: StateRow): ActorRow {
+  return {
     streamId: r.stream_id,
     streamType: r.stream_type,
     version: r.version,
     status: r.status,
     snapshot: JSON.parse(r.snapshot) as StoredSnapshot,
     updatedAt: r.updated_at,
-  }));
+    host: r.host,
+  };
 }
 
 export function readActor(db: Db, streamId: string): ActorRow | undefined {
-  const r = db.prepare(`SELECT * FROM actor_state WHERE stream_id = ?`).get(streamId) as
-    | { stream_id: string; stream_type: string; version: number; status: string; snapshot: string; updated_at: string }
-    | undefined;
-  return r && { streamId: r.stream_id, streamType: r.stream_type, version: r.version, status: r.status, snapshot: JSON.parse(r.snapshot) as StoredSnapshot, updatedAt: r.updated_at };
+  const r = db.prepare(`SELECT * FROM actor_state WHERE stream_id = ?`).get(streamId) as StateRow | undefined;
+  return r && toRow(r);
 }
 
 export interface TimerRow {

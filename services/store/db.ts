@@ -76,6 +76,9 @@ const MIGRATIONS: readonly string[] = [
      envelope  TEXT NOT NULL,
      PRIMARY KEY (stream_id, version)
    );`,
+  // 6: which host runs each actor (the host of its latest event), for listings in distributed mode
+  `ALTER TABLE actor_state ADD COLUMN host TEXT NOT NULL DEFAULT '';
+   UPDATE actor_state SET host = COALESCE((SELECT e.host FROM events e WHERE e.stream_id = actor_state.stream_id ORDER BY e.version DESC LIMIT 1), '');`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,6 +18,7 @@ interface BackendView {
   name: string;
   status: string;
   pid: number | null;
+  host: string;
 }
 
 describe.skipIf(!urls)('two f host processes and one f gateway, on the real Redis and NATS', () => {
@@ -73,6 +74,7 @@ describe.skipIf(!urls)('two f host processes and one f gateway, on the real Redi
     // Each process is a child of the host it was placed on, not of the other one.
     expect(parentOf(onAlpha.pid!)).toBe(alpha.proc.pid);
     expect(parentOf(onBeta.pid!)).toBe(beta.proc.pid);
+    expect([onAlpha.host, onBeta.host]).toEqual(['alpha', 'beta']);
 
     // More traffic on both hosts at once: each restart goes to the owning host's queue.
     const restarts = await Promise.all([
