@@ -99,8 +99,17 @@ export class JetStreamFeed {
     await this.messages?.close();
     await this.loop;
     this.buffer = [];
-    await new Promise((r) => setTimeout(r, 1000));
-    this.halted = false;
-    if (!this.closed) await this.start().catch((err: unknown) => this.log(`could not resume: ${String(err)}`));
+    // Until it works: a feed that gave up would leave the gateway serving an ever older log.
+    for (let attempt = 0; !this.closed; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5))));
+      this.halted = false;
+      if (this.closed) return;
+      try {
+        await this.start();
+        return;
+      } catch (err) {
+        this.log(`could not resume reading ${this.names.stream} (attempt ${attempt + 1}): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 }

@@ -67,6 +67,8 @@ export class JetStreamPublisher {
     this.sub?.close();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.running?.catch(() => {});
+    // Nobody waits for a publisher that will not publish again.
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private kick(): void {
