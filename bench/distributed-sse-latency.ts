@@ -25,20 +25,15 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { join } from 'node:path';
-import { v7 as uuidv7 } from 'uuid';
 import { kindFor } from '../actors/index.js';
-import { buildGateway } from '../gateway/app.js';
-import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { JetStreamFeed } from '../services/bus/jetstream-feed.js';
 import { JetStreamPublisher } from '../services/bus/jetstream-publisher.js';
 import { flowNames, type FlowNames } from '../services/bus/names.js';
 import { connectNats, ensureEventStream } from '../services/bus/nats.js';
-import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
-import { commandError } from '../services/host/commands.js';
-import { InProcessCommandQueue } from '../services/queue/in-process.js';
+import { ActorProjector } from '../services/host/actor-projection.js';
 import { EventStore } from '../services/store/event-store.js';
-import type { ReadModel } from '../services/store/read-model.js';
 import { ReplicaLog } from '../services/store/replica.js';
+import { appender, gatewayOver } from './sse-target.js';
 import { benchPrefix, benchServiceUrls, benchTempDir, cleanupBenchPrefix, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
@@ -48,47 +43,13 @@ const CLIENTS = (process.argv.find((a) => a.startsWith('--clients='))?.slice(10)
 const STREAM = 'bench:latency';
 type Side = 'embedded' | 'distributed';
 
-function probeData(seq: number): Record<string, unknown> {
-  // Shaped like a PROCESS_EXITED, plus the send time.
-  return { t0: process.hrtime.bigint().toString(), seq, pid: 40_000 + seq, code: 1, signal: null, cause: 'exit' };
-}
-
-/** A gateway reading `store`, as sse-latency.ts builds it. */
-async function gatewayOver(store: EventStore): Promise<{ url: string; close(): Promise<void> }> {
-  const live = new InProcessLiveBus();
-  const commands = new InProcessCommandQueue({ hostId: 'bench', dispatch: async () => commandError('unavailable', 'the latency bench runs no host') });
-  const readModel: ReadModel = {
-    listActors: (streamType) => readActors(store.db, streamType),
-    getActor: (streamId) => readActor(store.db, streamId),
-    outputLines: () => [],
-  };
-  const app = await buildGateway({ log: store, readModel, commands, live });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url: `${address}/api/events`,
-    async close() {
-      await commands.close();
-      await app.close();
-      await live.close();
-    },
-  };
-}
-
-function appender(store: EventStore): (i: number) => void {
-  let version = store.streamVersion(STREAM);
-  return (i) => {
-    store.append('bench', STREAM, version, [{ id: uuidv7(), type: 'PROBE', data: probeData(i), at: new Date().toISOString() }]);
-    version += 1;
-  };
-}
-
 async function startEmbedded(): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('dsse-emb');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
   const gw = await gatewayOver(store);
   return {
     url: gw.url,
-    emit: appender(store),
+    emit: appender(store, STREAM),
     async close() {
       await gw.close();
       store.close();
@@ -114,7 +75,7 @@ async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<S
   const gw = await gatewayOver(replicaStore);
   return {
     url: gw.url,
-    emit: appender(hostStore),
+    emit: appender(hostStore, STREAM),
     async close() {
       await gw.close();
       await feed.close();

@@ -25,14 +25,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { kindFor } from '../actors/index.js';
-import { buildGateway } from '../gateway/app.js';
-import { InProcessLiveBus } from '../services/bus/in-process.js';
-import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
-import { commandError } from '../services/host/commands.js';
-import { InProcessCommandQueue } from '../services/queue/in-process.js';
+import { ActorProjector } from '../services/host/actor-projection.js';
 import type { EventEnvelope } from '../services/store/envelope.js';
 import { EventStore } from '../services/store/event-store.js';
-import type { ReadModel } from '../services/store/read-model.js';
+import { appender, gatewayOver, probeData } from './sse-target.js';
 import { benchTempDir, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
@@ -45,35 +41,15 @@ const BAR_MS = 10;
 const STREAM = 'bench:latency';
 
 
-function probeData(seq: number): Record<string, unknown> {
-  // Shaped like a PROCESS_EXITED, plus the send time.
-  return { t0: process.hrtime.bigint().toString(), seq, pid: 40_000 + seq, code: 1, signal: null, cause: 'exit' };
-}
-
 async function startFlow(): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('sse');
   const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
-  const live = new InProcessLiveBus();
-  const commands = new InProcessCommandQueue({ hostId: 'bench', dispatch: async () => commandError('unavailable', 'the latency bench runs no host') });
-  const readModel: ReadModel = {
-    listActors: (streamType) => readActors(store.db, streamType),
-    getActor: (streamId) => readActor(store.db, streamId),
-    outputLines: () => [],
-  };
-  const app = await buildGateway({ log: store, readModel, commands, live });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  let version = store.streamVersion(STREAM);
+  const gw = await gatewayOver(store);
   return {
-    url: `${address}/api/events`,
-    emit(i) {
-      const data = probeData(i);
-      store.append('bench', STREAM, version, [{ id: uuidv7(), type: 'PROBE', data, at: new Date().toISOString() }]);
-      version += 1;
-    },
+    url: gw.url,
+    emit: appender(store, STREAM),
     async close() {
-      await commands.close();
-      await app.close();
-      await live.close();
+      await gw.close();
       store.close();
       cleanup();
     },
