@@ -80,10 +80,11 @@ export function register(program: Command): void {
       await setPassword(paths.home, password);
       // Sessions made with the old password end; a running gateway may honour a cached
       // check for up to 60 s more.
-      if (existsSync(paths.db)) {
+      // Tokens live where the gateway keeps its data: flow.db (embedded), gateway.db (distributed).
+      for (const file of [paths.db, paths.gatewayDb].filter((f) => existsSync(f))) {
         const { openDatabase } = await import('../../services/store/db.js');
         const { TokenStore } = await import('../../gateway/auth/tokens.js');
-        const db = openDatabase(paths.db);
+        const db = openDatabase(file);
         try {
           new TokenStore(db).revokeAll();
         } finally {
