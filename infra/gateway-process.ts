@@ -8,10 +8,10 @@ import { createGatewayAuth } from '../gateway/auth/index.js';
 import { openBindRefusal } from '../gateway/auth/exposure.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
-import { COMMAND_QUEUE, flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
+import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorProjector, readActors } from '../services/host/actor-projection.js';
 import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { commandError, type Command, type CommandResult } from '../services/host/commands.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
@@ -46,7 +46,7 @@ export interface GatewayProcess {
   close(): Promise<void>;
 }
 
-/** Placement: an existing actor's commands go to the host that owns it; a new one to the host asked for, or any. */
+/** Placement: an existing actor's commands go to the host that owns it; a new one to the host asked for, or one the queue picks. */
 export function placeCommand(replica: ReplicaLog, command: Command, host: string | undefined): Placement {
   const target = commandTarget(command);
   if (!target) return commandError('invalid', `no actor kind handles the command ${command.type}`);
@@ -56,7 +56,7 @@ export function placeCommand(replica: ReplicaLog, command: Command, host: string
     return { queue: hostQueue(owner), retry: true };
   }
   if (!target.creates) return commandError('not_found', `${target.streamId} does not exist`);
-  return host ? { queue: hostQueue(host), retry: true } : { queue: COMMAND_QUEUE, retry: false };
+  return host ? { queue: hostQueue(host), retry: true } : { anyHost: true };
 }
 
 /** The API's read model in distributed mode: actors from the replica, output lines from the live bus. */
@@ -74,6 +74,7 @@ export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: strin
   return new BullCommandQueue({
     ...opts,
     place: (command, host) => placeCommand(replica, command, host),
+    chooseHost: (hosts) => leastLoaded(replica, hosts),
     // The API answers from the replica: wait until the command's event has arrived in it.
     settle: async (result: CommandResult) => {
       if (!result.ok) return result;
@@ -82,6 +83,13 @@ export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: strin
     },
     knownQueues: () => replica.hosts().map(hostQueue),
   });
+}
+
+/** The connected host that runs the fewest actors (ties: by name), for a new actor with no host named. */
+export function leastLoaded(replica: ReplicaLog, hosts: readonly string[]): string {
+  const load = new Map(hosts.map((h) => [h, 0]));
+  for (const row of readActors(replica.store.db)) if (load.has(row.host) && row.status !== 'removed') load.set(row.host, load.get(row.host)! + 1);
+  return [...load].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
 }
 
 function openReplica(path: string, log: (line: string) => void): ReplicaLog {

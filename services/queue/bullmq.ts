@@ -14,14 +14,19 @@ export const CommandJobSchema = z.object({
 });
 export type CommandJob = z.infer<typeof CommandJobSchema>;
 
-/** Where a command goes: a queue, and whether running it again after a failure is safe. */
-export type Placement = { queue: string; retry: boolean } | CommandResult;
+/**
+ * Where a command goes: a queue, and whether running it again after a failure is safe; or, for
+ * a new actor with no host named, `anyHost`: the queue picks one of the connected hosts.
+ */
+export type Placement = { queue: string; retry: boolean } | { anyHost: true } | CommandResult;
 
 export interface BullQueueOptions {
   redisUrl: string;
   names: FlowNames;
   /** Chooses the queue: the owning host's for an existing actor, the shared one for a new one. */
   place(command: Command, host: string | undefined): Placement;
+  /** Among the connected hosts, the one a new actor goes to (default: the first by name). */
+  chooseHost?(hosts: readonly string[]): string;
   /** Runs on an ok result before the API sees it (the gateway waits for its read model). */
   settle?(result: CommandResult): Promise<CommandResult>;
   /** Queues whose jobs `status()` looks in. */
@@ -49,6 +54,7 @@ export class BullCommandQueue implements CommandQueue {
   private readonly redisTimeoutMs: number;
   private lastError = 0;
   private closed = false;
+  private hostsSeen: { at: number; hosts: string[] } | null = null;
 
   constructor(private readonly opts: BullQueueOptions) {
     this.log = opts.log ?? ((line) => process.stderr.write(`[flow queue] ${line}\n`));
@@ -70,8 +76,20 @@ export class BullCommandQueue implements CommandQueue {
     const parsed = CommandSchema.safeParse(command);
     if (!parsed.success) return invalidCommand(parsed.error.issues);
     const { host, ...meta } = opts;
-    const placement = this.opts.place(parsed.data, host);
+    let placement = this.opts.place(parsed.data, host);
     if ('ok' in placement) return placement;
+    if ('anyHost' in placement) {
+      let hosts: string[] | null;
+      try {
+        hosts = await this.connectedHosts();
+      } catch (err) {
+        return this.redisDown(err);
+      }
+      if (hosts && hosts.length === 0) return commandError('unavailable', 'no host is connected; start one with "f host" and try again');
+      // A host of our choosing: its own queue, where a retry is safe. Only a Redis that cannot
+      // list its clients leaves the choice to whichever host takes the job first.
+      placement = hosts ? { queue: hostQueue((this.opts.chooseHost ?? ((h) => [...h].sort()[0]!))(hosts)), retry: true } : { queue: COMMAND_QUEUE, retry: false };
+    }
     const name = placement.queue;
     const data: CommandJob = { command: parsed.data, meta };
     const jobId = uuidv7();
@@ -195,6 +213,24 @@ export class BullCommandQueue implements CommandQueue {
     return commandError('unavailable', `the command queue is unavailable (Redis at ${this.opts.redisUrl}: ${errText(err)}); nothing was queued, try again when Redis is back`);
   }
 
+  /**
+   * Hosts with a worker on the shared queue right now: each host names its workers after itself,
+   * and Redis lists its clients by name. Null when this Redis cannot list them (CLIENT LIST off).
+   */
+  private async connectedHosts(): Promise<string[] | null> {
+    if (this.hostsSeen && Date.now() - this.hostsSeen.at < 1000) return this.hostsSeen.hosts;
+    let workers: { rawname?: string }[];
+    try {
+      workers = (await within(this.queue(COMMAND_QUEUE).getWorkers(), this.redisTimeoutMs, `Redis did not answer within ${this.redisTimeoutMs} ms`)) as { rawname?: string }[];
+    } catch (err) {
+      if (/unknown command|CLIENT/i.test(errText(err))) return null;
+      throw err;
+    }
+    const hosts = [...new Set(workers.map((w) => /:w:(.+)$/.exec(w.rawname ?? '')?.[1]).filter((h): h is string => !!h))];
+    this.hostsSeen = { at: Date.now(), hosts };
+    return hosts;
+  }
+
   // A worker that registered in the last second counts: CLIENT LIST is cheap but not free.
   private async workersOn(name: string): Promise<number> {
     const seen = this.liveWorkers.get(name);
@@ -265,6 +301,8 @@ export class CommandWorkers {
     const common = {
       connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null },
       prefix: this.opts.names.bullPrefix,
+      // The gateway learns which hosts are connected from these names (Redis CLIENT LIST).
+      name: this.opts.hostId,
       concurrency: 4,
       lockDuration,
       stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),

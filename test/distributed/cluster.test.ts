@@ -100,6 +100,15 @@ describe.skipIf(!urls)('two f host processes and one f gateway, on the real Redi
     await until(async () => (await json<{ lines: unknown[] }>(`${gateway.url}/api/backends/on-beta/logs`)).body.lines.length > 0, 'on-beta output at the gateway');
   });
 
+  it('places a backend with no host named on the connected host that runs the fewest actors', async () => {
+    const add = (name: string) => json<BackendView>(`${gateway.url}/api/backends`, { method: 'POST', body: { name, command: ['true'], autostart: false } });
+    // alpha and beta run one backend each: a tie goes to the first by name, then beta has fewer.
+    const first = await add('free-1');
+    const second = await add('free-2');
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect([first.body.host, second.body.host]).toEqual(['alpha', 'beta']);
+  });
+
   it('says which host is missing when a backend is placed on a host that is not running', async () => {
     const r = await json<{ error: { code: string; message: string } }>(`${gateway.url}/api/backends`, {
       method: 'POST',
