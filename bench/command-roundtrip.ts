@@ -41,8 +41,8 @@ import { BullCommandQueue, CommandWorkers } from '../services/queue/bullmq.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { CommandQueue } from '../services/queue/types.js';
 import { EventStore } from '../services/store/event-store.js';
-import { ReplicaLog } from '../services/store/replica.js';
 import { placeCommand } from '../infra/gateway-process.js';
+import { openReplica } from '../infra/open-store.js';
 import { benchPrefix, benchServiceUrls, benchTempDir, cleanupBenchPrefix, fmt, fmtInt, intFlag, machineLine, median, percentileSorted, settle, table } from './lib.js';
 
 const COMMANDS = intFlag('commands', 'BENCH_COMMANDS', 600);
@@ -131,8 +131,8 @@ async function startDistributed(dir: string, urls: { natsUrl: string; redisUrl: 
   const publisher = new JetStreamPublisher(h.store, nc, names).start();
   const workers = new CommandWorkers({ redisUrl: urls.redisUrl, names, hostId: h.host.hostId, handler: h.host });
   await workers.start();
-  const replicaStore = EventStore.open(join(dir, 'gateway.db'), { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
-  const replica = new ReplicaLog(replicaStore);
+  const replica = openReplica(join(dir, 'gateway.db'));
+  const replicaStore = replica.store;
   const feed = new JetStreamFeed(nc, names, replica);
   await feed.start();
   const common = {

@@ -32,8 +32,8 @@ import { flowNames, type FlowNames } from '../services/bus/names.js';
 import { connectNats, ensureEventStream } from '../services/bus/nats.js';
 import { ActorProjector } from '../services/host/actor-projection.js';
 import { EventStore } from '../services/store/event-store.js';
-import { ReplicaLog } from '../services/store/replica.js';
-import { appender, gatewayOver } from './sse-target.js';
+import { appender, gatewayOver, storeTarget } from './sse-target.js';
+import { openReplica } from '../infra/open-store.js';
 import { benchPrefix, benchServiceUrls, benchTempDir, cleanupBenchPrefix, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
@@ -42,21 +42,6 @@ const ROUNDS = intFlag('rounds', 'BENCH_ROUNDS', 2);
 const CLIENTS = (process.argv.find((a) => a.startsWith('--clients='))?.slice(10) ?? process.env.BENCH_CLIENTS ?? '1,50,200').split(',').map(Number);
 const STREAM = 'bench:latency';
 type Side = 'embedded' | 'distributed';
-
-async function startEmbedded(): Promise<SseTarget> {
-  const { dir, cleanup } = benchTempDir('dsse-emb');
-  const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
-  const gw = await gatewayOver(store);
-  return {
-    url: gw.url,
-    emit: appender(store, STREAM),
-    async close() {
-      await gw.close();
-      store.close();
-      cleanup();
-    },
-  };
-}
 
 async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<SseTarget> {
   const { dir, cleanup } = benchTempDir('dsse-dist');
@@ -68,8 +53,8 @@ async function startDistributed(nc: NatsConnection, names: FlowNames): Promise<S
   const hostStore = EventStore.open(join(dir, 'host.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
   const publisher = new JetStreamPublisher(hostStore, nc, names).start();
   // The gateway side, as infra/gateway-process.ts wires it.
-  const replicaStore = EventStore.open(join(dir, 'gateway.db'), { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
-  const replica = new ReplicaLog(replicaStore);
+  const replica = openReplica(join(dir, 'gateway.db'));
+  const replicaStore = replica.store;
   const feed = new JetStreamFeed(nc, names, replica);
   await feed.start();
   const gw = await gatewayOver(replicaStore);
@@ -101,7 +86,7 @@ async function main(): Promise<void> {
       for (const n of CLIENTS) {
         const order: readonly Side[] = round % 2 ? ['distributed', 'embedded'] : ['embedded', 'distributed'];
         for (const side of order) {
-          const s = await measureSse(clients, side === 'embedded' ? startEmbedded : () => startDistributed(nc, names), n, EVENTS, RATE);
+          const s = await measureSse(clients, side === 'embedded' ? () => storeTarget('dsse-emb', STREAM) : () => startDistributed(nc, names), n, EVENTS, RATE);
           const key = `${side}:${n}`;
           results.set(key, [...(results.get(key) ?? []), s]);
           console.log(

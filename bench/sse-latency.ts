@@ -22,14 +22,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { kindFor } from '../actors/index.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
 import type { EventEnvelope } from '../services/store/envelope.js';
-import { EventStore } from '../services/store/event-store.js';
-import { appender, gatewayOver, probeData } from './sse-target.js';
-import { benchTempDir, fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
+import { probeData, storeTarget } from './sse-target.js';
+import { fmt, intFlag, machineLine, measureSse, median, SseClients, table, type SseStats, type SseTarget } from './lib.js';
 
 const RATE = intFlag('rate', 'BENCH_RATE', 20);
 const EVENTS = intFlag('events', 'BENCH_EVENTS', 120);
@@ -40,21 +36,6 @@ const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const BAR_MS = 10;
 const STREAM = 'bench:latency';
 
-
-async function startFlow(): Promise<SseTarget> {
-  const { dir, cleanup } = benchTempDir('sse');
-  const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
-  const gw = await gatewayOver(store);
-  return {
-    url: gw.url,
-    emit: appender(store, STREAM),
-    async close() {
-      await gw.close();
-      store.close();
-      cleanup();
-    },
-  };
-}
 
 async function startBare(): Promise<SseTarget> {
   const clients = new Set<http.ServerResponse>();
@@ -93,7 +74,7 @@ async function main(): Promise<void> {
       for (const n of CLIENTS) {
         const order = (round % 2 ? (['flow', 'bare'] as const) : (['bare', 'flow'] as const)).filter((t) => !ONLY || t === ONLY);
         for (const which of order) {
-          const s = await measureSse(clients, which === 'flow' ? startFlow : startBare, n, EVENTS, RATE);
+          const s = await measureSse(clients, which === 'flow' ? () => storeTarget('sse', STREAM) : startBare, n, EVENTS, RATE);
           const key = `${which}:${n}`;
           results.set(key, [...(results.get(key) ?? []), s]);
           console.log(`  round ${round + 1} ${which.padEnd(4)} ${String(n).padStart(4)} clients: p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, max ${fmt(s.max)} ms, server cpu ${fmt(s.cpuUsPerEvent / 1000)} ms/event, ${s.samples} samples${s.missing ? `, ${s.missing} MISSING` : ''}`);

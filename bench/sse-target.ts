@@ -5,7 +5,11 @@ import { readActor, readActors } from '../services/host/actor-projection.js';
 import { commandError } from '../services/host/commands.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventLog, ReadModel } from '../services/store/read-model.js';
-import type { EventStore } from '../services/store/event-store.js';
+import { join } from 'node:path';
+import { kindFor } from '../actors/index.js';
+import { ActorProjector } from '../services/host/actor-projection.js';
+import { EventStore } from '../services/store/event-store.js';
+import { benchTempDir } from './lib.js';
 
 /** The latency benches' event: shaped like a PROCESS_EXITED, plus its send time. */
 export function probeData(seq: number): Record<string, unknown> {
@@ -39,5 +43,21 @@ export function appender(store: EventStore, stream: string): (i: number) => void
   return (i) => {
     store.append('bench', stream, version, [{ id: uuidv7(), type: 'PROBE', data: probeData(i), at: new Date().toISOString() }]);
     version += 1;
+  };
+}
+
+/** What the latency benches call embedded: probe events appended to a log and a gateway reading that same log. */
+export async function storeTarget(tag: string, stream: string): Promise<{ url: string; emit(i: number): void; close(): Promise<void> }> {
+  const { dir, cleanup } = benchTempDir(tag);
+  const store = EventStore.open(join(dir, 'flow.db'), { host: 'bench', projectors: [new ActorProjector(kindFor)], pollMs: 100 });
+  const gw = await gatewayOver(store);
+  return {
+    url: gw.url,
+    emit: appender(store, stream),
+    async close() {
+      await gw.close();
+      store.close();
+      cleanup();
+    },
   };
 }

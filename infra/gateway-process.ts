@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandTarget, kindFor } from '../actors/index.js';
+import { commandTarget } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
 import { openBindRefusal } from '../gateway/auth/exposure.js';
@@ -11,18 +11,18 @@ import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
-import { ActorProjector, readActors } from '../services/host/actor-projection.js';
+import { readActors } from '../services/host/actor-projection.js';
 import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { commandError, type Command, type CommandResult } from '../services/host/commands.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
 import { BullCommandQueue, type Placement } from '../services/queue/bullmq.js';
-import { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { ReplicaLog } from '../services/store/replica.js';
+import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import { DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
+import { openReplica } from './open-store.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 
 export interface GatewayProcessOptions extends DistributedUrls {
@@ -90,11 +90,6 @@ export function leastLoaded(replica: ReplicaLog, hosts: readonly string[]): stri
   const load = new Map(hosts.map((h) => [h, 0]));
   for (const row of readActors(replica.store.db)) if (load.has(row.host) && row.status !== 'removed') load.set(row.host, load.get(row.host)! + 1);
   return [...load].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
-}
-
-function openReplica(path: string, log: (line: string) => void): ReplicaLog {
-  const store = EventStore.open(path, { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
-  return new ReplicaLog(store, log);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, type DistributedUrls } from '../../infra/config.js';
-import { parsePort, runUntilSignal } from './up.js';
+import { parsePort, runUntilSignal, withServerUrls } from './up.js';
 
 interface UrlFlags {
   nats?: string;
@@ -14,12 +14,9 @@ function requireUrls(command: string, flags: UrlFlags): DistributedUrls {
 }
 
 export function register(program: Command): void {
-  program
-    .command('host')
+  withServerUrls(program.command('host'))
     .description('run an actor host only (distributed mode): it owns its processes, logs to its own SQLite, publishes to NATS and takes commands from Redis')
     .option('--id <name>', 'this host\'s id in events and queue names (default: FLOW_HOST_ID, else the machine name)', process.env.FLOW_HOST_ID)
-    .option('--nats <url>', 'NATS server with JetStream (default: FLOW_NATS_URL)')
-    .option('--redis <url>', 'Redis server for the command queue (default: FLOW_REDIS_URL)')
     .action(async (opts: UrlFlags & { id?: string }) => {
       const urls = requireUrls('host', opts);
       if (opts.id !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(opts.id)) throw new Error(`--id is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(opts.id)}`);
@@ -29,13 +26,10 @@ export function register(program: Command): void {
       runUntilSignal(`host ${host.hostId}`, () => host.close());
     });
 
-  program
-    .command('gateway')
+  withServerUrls(program.command('gateway'))
     .description('run the gateway only (distributed mode): API, streams and dashboard, its read model fed from NATS JetStream')
     .option('--port <port>', 'port to listen on (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
-    .option('--nats <url>', 'NATS server with JetStream (default: FLOW_NATS_URL)')
-    .option('--redis <url>', 'Redis server for the command queue (default: FLOW_REDIS_URL)')
     .action(async (opts: UrlFlags & { port: number; host: string }) => {
       const urls = requireUrls('gateway', opts);
       const { startGatewayProcess } = await import('../../infra/gateway-process.js');

@@ -2,13 +2,11 @@ import type { Command } from 'commander';
 import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
 
 export function register(program: Command): void {
-  program
-    .command('up')
+  withServerUrls(program
+    .command('up'))
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
     .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
-    .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
-    .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)')
     .action(async (opts: { port: number; host: string; nats?: string; redis?: string }) => {
       const urls = distributedUrls(opts);
       if (urls) {
@@ -23,6 +21,13 @@ export function register(program: Command): void {
       process.stdout.write(`Flow is up at ${flow.url}\n`);
       runUntilSignal('backends and the gateway', () => flow.close());
     });
+}
+
+/** --nats and --redis: distributed mode's servers (default: FLOW_NATS_URL, FLOW_REDIS_URL). */
+export function withServerUrls(command: Command): Command {
+  return command
+    .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
+    .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)');
 }
 
 /** Ctrl+C (or SIGTERM/SIGHUP) stops cleanly; a second one exits at once. */

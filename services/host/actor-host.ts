@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventMeta } from '../store/envelope.js';
@@ -39,6 +40,7 @@ export class ActorHost {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly queue: (() => void)[] = [];
   private draining = false;
+  private causedBy: Statement<[string, string], { version: number; position: number }> | null = null;
   private stopping = false;
 
   private constructor(opts: HostOptions) {
@@ -103,9 +105,8 @@ export class ActorHost {
   }
 
   private findCaused(streamId: string, causationId: string): CommandResult | undefined {
-    const row = this.store.db
-      .prepare(`SELECT version, position FROM events WHERE stream_id = ? AND json_extract(meta, '$.causationId') = ? ORDER BY version LIMIT 1`)
-      .get(streamId, causationId) as { version: number; position: number } | undefined;
+    this.causedBy ??= this.store.db.prepare(`SELECT version, position FROM events WHERE stream_id = ? AND json_extract(meta, '$.causationId') = ? ORDER BY version LIMIT 1`);
+    const row = this.causedBy.get(streamId, causationId);
     const actor = this.actors.get(streamId);
     if (!row || !actor) return undefined;
     return { ok: true, streamId, version: row.version, status: actor.services.kind.status(actor.snapshot as never), position: row.position };

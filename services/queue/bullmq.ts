@@ -88,7 +88,12 @@ export class BullCommandQueue implements CommandQueue {
       if (hosts && hosts.length === 0) return commandError('unavailable', 'no host is connected; start one with "f host" and try again');
       // A host of our choosing: its own queue, where a retry is safe. Only a Redis that cannot
       // list its clients leaves the choice to whichever host takes the job first.
-      placement = hosts ? { queue: hostQueue((this.opts.chooseHost ?? ((h) => [...h].sort()[0]!))(hosts)), retry: true } : { queue: COMMAND_QUEUE, retry: false };
+      if (hosts) {
+        const queue = hostQueue((this.opts.chooseHost ?? ((h) => [...h].sort()[0]!))(hosts));
+        // Seen connected a moment ago: workersOn need not ask Redis again.
+        this.liveWorkers.set(queue, this.hostsSeen!.at);
+        placement = { queue, retry: true };
+      } else placement = { queue: COMMAND_QUEUE, retry: false };
     }
     const name = placement.queue;
     const data: CommandJob = { command: parsed.data, meta };

@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { kindFor } from '../../actors/index.js';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.js';
 import { replicaCommandQueue, replicaReadModel } from '../../infra/gateway-process.js';
+import { openReplica } from '../../infra/open-store.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { JetStreamFeed } from '../../services/bus/jetstream-feed.js';
 import { JetStreamPublisher } from '../../services/bus/jetstream-publisher.js';
@@ -23,7 +24,6 @@ import type { CommandQueue } from '../../services/queue/types.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';
 import type { ReadModel } from '../../services/store/read-model.js';
-import { ReplicaLog } from '../../services/store/replica.js';
 import { cleanupPrefix, serviceUrls, uniquePrefix } from '../support/services.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -190,7 +190,7 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
     // The gateway's side.
     const nc = await connectNats(urls.natsUrl, 'flow-test-gateway');
     cleanups.push(() => nc.close());
-    const replica = new ReplicaLog(EventStore.open(join(tmp.dir, 'gateway.db'), { host: 'gateway', projectors: [new ActorProjector(kindFor)], pollMs: 0 }), log);
+    const replica = openReplica(join(tmp.dir, 'gateway.db'), log);
     cleanups.push(() => replica.store.close());
     const feed = new JetStreamFeed(nc, names, replica, log);
     await feed.start();
