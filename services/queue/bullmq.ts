@@ -368,10 +368,15 @@ export class CommandWorkers {
   }
 }
 
-/** `<host>@<epoch>`, or a bare `<host>` from a host that does not say its epoch (host ids have no "@"). */
+/**
+ * `<host>@<epoch>`, or a bare `<host>` from a host that does not say its epoch (host ids have no
+ * "@"). Anyone who can reach Redis can name a client: an epoch that is not an id is ignored.
+ */
 function parseWorkerName(name: string): ConnectedHost {
   const at = name.lastIndexOf('@');
-  return at > 0 ? { host: name.slice(0, at), epoch: name.slice(at + 1) || null } : { host: name, epoch: null };
+  if (at <= 0) return { host: name, epoch: null };
+  const epoch = name.slice(at + 1);
+  return { host: name.slice(0, at), epoch: /^[A-Za-z0-9-]{1,100}$/.test(epoch) ? epoch : null };
 }
 
 function parseJson(text: string): unknown {

@@ -83,6 +83,11 @@ export interface EventStoreOptions {
   readonly?: boolean;
 }
 
+/** The host id that last opened this log to write to it (undefined for a log no one has written). */
+export function logHost(db: Db): string | undefined {
+  return (db.prepare(`SELECT value FROM store_meta WHERE key = 'host'`).get() as { value: string } | undefined)?.value;
+}
+
 /**
  * The append-only log in SQLite. Single writer per file at a time (SQLite's lock), many
  * readers; positions are the rowid, so commit order is position order.
@@ -124,6 +129,9 @@ export class EventStore {
     this.projectors = opts.projectors ?? [];
     this.pollMs = opts.pollMs ?? 100;
     this.epoch = (db.prepare(`SELECT value FROM store_meta WHERE key = 'epoch'`).get() as { value: string }).value;
+    // The log's identity is (host, epoch): remember which host id last wrote it, so a writer that
+    // is not the host (f install) names the same host (see logHost).
+    if (!db.readonly) db.prepare(`INSERT INTO store_meta (key, value) VALUES ('host', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value <> excluded.value`).run(opts.host);
     this.stmt = {
       streamVersion: db.prepare(`SELECT version, stream_type FROM streams WHERE stream_id = ?`),
       insert: db.prepare(

@@ -154,6 +154,8 @@ type Statements = ReturnType<typeof prepareStatements>;
 export class ReplicaLog {
   private readonly stmt: Statements;
   private readonly listeners = new Set<() => void>();
+  /** Hosts already warned about (connected twice with two logs), so a sweep every few seconds does not repeat it. */
+  private readonly warned = new Set<string>();
 
   constructor(
     readonly store: EventStore,
@@ -265,7 +267,11 @@ export class ReplicaLog {
     const changes: (() => void)[] = [];
     for (const [host, epochs] of byHost) {
       if (epochs.size > 1) {
-        this.log(`${epochs.size} hosts are connected as ${host}, each with its own log (${[...epochs].map(short).join(', ')}): give each FLOW_HOME its own host id (FLOW_HOST_ID or f host --id)`);
+        const key = `${host} ${[...epochs].sort().join(' ')}`;
+        if (!this.warned.has(key)) {
+          this.warned.add(key);
+          this.log(`${epochs.size} hosts are connected as ${host}, each with its own log (${[...epochs].map(short).join(', ')}): give each FLOW_HOME its own host id (FLOW_HOST_ID or f host --id)`);
+        }
         continue;
       }
       const [epoch] = epochs as unknown as [string];
@@ -319,7 +325,9 @@ export class ReplicaLog {
       const row = this.stmt.parkedAt.get(slot.host, slot.epoch, slot.streamId, version);
       if (!row) return undefined;
       unparked.push([slot.host, slot.epoch, slot.streamId, version]);
-      return JSON.parse(row.envelope) as EventEnvelope;
+      // Parked by a replica from before epochs, it may not say its epoch: it did not have one.
+      const e = JSON.parse(row.envelope) as EventEnvelope;
+      return { ...e, epoch: e.epoch ?? UNKNOWN_EPOCH };
     };
     for (const e of events) {
       const positioned = e.epoch !== UNKNOWN_EPOCH;

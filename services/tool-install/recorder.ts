@@ -16,8 +16,9 @@ export interface Recorder {
  * Loaded with dynamic imports so that `f cli <id>` never pays for SQLite or XState.
  */
 export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
-  const [{ EventStore }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { HostIdSchema }, { defaultHostId }] = await Promise.all([
+  const [{ EventStore, logHost }, { openDatabase }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { HostIdSchema }, { defaultHostId }] = await Promise.all([
     import('../store/event-store.js'),
+    import('../store/db.js'),
     import('../host/actor-projection.js'),
     import('../../actors/index.js'),
     import('../host/writer.js'),
@@ -26,9 +27,16 @@ export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
     import('../../infra/host-id.js'),
   ]);
   // Installs are per host: the host id is part of the stream's name (see actors/tool-install.ts).
-  const host = defaultHostId();
-  if (!HostIdSchema.safeParse(host).success) throw new Error(`FLOW_HOST_ID is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(host)}`);
-  const store = EventStore.open(paths.db, { host, projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  // It is the host whose log this is: FLOW_HOST_ID if given, else the host id that last ran this
+  // FLOW_HOME (f host --id alpha), else this machine's name.
+  const db = openDatabase(paths.db);
+  const known = logHost(db);
+  const host = process.env.FLOW_HOST_ID === undefined && known && HostIdSchema.safeParse(known).success ? known : defaultHostId();
+  if (!HostIdSchema.safeParse(host).success) {
+    db.close();
+    throw new Error(`FLOW_HOST_ID is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(host)}`);
+  }
+  const store = new EventStore(db, { host, projectors: [new ActorProjector(kindFor)], pollMs: 0 });
   return {
     record(id, type, data) {
       // An id that is not valid has no stream: its failure is reported to the user only.

@@ -79,8 +79,12 @@ describe.skipIf(!urls)('a gateway over two hosts that share tool ids and backend
   }, 60_000);
 
   it('given both hosts install the same tool (f install ./echo-sh), the gateway shows both installs, each with its host', async () => {
-    for (const host of ['alpha', 'beta'] as const) {
-      const r = await runF(['install', TOOL], { FLOW_HOME: homes[host], FLOW_HOST_ID: host, FLOW_CLI_DEV_ROOTS: '' });
+    // On beta without FLOW_HOST_ID (unset, whatever this shell has): the install is still beta's,
+    // the host id that runs that FLOW_HOME.
+    const unset = { FLOW_HOST_ID: undefined } as unknown as Record<string, string>;
+    const runs: Record<string, string>[] = [{ FLOW_HOME: homes.alpha, FLOW_HOST_ID: 'alpha' }, { FLOW_HOME: homes.beta, ...unset }];
+    for (const run of runs) {
+      const r = await runF(['install', TOOL], { ...run, FLOW_CLI_DEV_ROOTS: '' });
       expect(r.code, r.stderr).toBe(0);
     }
 

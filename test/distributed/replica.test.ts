@@ -523,6 +523,56 @@ describe('ReplicaLog across hosts and host logs', () => {
     expect((await waiting)?.id).toBe(created!.id);
   });
 
+  it('given envelopes from a Flow before epochs (no epoch field), then the same host upgraded (its log now says its epoch), the streams go on, nothing retired', () => {
+    const { replica } = replicaFile();
+    const deliver = source();
+    const alpha = hostLog('alpha');
+    const [e1, e2, e3] = alpha.write('backend-child:api', 3);
+    const legacy = [e1!, e2!].map(({ epoch: _epoch, ...rest }) => rest);
+
+    replica.ingest(deliver(...legacy));
+    const r = replica.ingest(deliver(e3!, e1!));
+
+    expect(r).toMatchObject({ retired: 0, duplicates: 1 });
+    expect(idsOf(replica, 'backend-child:api')).toEqual(ids([e1!, e2!, e3!]));
+    expect(replica.ownerOf('backend-child:api')).toBe('alpha');
+    expect(replica.hostList()).toMatchObject([{ id: 'alpha', epoch: alpha.epoch, actors: 1, retired: 0 }]);
+  });
+
+  it('given two processes connected as the same host with two logs, retires nothing on their word and says what to fix', () => {
+    const { replica, logged } = replicaFile();
+    const deliver = source();
+    const alpha = hostLog('alpha');
+    replica.ingest(deliver(...alpha.write('backend-child:api', 1)));
+
+    replica.observeConnected([
+      { host: 'alpha', epoch: alpha.epoch },
+      { host: 'alpha', epoch: randomUUID() },
+    ]);
+    replica.observeConnected([
+      { host: 'alpha', epoch: alpha.epoch },
+      { host: 'alpha', epoch: 'bogus' },
+    ]);
+
+    expect(replica.ownerOf('backend-child:api')).toBe('alpha');
+    expect(logged.filter((l) => /connected as alpha, each with its own log.*FLOW_HOST_ID/.test(l))).toHaveLength(2);
+  });
+
+  it('a host seen connected before any of its events arrive is listed; its older log, arriving later, is retired on arrival', () => {
+    const { replica } = replicaFile();
+    const deliver = source();
+    const alpha = hostLog('alpha');
+    const old = alpha.write('backend-child:api', 2);
+    alpha.wipe();
+
+    replica.observeConnected([{ host: 'alpha', epoch: alpha.epoch }]);
+    expect(replica.hostList()).toEqual([{ id: 'alpha', epoch: alpha.epoch, actors: 0, retired: 0, epochs: [{ epoch: alpha.epoch, retiredAt: null, reason: null }] }]);
+    replica.ingest(deliver(...old));
+
+    expect(replica.ownerOf('backend-child:api')).toBeUndefined();
+    expect(statusOf(replica, 'backend-child:api')).toMatchObject({ status: 'retired', retired: { reason: 'new-log' } });
+  });
+
   it('keeps what it knows of host logs (epochs, retired actors) across a reopen of the SQLite file', () => {
     const file = replicaFile();
     const deliver = source();
