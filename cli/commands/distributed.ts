@@ -10,6 +10,16 @@ interface UrlFlags {
   redis?: string;
 }
 
+/** An embedded Flow has no /api/hosts: say what the command needs instead of "route not found". */
+function notDistributed(command: string) {
+  return (err: unknown): never => {
+    if (err instanceof FlowApiError && err.status === 404 && !/^no host named/.test(err.message)) {
+      throw new Error(`${command} talks to a distributed gateway (f gateway, or f up --nats ... --redis ...); the Flow at FLOW_URL runs one host only`);
+    }
+    throw err;
+  };
+}
+
 function requireUrls(command: string, flags: UrlFlags): DistributedUrls {
   const urls = distributedUrls(flags);
   if (!urls) throw new Error(`f ${command} runs in distributed mode: give --nats and --redis (or FLOW_NATS_URL and FLOW_REDIS_URL), e.g. --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379`);
@@ -34,7 +44,7 @@ export function register(program: Command): void {
     .description('list the hosts the gateway at FLOW_URL has seen: the epoch of the log each writes, connected or not, its actors')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const { hosts } = await api<{ hosts: HostView[] }>('GET', '/api/hosts');
+      const { hosts } = await api<{ hosts: HostView[] }>('GET', '/api/hosts').catch(notDistributed('f host ls'));
       if (opts.json) return printJson(hosts);
       printTable(
         hosts.map((h) => ({ id: h.id, epoch: h.epoch?.slice(0, 8) ?? null, connected: h.connected === null ? '?' : h.connected ? 'yes' : 'no', actors: h.actors, retired: h.retired })),
@@ -46,12 +56,7 @@ export function register(program: Command): void {
     .command('forget <id>')
     .description('a host gone for good: retire its actors in the gateway at FLOW_URL (they stay listed as retired, their names can be used again); refused while the host is connected')
     .action(async (id: string) => {
-      const r = await api<{ id: string; retired: number }>('POST', `/api/hosts/${encodeURIComponent(id)}/forget`).catch((err: unknown) => {
-        if (err instanceof FlowApiError && err.status === 404 && !/^no host named/.test(err.message)) {
-          throw new Error('f host forget talks to a distributed gateway (f gateway, or f up --nats ... --redis ...); the Flow at FLOW_URL runs one host only');
-        }
-        throw err;
-      });
+      const r = await api<{ id: string; retired: number }>('POST', `/api/hosts/${encodeURIComponent(id)}/forget`).catch(notDistributed('f host forget'));
       process.stdout.write(`forgot host ${r.id}: ${r.retired} actor(s) retired\n`);
     });
 

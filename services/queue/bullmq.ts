@@ -255,7 +255,12 @@ export class BullCommandQueue implements CommandQueue {
     }
     const hosts = [...seen.values()];
     this.hostsSeen = { at: Date.now(), hosts };
-    this.opts.onConnected?.(hosts);
+    try {
+      this.opts.onConnected?.(hosts);
+    } catch (err) {
+      // What the replica makes of it must not fail the command that asked.
+      this.log(`could not note the connected hosts: ${errText(err)}`);
+    }
     return hosts;
   }
 
