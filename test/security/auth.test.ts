@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { createGatewayAuth, setPassword } from '../../gateway/auth/index.js';
 import { procInfo } from '../../services/host/proc.js';
+import { clientAddress, clientKey, trustedProxies, trustedProxiesFromEnv } from '../../services/net/client-address.js';
 import { freePort } from '../../services/host/ports.js';
 import { openTempStore, startGateway } from '../gateway/harness.js';
 import { startFlow, type FlowProcess } from '../support/flow-process.js';
@@ -142,6 +143,40 @@ describe('login throttling (item 8)', () => {
   });
 });
 
+describe('which client a request comes from', () => {
+  const loopbackOnly = trustedProxies();
+  it('is the peer, unless the peer is a trusted proxy; then the nearest forwarded address that is not one', () => {
+    expect(clientAddress('203.0.113.9', { 'x-forwarded-for': '1.2.3.4' }, loopbackOnly)).toBe('203.0.113.9');
+    expect(clientAddress('127.0.0.1', {}, loopbackOnly)).toBe('127.0.0.1');
+    expect(clientAddress('::ffff:127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' }, loopbackOnly)).toBe('203.0.113.9');
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': ['6.6.6.6', '127.0.0.5'] }, loopbackOnly)).toBe('6.6.6.6');
+    // Garbage where an address belongs stops the walk at the last proxy that wrote one.
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': 'unknown' }, loopbackOnly)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': '6.6.6.6, not-an-ip, 127.0.0.1' }, loopbackOnly)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': '[2001:db8::1]:443' }, loopbackOnly)).toBe('2001:db8::1');
+    // A relay's address, once trusted, is looked through as well.
+    const withRelay = trustedProxies(['198.51.100.0/24']);
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': '203.0.113.9, 198.51.100.4' }, withRelay)).toBe('203.0.113.9');
+    expect(clientAddress('127.0.0.1', { 'x-forwarded-for': '203.0.113.9, 198.51.100.4' }, loopbackOnly)).toBe('198.51.100.4');
+  });
+
+  it('counts an IPv6 /64 as one client (one host holds a whole /64)', () => {
+    expect(clientKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2::ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(clientKey('fe80::1')).toBe('fe80::1');
+    expect(clientKey('::1')).toBe('::1');
+  });
+
+  it('FLOW_TRUSTED_PROXIES takes addresses and CIDR blocks, and says what is wrong with anything else', () => {
+    expect(trustedProxiesFromEnv({ FLOW_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16, 2001:db8::/32' }).trusts('192.168.7.7')).toBe(true);
+    for (const bad of ['10.0.0.0/33', 'relay.example.com', '10.0.0.1/8/2', '*']) {
+      expect(() => trustedProxiesFromEnv({ FLOW_TRUSTED_PROXIES: bad }), bad).toThrow(/FLOW_TRUSTED_PROXIES: each entry is an IP address or a CIDR block/);
+    }
+  });
+});
+
 /** `f up` as a real process with a password, its tunnels running the fake cloudflared. */
 async function flowWithPassword(args: string[] = []) {
   const t = tempDir('flow-sec-auth-');
@@ -227,6 +262,36 @@ describe('an exposed gateway keeps its password (item 9)', () => {
     await until(async () => (await f.status()).passwordSet === false, 'auth to turn off once the tunnel is stopped');
     expect((await send(f.base, 'GET', '/api/backends')).status).toBe(200);
     expect((await runF(['auth', 'remove-password'], { FLOW_HOME: f.home })).code).toBe(0);
+  });
+});
+
+describe('the gateway fails closed (item 9, the mechanism)', () => {
+  it('given an exposure that comes and goes, then a missing password file turns the login off only while nothing exposes the gateway', async () => {
+    const fx = openTempStore();
+    await setPassword(fx.dir, PASSWORD);
+    let exposure: string | null = 'tunnel "t" exposes its port 1 (connected)';
+    const auth = createGatewayAuth({ home: fx.dir, db: fx.store.db, exposure: () => exposure, configuredCacheMs: 0 });
+    const gw = await startGateway({ log: fx.store, auth });
+    cleanups.push(async () => {
+      await gw.close();
+      fx.cleanup();
+    });
+    const token = parse<{ token: string }>(await login(gw.url, PASSWORD)).token;
+
+    rmSync(join(fx.dir, 'auth', 'password'));
+    expect((await send(gw.url, 'GET', '/api/backends')).status).toBe(401);
+    expect(parse(await send(gw.url, 'GET', '/api/auth/status'))).toMatchObject({ passwordSet: true, failClosed: true, exposure });
+    expect((await send(gw.url, 'GET', '/api/backends', { token })).status).toBe(200);
+    expect((await login(gw.url, PASSWORD)).status).toBe(200);
+    expect((await login(gw.url, 'not the password')).status).toBe(401);
+
+    exposure = null;
+    expect((await send(gw.url, 'GET', '/api/backends')).status).toBe(200);
+    expect(parse(await send(gw.url, 'GET', '/api/auth/status'))).toMatchObject({ passwordSet: false, failClosed: false, exposure: null });
+    // The kept password is forgotten with the exposure: a new exposure does not bring it back.
+    exposure = 'it listens on 0.0.0.0, which other machines can reach';
+    expect((await send(gw.url, 'GET', '/api/backends')).status).toBe(401);
+    expect((await login(gw.url, PASSWORD)).status).toBe(401);
   });
 });
 
