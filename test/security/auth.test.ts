@@ -32,7 +32,7 @@ interface Reply {
 }
 
 /** A request from a chosen loopback source address (another "client"), optionally as a proxy forwarding for someone. */
-function send(base: string, method: string, path: string, opts: { body?: unknown; from?: string; forwardedFor?: string; token?: string } = {}): Promise<Reply> {
+function send(base: string, method: string, path: string, opts: { body?: unknown; from?: string; forwardedFor?: string; token?: string; host?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const url = new URL(base);
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -40,6 +40,7 @@ function send(base: string, method: string, path: string, opts: { body?: unknown
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (opts.forwardedFor) headers['x-forwarded-for'] = opts.forwardedFor;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.host) headers.host = opts.host;
     const req = http.request({ host: url.hostname, port: url.port, method, path, headers, agent: false, localAddress: opts.from }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -254,7 +255,8 @@ describe('an exposed gateway keeps its password (item 9)', () => {
 
     rmSync(f.passwordFile);
     await until(async () => (await f.status()).failClosed, 'the gateway to see the password file gone');
-    expect((await send(publicBase, 'GET', '/api/backends')).status).toBe(401);
+    // As Cloudflare delivers it: the public name in Host.
+    expect((await send(publicBase, 'GET', '/api/backends', { host: new URL(tunnel.url!).host })).status).toBe(401);
     expect((await send(f.base, 'GET', '/api/backends')).status).toBe(401);
 
     // Once nothing exposes it, the gateway does what the missing file says: no password, loopback only.
