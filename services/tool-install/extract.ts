@@ -174,7 +174,7 @@ class Unpacker {
     }
     this.fed += chunk.length;
     if (this.fed > this.maxTarBytes) {
-      throw new ToolError(`refusing to unpack ${this.label}: its tar stream is over ${this.maxTarBytes} bytes without reaching its size limit's worth of entries (a decompression bomb?); nothing was installed`, 'extract');
+      throw new ToolError(`refusing to unpack ${this.label}: it decompresses to more than ${this.maxTarBytes} bytes, more than entries within the limits can hold (a decompression bomb?); nothing was installed`, 'extract');
     }
     if (this.head) {
       // The first header decides how the parser reads the stream: check it before it sees it.

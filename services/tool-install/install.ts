@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
 import type { Registration, RegistrationRef } from '../../actors/tool-install.js';
-import { buildBlocked, ensureBuilt, needsBuildArgv, type BuildConsent, type BuildResult } from './build-cache.js';
+import { buildBlocked, ensureBuilt, needsBuildArgv, type BuildConsent, type BuildResult, type BuildSpec } from './build-cache.js';
 import { catalogBase, catalogFetch, fetchCatalogRecord, parseInstallIdArg, resolveSourceUrl, type CatalogRecord } from './catalog.js';
 import { download } from './download.js';
 import { ManifestError, ToolError } from './errors.js';
@@ -324,8 +324,15 @@ export async function installRemote(paths: ToolPaths, installId: string, rec: Re
       const index = readIndex(paths);
       const present = index.installs[installId];
       if (present && !force && existsSync(installDir(paths, installId))) {
+        // What is installed decides, not what the catalog says today.
         const root = join(installDir(paths, installId), present.root);
-        const spec = buildSpecOf({ id, root, manifest: record.manifest, manifestSha256 });
+        let spec: BuildSpec | null = null;
+        try {
+          const installed = loadManifest(join(installDir(paths, installId), 'manifest.toml'));
+          spec = buildSpecOf({ id, root, manifest: installed.manifest, manifestSha256: installed.sha256 });
+        } catch {
+          /* a broken install: f cli doctor names it; f install --force replaces it */
+        }
         if (opts.build && spec && buildBlocked(paths, spec)) return buildInstalled(paths, rec, index, present, env);
         rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: installDir(paths, installId) });
         const notes = [`${id} ${record.version} (${installId}) is already installed`];

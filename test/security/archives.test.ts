@@ -477,6 +477,14 @@ describe('every failure path records INSTALL_FAILED with its step and leaves no 
     expect(lastEvent()).toMatchObject({ type: 'INSTALL_FAILED', data: { step: 'build' } });
   });
 
+  it('a work dir that a killed f install left behind goes with the next install', async () => {
+    const stale = join(sb.home, 'cli/tmp', `${newInstallId()}-KiLLeD`);
+    mkdirSync(join(stale, 'install/bundle'), { recursive: true });
+    writeFileSync(join(stale, 'bundle'), 'half a download');
+    await refused(await publish(tgz([...toolEntries(), { path: 'null-copy', type: 'CharacterDevice' }])), /entry "null-copy" is a CharacterDevice/);
+    expect(existsSync(stale)).toBe(false);
+  });
+
   it('request: a limit in the environment that is not a number', async () => {
     await refused(await publish(tgz(toolEntries())), /FLOW_CLI_MAX_ENTRIES must be a positive whole number/, { FLOW_CLI_MAX_ENTRIES: 'lots' });
     expect(lastEvent()).toMatchObject({ type: 'INSTALL_FAILED', data: { step: 'request' } });
