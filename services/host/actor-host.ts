@@ -314,9 +314,8 @@ export class ActorHost {
     // between a spawn and its record); then, once each kind has stopped or adopted its recorded
     // runs, what those runs left behind outside their groups.
     await this.stopOrphans();
-    for (const actor of [...this.actors.values()]) {
-      await actor.services.reconcile?.(this.contextFor(actor));
-    }
+    // Each actor waits only on its own processes' grace: reconcile them all at once.
+    await Promise.all([...this.actors.values()].map((actor) => actor.services.reconcile?.(this.contextFor(actor))));
     await this.stopOrphans();
     for (const t of readTimers(this.store.db)) {
       if (this.actors.has(t.streamId)) this.armTimer(t.streamId, t.timerId, t.event, t.dueAt);
