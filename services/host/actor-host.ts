@@ -268,8 +268,11 @@ export class ActorHost {
     this.timers.delete(key);
   }
 
-  /** Stops the processes of this FLOW_HOME whose spawn id no run of the log shows, and says which. */
-  private async stopOrphans(): Promise<void> {
+  /**
+   * Stops the processes of this FLOW_HOME whose spawn id no run of the log shows, and says
+   * which. Returns how many runs the log shows.
+   */
+  private async stopOrphans(): Promise<number> {
     const runs = [...this.actors.values()].flatMap((a) => a.services.recordedRun?.(a.snapshot) ?? []);
     const owned = new Set(runs.map((r) => r.spawnId).filter((id): id is string => id !== null));
     // A run recorded before spawn ids owns its process group.
@@ -277,6 +280,7 @@ export class ActorHost {
     const owns = (p: HomeProcess) => (p.spawnId !== null && (owned.has(p.spawnId) || this.spawned.has(p.spawnId))) || groups.has(p.pgid);
     const stopped = await stopUnowned({ homeId: this.homeId, owns, graceMs: this.orphanGraceMs });
     for (const p of stopped) this.log(`stopped pid ${p.pid} (group ${p.pgid}): ${this.describeSpawn(p.spawnId)}, and no run in the log owns it`);
+    return runs.length;
   }
 
   private describeSpawn(spawnId: string | null): string {
@@ -313,10 +317,10 @@ export class ActorHost {
     // No process the log does not own: first what no recorded run accounts for (a host killed
     // between a spawn and its record); then, once each kind has stopped or adopted its recorded
     // runs, what those runs left behind outside their groups.
-    await this.stopOrphans();
+    const recorded = await this.stopOrphans();
     // Each actor waits only on its own processes' grace: reconcile them all at once.
     await Promise.all([...this.actors.values()].map((actor) => actor.services.reconcile?.(this.contextFor(actor))));
-    await this.stopOrphans();
+    if (recorded > 0) await this.stopOrphans();
     for (const t of readTimers(this.store.db)) {
       if (this.actors.has(t.streamId)) this.armTimer(t.streamId, t.timerId, t.event, t.dueAt);
     }
