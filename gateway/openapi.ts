@@ -37,8 +37,13 @@ export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
       table.push({
         method,
         url: route.url,
-        zod: route.config?.zod,
-        public: route.config?.public === true,
+        // Read when asked: onRoute hooks of inner scopes (the dashboard marks its files public) run after this one.
+        get zod() {
+          return route.config?.zod;
+        },
+        get public() {
+          return route.config?.public === true;
+        },
         websocket: Boolean(route.wsHandler ?? route.websocket),
         // Fastify registers HEAD right after its GET with the same options.
         autoHead: method === 'HEAD' && gets.has(key),

@@ -8,7 +8,8 @@ import { TokenStore, type TokenStoreOptions } from './tokens.js';
 
 export { authIsConfigured, setPassword, removePassword, verifyPassword, PasswordSchema } from './password.js';
 export { TokenStore, TOKEN_TTL_MS, TOKEN_CACHE_MS } from './tokens.js';
-export { SESSION_COOKIE, isProtectedPath } from './guard.js';
+export { SESSION_COOKIE, isPublicRoute, publicRoute } from './guard.js';
+export { hostGuard, originFormUrl, tunnelHosts } from './host.js';
 
 /** What buildGateway needs to enforce a login: a root hook and the /api/auth routes. */
 export interface GatewayAuth {

@@ -30,6 +30,10 @@ export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url)))
  * login screen must load without a token); the data all comes from /api, which auth guards.
  */
 export async function webRoutes(app: FastifyInstance, _ctx: GatewayContext): Promise<void> {
+  // Every route of this scope is a file of the shell: public (the guard denies anything unmarked).
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, public: true };
+  });
   await app.register(fastifyStatic, {
     root: WEB_DIR,
     prefix: '/',
