@@ -10,15 +10,22 @@ import { eventRoutes } from './routes/events.js';
 import { wsRoutes } from './routes/ws.js';
 import { appProxyRoutes } from './routes/app-proxy.js';
 import { docsRoutes } from './routes/docs.js';
-import { collectRoutes } from './openapi.js';
+import { collectRoutes, documentResponses } from './openapi.js';
 import { actorRoutes } from './routes/actors.js';
 import { webRoutes } from './routes/web.js';
 import { commandRoutes } from './routes/commands.js';
 
 export type { GatewayDeps, GatewayOptions, GatewayContext, RoutePlugin } from './context.js';
 
+/** /app/<backend>/api/*: whatever the backend answers is passed on. */
+const proxyRoutes: RoutePlugin = async (scope, ctx) => {
+  const responses = { default: 'whatever the backend answers, passed on as it is', 502: 'the backend is not running, has no port, or did not answer' };
+  documentResponses(scope, { '/app/:backend/api': responses, '/app/:backend/api/*': responses });
+  await appProxyRoutes(scope, ctx);
+};
+
 /** The built-in routes, in registration order; `deps.extraRoutes` are registered after them. */
-export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, commandRoutes, appProxyRoutes, docsRoutes, webRoutes];
+export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, commandRoutes, proxyRoutes, docsRoutes, webRoutes];
 
 /** Client messages on /api/ws are small subscribe requests; anything bigger is not one. */
 const WS_MAX_PAYLOAD = 64 * 1024;

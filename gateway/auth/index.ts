@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../services/store/db.js';
 import type { RoutePlugin } from '../context.js';
+import { documentResponses } from '../openapi.js';
 import { authGuard } from './guard.js';
 import { authIsConfigured, verifyPassword } from './password.js';
 import { authRoutes } from './routes.js';
@@ -44,6 +45,12 @@ export function createGatewayAuth(opts: GatewayAuthOptions): GatewayAuth {
     tokens,
     isConfigured,
     onRequest: authGuard({ tokens, isConfigured, allowedOrigins: opts.allowedOrigins }),
-    routes: (app) => authRoutes(app, { tokens, isConfigured, verify: (pw) => verifyPassword(opts.home, pw) }),
+    routes: async (app) => {
+      // The login route's own answers (it is public: its 401 is a wrong password, not a missing token).
+      documentResponses(app, {
+        '/api/auth/login': { 401: 'wrong password', 409: 'no password is set: there is nothing to log in to', 429: 'too many failed attempts from this client; wait and retry' },
+      });
+      await authRoutes(app, { tokens, isConfigured, verify: (pw) => verifyPassword(opts.home, pw) });
+    },
   };
 }
