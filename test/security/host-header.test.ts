@@ -43,6 +43,14 @@ describe('the Host predicate (services/auth/allowed-hosts.ts)', () => {
     expect(judgeHost(`${REBIND}:3456`, policy)).toMatchObject({ ok: false, reason: 'not-allowed' });
   });
 
+  it('accepts the IP literal the client dialled (a LAN bind), which no DNS answer can fake', () => {
+    const lan = { localPort: 3456, localAddress: '::ffff:192.168.1.5', allowed: [] };
+    expect(judgeHost('192.168.1.5:3456', lan).ok).toBe(true);
+    expect(judgeHost('192.168.1.6:3456', lan).ok).toBe(false);
+    expect(judgeHost('192.168.1.5:3457', lan).ok).toBe(false);
+    expect(judgeHost('flow.lan:3456', lan).ok).toBe(false);
+  });
+
   it('refuses a missing or empty Host on HTTP/1.1 (HTTP/1.0 may omit it)', () => {
     expect(judgeHost(undefined, { ...policy, httpVersion: '1.1' })).toMatchObject({ ok: false, reason: 'missing' });
     expect(judgeHost('', { ...policy, httpVersion: '1.1' })).toMatchObject({ ok: false, reason: 'missing' });

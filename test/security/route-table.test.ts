@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { METHODS as METHODS_NODE_PARSES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -155,6 +156,18 @@ describe('given a password is set and no token is sent', () => {
           const res = await flow.app.inject({ method: method as 'GET', url: variant, headers: { 'content-type': 'application/json' }, payload: method === 'GET' || method === 'HEAD' ? undefined : '{}' });
           if (res.statusCode !== 401) wrong.push(`${method} ${variant}: ${res.statusCode} ${res.body.slice(0, 100)}`);
           else if (method !== 'HEAD' && res.json<{ error: { code: string } }>().error.code !== 'unauthorized') wrong.push(`${method} ${variant}: body ${res.body.slice(0, 100)}`);
+        }
+      }
+    }
+    // And every other method Node parses (PROPFIND, SEARCH, ...; CONNECT never reaches a route), on the path and its first-letter spelling.
+    const others = METHODS_NODE_PARSES.filter((m) => !METHODS.includes(m) && m !== 'CONNECT');
+    expect(others.length).toBeGreaterThan(20);
+    for (const { path } of protectedPaths()) {
+      for (const variant of [path, encodedVariants(path)[0]!]) {
+        for (const method of others) {
+          tried++;
+          const res = await flow.app.inject({ method: method as 'GET', url: variant });
+          if (res.statusCode !== 401) wrong.push(`${method} ${variant}: ${res.statusCode} ${res.body.slice(0, 100)}`);
         }
       }
     }
