@@ -10,7 +10,7 @@ import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
@@ -41,6 +41,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const bind = opts.bind ?? DEFAULT_BIND;
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
+  const hosts = allowedHosts();
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`);
   const store = openFlowStore({ host: opts.hostId });
   const live = new InProcessLiveBus();
@@ -65,7 +66,16 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   await board.start();
   const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
   const auth = createGatewayAuth({ home: paths.home, db: store.db, exposure });
-  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }) });
+  const app = await buildGateway({
+    log: store,
+    readModel,
+    commands,
+    live,
+    auth,
+    allowedHosts: hosts,
+    logError: opts.log,
+    extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }),
+  });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });

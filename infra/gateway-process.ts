@@ -21,7 +21,7 @@ import type { ReadModel } from '../services/store/read-model.js';
 import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
-import { DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
@@ -105,6 +105,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   const log = opts.log ?? ((line: string) => process.stderr.write(`[flow gateway] ${line}\n`));
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
+  const hosts = allowedHosts();
   const lockPath = join(paths.home, 'gateway.lock');
   const releaseLock = acquireHostLock(lockPath, `http://${bind}:${port}`);
   const names = flowNames(opts.prefix);
@@ -153,6 +154,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       commands,
       live,
       auth,
+      allowedHosts: hosts,
+      logError: log,
       extraRoutes: flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
     });
     cleanups.push(() => app.close());

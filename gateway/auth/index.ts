@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../services/store/db.js';
 import type { RoutePlugin } from '../context.js';
+import { documentResponses } from '../openapi.js';
 import { EnforcedPassword, type Exposure } from './exposure.js';
 import { authGuard } from './guard.js';
 import { verifyAgainst } from './password.js';
@@ -9,7 +10,8 @@ import { TokenStore, type TokenStoreOptions } from './tokens.js';
 
 export { authIsConfigured, setPassword, removePassword, verifyPassword, PasswordSchema } from './password.js';
 export { TokenStore, TOKEN_TTL_MS, TOKEN_CACHE_MS } from './tokens.js';
-export { SESSION_COOKIE, isProtectedPath } from './guard.js';
+export { SESSION_COOKIE, isPublicRoute, publicRoute } from './guard.js';
+export { hostGuard, originFormUrl, tunnelHosts } from './host.js';
 
 /** What buildGateway needs to enforce a login: a root hook and the /api/auth routes. */
 export interface GatewayAuth {
@@ -45,6 +47,12 @@ export function createGatewayAuth(opts: GatewayAuthOptions): GatewayAuth {
     tokens,
     isConfigured,
     onRequest: authGuard({ tokens, isConfigured, allowedOrigins: opts.allowedOrigins }),
-    routes: (app) => authRoutes(app, { tokens, isConfigured, verify, now: opts.now, exposure: opts.exposure, failClosed: () => password.failClosed() }),
+    routes: async (app) => {
+      // The login route's own answers (it is public: its 401 is a wrong password, not a missing token).
+      documentResponses(app, {
+        '/api/auth/login': { 401: 'wrong password', 409: 'no password is set: there is nothing to log in to', 429: 'too many failed attempts from this client; wait and retry' },
+      });
+      await authRoutes(app, { tokens, isConfigured, verify, now: opts.now, exposure: opts.exposure, failClosed: () => password.failClosed() });
+    },
   };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { clientAddress, clientKey, trustedProxiesFromEnv, type TrustedProxies } from '../../services/net/client-address.js';
 import { ApiError, errorBody } from '../errors.js';
 import { zodRoute } from '../validation.js';
-import { authenticatedAs, presentedToken, sessionCookie as cookieHeader } from './guard.js';
+import { authenticatedAs, presentedToken, publicRoute, sessionCookie as cookieHeader } from './guard.js';
 import { LoginThrottle } from './login-throttle.js';
 import type { TokenStore } from './tokens.js';
 
@@ -38,11 +38,6 @@ export interface AuthRouteDeps {
 /** Plain http on loopback is the default; behind TLS (a tunnel) the cookie must not travel over http. */
 function sessionCookie(request: FastifyRequest, token: string, maxAgeSeconds: number): string {
   return cookieHeader(token, maxAgeSeconds, request.protocol === 'https');
-}
-
-/** Marks a route as reachable without a token (the guard reads `config.public`). */
-export function publicRoute<R extends { config: object }>(route: R): R & { config: R['config'] & { public: true } } {
-  return { ...route, config: { ...route.config, public: true as const } };
 }
 
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {

@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel.js';
+import { judgeHost, refusalMessage } from '../auth/allowed-hosts.js';
 import { systemClock, type Clock } from '../host/effects.js';
 import { clientAddress, clientKey, trustedProxies, type TrustedProxies } from '../net/client-address.js';
 import { directResolver, type UpstreamResolver } from '../tunnel/resolve.js';
@@ -197,6 +198,17 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
 
   app.addHook('onClose', async () => {
     for (const s of upgraded) s.destroy();
+  });
+
+  // The relay's own API answers to its domain and to loopback (any port: it usually sits behind
+  // a local TLS front), never to a name rebound to it. Handle names never get here: the server
+  // factory forwards them before Fastify.
+  const apiHosts = [domain, `my.${domain}`].map((name) => ({ name: name.toLowerCase(), port: null }));
+  app.addHook('onRequest', async (req, reply) => {
+    const verdict = judgeHost(req.headers.host, { localPort: req.socket?.localPort ?? null, allowed: apiHosts, anyLoopbackPort: true, httpVersion: req.raw.httpVersion });
+    if (verdict.ok) return;
+    const message = refusalMessage(verdict, { accepted: `${domain}, my.${domain} and loopback names` });
+    return reply.status(verdict.reason === 'not-allowed' ? 421 : 400).send({ error: verdict.reason === 'not-allowed' ? 'misdirected' : 'invalid', message });
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
