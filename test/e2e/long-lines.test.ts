@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
+import { json, requireBuild, startFlow, stopStartedFlows, until, type FlowProcess } from '../support/flow-process.js';
 import { runF } from '../support/run-f.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -32,6 +32,7 @@ afterEach(async () => {
       await f.exited;
     }
   }
+  await stopStartedFlows();
   while (cleanups.length) cleanups.pop()!();
 });
 
@@ -66,7 +67,7 @@ async function follow(url: string, signal: AbortSignal): Promise<Line[]> {
   return lines;
 }
 
-describe('output lines are bounded', () => {
+describe('output lines are bounded', { timeout: 90_000 }, () => {
   it('a backend printing 100 MB with no newline: one line cut at 64 KiB, marked, stored and streamed; f up stays small, flow.db too', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);

@@ -38,8 +38,18 @@ const groups: number[] = [];
 const cleanups: (() => void)[] = [];
 
 beforeAll(() => requireBuild());
-afterEach(() => {
-  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+afterEach(async () => {
+  // SIGTERM first: an f up a failed test left running stops its own backends.
+  await Promise.all(
+    procs.splice(0).map(async (p) => {
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((resolve) => p.once('exit', resolve));
+      p.kill('SIGTERM');
+      const kill = setTimeout(() => p.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(kill);
+    }),
+  );
   for (const pgid of groups.splice(0)) {
     try {
       process.kill(-pgid, 'SIGKILL');
@@ -132,7 +142,7 @@ function expectAllStoppedAndRecorded(dir: string, pids: number[]): void {
   }
 }
 
-describe('f up stops every backend however it is ended', () => {
+describe('f up stops every backend however it is ended', { timeout: 90_000 }, () => {
   it('Ctrl+C after the reader of its piped output died (f up 2>&1 | tee log): all stopped, exits recorded', async () => {
     const dir = home();
     const reader = tee(join(dir, 'tee.log'));
@@ -229,7 +239,7 @@ describe('f up stops every backend however it is ended', () => {
   }
 });
 
-describe.skipIf(!services)('f up --nats --redis stops every backend however it is ended (real NATS and Redis)', () => {
+describe.skipIf(!services)('f up --nats --redis stops every backend however it is ended (real NATS and Redis)', { timeout: 90_000 }, () => {
   const prefix = uniquePrefix('shutdown');
   afterEach(async () => {
     await cleanupPrefix(services!, prefix);

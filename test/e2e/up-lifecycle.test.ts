@@ -7,7 +7,7 @@ import { isAlive } from '../../services/host/proc.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { CRASHY } from '../support/host.js';
-import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
+import { json, requireBuild, startFlow, stopStartedFlows, until, type FlowProcess } from '../support/flow-process.js';
 import { tempDir } from '../support/tmp.js';
 
 interface BackendView {
@@ -28,6 +28,8 @@ afterEach(async () => {
       await f.exited;
     }
   }
+  // One still starting when a test timed out is not in `running` yet.
+  await stopStartedFlows();
   for (const pid of strays.splice(0)) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -95,7 +97,7 @@ describe('f up as a real process', () => {
     again.proc.kill('SIGINT');
     expect((await again.exited).code).toBe(0);
     for (const b of resumed) expect(isAlive(b.pid!)).toBe(false);
-  });
+  }, 90_000);
 
   it('kill -9 mid-stream: the log is intact, state equals replay, a pending backoff still fires, orphans are stopped', async () => {
     const t = tempDir();
@@ -149,5 +151,5 @@ describe('f up as a real process', () => {
     const pending = readLog(t.dir).filter((e) => e.streamId === 'backend-child:pending');
     expect(pending.filter((e) => e.type === 'PROCESS_STARTED').length).toBeGreaterThanOrEqual(2);
     strays.push(...(await backends(again)).map((b) => b.pid!).filter(Boolean));
-  });
+  }, 90_000);
 });
