@@ -9,6 +9,7 @@ import { EventStore } from '../../services/store/event-store.js';
 import { CRASHY } from '../support/host.js';
 import { F_BIN, json, requireBuild, until } from '../support/flow-process.js';
 import { cleanupPrefix, serviceUrls, uniquePrefix } from '../support/services.js';
+import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
@@ -62,7 +63,11 @@ afterEach(async () => {
 
 function home(): string {
   const t = tempDir();
-  cleanups.push(t.cleanup);
+  // Last: whatever a failed test left of this FLOW_HOME.
+  cleanups.push(() => {
+    killLeftoversOfHome(t.dir);
+    t.cleanup();
+  });
   return t.dir;
 }
 

@@ -8,6 +8,7 @@ import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { CRASHY } from '../support/host.js';
 import { json, requireBuild, startFlow, stopStartedFlows, until, type FlowProcess } from '../support/flow-process.js';
+import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
 
 interface BackendView {
@@ -19,6 +20,7 @@ interface BackendView {
 const running: FlowProcess[] = [];
 const cleanups: (() => void)[] = [];
 const strays: number[] = [];
+const homes: string[] = [];
 
 beforeAll(() => requireBuild());
 afterEach(async () => {
@@ -37,10 +39,13 @@ afterEach(async () => {
       /* gone */
     }
   }
+  // kill -9 of f up in the middle of a spawn can leave a child no event names (issue 11, item 3).
+  for (const home of homes.splice(0)) killLeftoversOfHome(home);
   while (cleanups.length) cleanups.pop()!();
 });
 
 async function up(home: string) {
+  if (!homes.includes(home)) homes.push(home);
   const f = await startFlow(home);
   running.push(f);
   return f;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { processesWhere } from './proc-scan.js';
 
 /**
  * No test leaves a process behind. The setup marks the run (FLOW_TEST_RUN=<id> in the
@@ -29,50 +29,14 @@ export function setup(): void {
   process.env[RUN_MARK] = run.flowTestRun.id;
 }
 
-function environOf(pid: number): Map<string, string> | null {
-  try {
-    const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    return new Map(entries.filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  } catch {
-    return null; // gone, or not ours to read
-  }
-}
-
-function statOf(pid: number): { state: string; ppid: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
-  } catch {
-    return null;
-  }
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  } catch {
-    return '?';
-  }
-}
-
 /** Living processes carrying this run's mark, but for this process and its own workers. */
 export function markedProcesses(id: string): Marked[] {
-  const found: Marked[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    const stat = statOf(pid);
-    // A zombie is dead already (PID 1 here does not reap).
-    if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
-    const env = environOf(pid);
-    if (env?.get(RUN_MARK) !== id) continue;
-    // Vitest's own workers (children of this process) are closed by vitest after the teardown.
-    if (stat.ppid === process.pid) continue;
-    found.push({ pid, ppid: stat.ppid, command: commandOf(pid), test: env.get(TEST_MARK) ?? null });
-  }
-  return found;
+  return (
+    processesWhere((env) => env.get(RUN_MARK) === id)
+      // Vitest's own workers (children of this process) are closed by vitest after the teardown.
+      .filter((p) => p.ppid !== process.pid)
+      .map((p) => ({ pid: p.pid, ppid: p.ppid, command: p.command, test: p.env.get(TEST_MARK) ?? null }))
+  );
 }
 
 export async function teardown(): Promise<void> {
