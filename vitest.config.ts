@@ -11,7 +11,7 @@ export default defineConfig({
     // Marks the run; at its end, any process a test started that is still alive is killed and
     // fails the run, named with the test that started it.
     globalSetup: ['test/support/global-setup.ts'],
-    setupFiles: ['test/support/test-marker.ts'],
+    setupFiles: ['test/support/each-file.ts'],
     projects: [
       {
         extends: true,

@@ -10,7 +10,7 @@ import { processesWhere } from './proc-scan.js';
  */
 
 export const RUN_MARK = 'FLOW_TEST_RUN';
-/** Which test file and test were running when the process was started (test/support/test-marker.ts). */
+/** Which test file and test were running when the process was started (test/support/each-file.ts). */
 export const TEST_MARK = 'FLOW_TEST_NAME';
 const GRACE_MS = 5000;
 
