@@ -20,6 +20,7 @@ import { tempDir } from '../support/tmp.js';
  */
 
 const services = await serviceUrls();
+const SCRIPT = '/usr/bin/script';
 const FAULT = pathToFileURL(join(process.cwd(), 'test/fixtures/fault-on-signal.mjs')).href;
 
 interface Up {
@@ -79,19 +80,24 @@ function startUp(dir: string, stdio: StdioOptions, opts: { nodeArgs?: string[]; 
   return { proc, home: dir, exited };
 }
 
-/** Where f up answers, from its lock file (its own output may go nowhere). */
-async function urlOf(up: Up, lockFile = 'host.lock'): Promise<string> {
-  const lock = join(up.home, lockFile);
+/** Who holds a FLOW_HOME's lock and where it answers, once it listens. */
+async function lockOf(dir: string, lockFile: string, starter: ChildProcess): Promise<{ pid: number; url: string }> {
+  const lock = join(dir, lockFile);
   return until(() => {
-    if (up.proc.exitCode !== null || up.proc.signalCode !== null) throw new Error(`f up exited early (${String(up.proc.exitCode ?? up.proc.signalCode)})`);
+    if (starter.exitCode !== null || starter.signalCode !== null) throw new Error(`f up exited early (${String(starter.exitCode ?? starter.signalCode)})`);
     if (!existsSync(lock)) return null;
     try {
-      const url = (JSON.parse(readFileSync(lock, 'utf8')) as { url?: string }).url;
-      return url && !url.endsWith(':0') ? url : null;
+      const held = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; url?: string };
+      return held.url && !held.url.endsWith(':0') ? { pid: held.pid, url: held.url } : null;
     } catch {
       return null;
     }
   }, 'f up to listen');
+}
+
+/** Where f up answers, from its lock file (its own output may go nowhere). */
+async function urlOf(up: Up, lockFile = 'host.lock'): Promise<string> {
+  return (await lockOf(up.home, lockFile, up.proc)).url;
 }
 
 /** A reader of f up's output, like `tee`: it can be killed while f up still writes to it. */
@@ -179,6 +185,26 @@ describe('f up stops every backend however it is ended', { timeout: 90_000 }, ()
     up.proc.kill('SIGHUP');
 
     expect(await up.exited).toEqual({ code: 0, signal: null });
+    expectAllStoppedAndRecorded(dir, pids);
+  });
+
+  it.skipIf(!existsSync(SCRIPT))('the terminal closed (its pty went away, under script(1)): SIGHUP, then EIO on every write; all stopped, exits recorded', async () => {
+    const dir = home();
+    // script(1) runs f up on a pseudo-terminal of its own; killing script closes the terminal.
+    const terminal = spawn(SCRIPT, ['-qfec', `'${process.execPath}' '${F_BIN}' up --port 0`, '/dev/null'], {
+      env: { ...process.env, FLOW_HOME: dir, SHELL: '/bin/sh' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    procs.push(terminal);
+    terminal.stdout!.resume();
+    terminal.stderr!.resume();
+    const up = await lockOf(dir, 'host.lock', terminal);
+    const pids = await twoBackends(up.url);
+
+    terminal.kill('SIGKILL');
+
+    await until(() => !isAlive(up.pid), 'f up to end', 60_000);
+    expect(existsSync(join(dir, 'host.lock')), 'f up closed in order (its lock released)').toBe(false);
     expectAllStoppedAndRecorded(dir, pids);
   });
 
