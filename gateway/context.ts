@@ -12,6 +12,11 @@ export interface GatewayOptions {
   maxClientBufferBytes?: number;
   /** Largest request body accepted (default 1 MiB); larger → 413. */
   bodyLimitBytes?: number;
+  /**
+   * Largest WebSocket message relayed through /app/<backend>/api, either way (default 16 MiB);
+   * larger closes the socket with 1009. The gateway's own /api/ws keeps its 64 KiB.
+   */
+  proxyWsMaxPayloadBytes?: number;
 }
 
 /** A route plugin added by whoever wires the gateway (auth, proxy, task board...). */
@@ -37,6 +42,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   heartbeatMs: 25_000,
   maxClientBufferBytes: 1024 * 1024,
   bodyLimitBytes: 1024 * 1024,
+  proxyWsMaxPayloadBytes: 16 * 1024 * 1024,
 };
 
 /** What every route plugin gets: the dependencies, resolved options and the stream clients. */

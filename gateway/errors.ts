@@ -6,7 +6,7 @@ import { CommandErrorCode, type CommandResult } from '../services/host/commands.
  * Every error the API returns has this body, whatever produced it: a command the host refused,
  * a zod validation, an unknown route, or Fastify itself (bad JSON, body too large).
  */
-export const ApiErrorCodeSchema = z.enum([...CommandErrorCode.options, 'too_large', 'unsupported_media_type', 'unauthorized', 'forbidden', 'bad_gateway']);
+export const ApiErrorCodeSchema = z.enum([...CommandErrorCode.options, 'too_large', 'unsupported_media_type', 'unauthorized', 'forbidden', 'bad_gateway', 'rate_limited']);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 
 export const ApiErrorBodySchema = z.object({
@@ -88,6 +88,7 @@ function codeForStatus(status: number): ApiErrorCode {
   if (status === 409) return 'conflict';
   if (status === 413) return 'too_large';
   if (status === 415) return 'unsupported_media_type';
+  if (status === 429) return 'rate_limited';
   if (status === 503) return 'unavailable';
   if (status === 504) return 'timeout';
   if (status >= 500) return 'internal';

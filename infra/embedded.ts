@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
-import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
@@ -64,7 +64,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const commands = new InProcessCommandQueue(host);
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
   await board.start();
-  const auth = createGatewayAuth({ home: paths.home, db: store.db });
+  const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
+  const auth = createGatewayAuth({ home: paths.home, db: store.db, exposure });
   const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }) });
   let url: string;
   try {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { commandTarget } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
-import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
+import { authIsConfigured } from '../gateway/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
@@ -140,9 +141,11 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     const board = new TaskBoard({ live, onError: (err) => log(`task board: ${String(err)}`) });
     await board.start();
     cleanups.push(() => board.close());
-    const auth = createGatewayAuth({ home: paths.home, db: replica.store.db });
     let boundPort = port;
-    const refuse = opts.refuse ?? gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => auth.isConfigured() });
+    const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
+    const auth = createGatewayAuth({ home: paths.home, db: replica.store.db, exposure });
+    // The file, not auth.isConfigured(): a gateway that keeps a removed password (fail closed) takes no new exposure.
+    const refuse = opts.refuse ?? gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => authIsConfigured(paths.home) });
     const app = await buildGateway({
       log: replica.store,
       readModel,

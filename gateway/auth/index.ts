@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../services/store/db.js';
 import type { RoutePlugin } from '../context.js';
+import { EnforcedPassword, type Exposure } from './exposure.js';
 import { authGuard } from './guard.js';
-import { authIsConfigured, verifyPassword } from './password.js';
+import { verifyAgainst } from './password.js';
 import { authRoutes } from './routes.js';
 import { TokenStore, type TokenStoreOptions } from './tokens.js';
 
@@ -26,23 +27,24 @@ export interface GatewayAuthOptions extends TokenStoreOptions {
   allowedOrigins?: readonly string[];
   /** How long "is a password set?" is remembered (default 1 s), so requests do not stat a file each. */
   configuredCacheMs?: number;
+  /** Why the gateway is reachable from beyond this machine; while it is, the login never turns off. */
+  exposure?: Exposure;
 }
 
 export function createGatewayAuth(opts: GatewayAuthOptions): GatewayAuth {
   const tokens = new TokenStore(opts.db, opts);
-  const cacheMs = opts.configuredCacheMs ?? 1000;
-  let known: { value: boolean; at: number } | null = null;
   // Read from the file rather than fixed at start, so "f auth set-password" takes effect on a
-  // running gateway within a second.
-  const isConfigured = (): boolean => {
-    const now = Date.now();
-    if (!known || now - known.at >= cacheMs) known = { value: authIsConfigured(opts.home), at: now };
-    return known.value;
+  // running gateway within a second; but an exposed gateway fails closed (see EnforcedPassword).
+  const password = new EnforcedPassword({ home: opts.home, exposure: opts.exposure, cacheMs: opts.configuredCacheMs });
+  const isConfigured = (): boolean => password.isRequired();
+  const verify = async (candidate: string): Promise<boolean> => {
+    const record = password.record();
+    return record ? verifyAgainst(record, candidate) : false;
   };
   return {
     tokens,
     isConfigured,
     onRequest: authGuard({ tokens, isConfigured, allowedOrigins: opts.allowedOrigins }),
-    routes: (app) => authRoutes(app, { tokens, isConfigured, verify: (pw) => verifyPassword(opts.home, pw) }),
+    routes: (app) => authRoutes(app, { tokens, isConfigured, verify, now: opts.now, exposure: opts.exposure, failClosed: () => password.failClosed() }),
   };
 }
