@@ -16,6 +16,8 @@ export const FlowEnvSchema = z.object({
   FLOW_QUEUE_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).optional(),
   /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
+  // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
 });
 
 /** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */

@@ -13,6 +13,7 @@ import type { ReadModel } from '../services/store/read-model.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
+import { closeInOrder } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -99,14 +100,14 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     host,
     app,
     close: () =>
-      (closing ??= (async () => {
-        await commands.close();
-        await app.close();
-        await board.close();
-        await host.stop();
-        await live.close();
-        store.close();
-        releaseLock();
-      })()),
+      (closing ??= closeInOrder([
+        () => commands.close(),
+        () => app.close(),
+        () => board.close(),
+        () => host.stop(),
+        () => live.close(),
+        () => store.close(),
+        releaseLock,
+      ])),
   };
 }

@@ -24,6 +24,7 @@ import { TaskBoard } from '../services/taskboard/index.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
+import { closeInOrder, stderrLog } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 
 export interface GatewayProcessOptions extends DistributedUrls {
@@ -102,7 +103,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   const paths = flowPaths();
   const port = opts.port ?? DEFAULT_PORT;
   const bind = opts.bind ?? DEFAULT_BIND;
-  const log = opts.log ?? ((line: string) => process.stderr.write(`[flow gateway] ${line}\n`));
+  const log = opts.log ?? stderrLog('flow gateway');
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
   const hosts = allowedHosts();
@@ -110,9 +111,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   const releaseLock = acquireHostLock(lockPath, `http://${bind}:${port}`);
   const names = flowNames(opts.prefix);
   const cleanups: (() => Promise<unknown> | unknown)[] = [releaseLock];
-  const unwind = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  };
+  const unwind = () => closeInOrder(cleanups.splice(0).reverse());
   try {
     const nc = opts.nc ?? (await connectNats(opts.natsUrl, 'flow-gateway'));
     if (!opts.nc) cleanups.push(() => nc.drain().catch(() => nc.close()));

@@ -35,6 +35,7 @@ export const OutputLineSchema = z.object({
   at: z.string(),
   fd: z.enum(['stdout', 'stderr']),
   line: z.string(),
+  truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
 
 const STREAM_TYPE = backendChildKind.streamType;

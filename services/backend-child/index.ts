@@ -14,6 +14,8 @@ export interface BackendServicesOptions {
   live?: LiveBus;
   /** Lines of output kept per backend. */
   historyLines?: number;
+  /** The longest output line kept, in UTF-8 bytes (default 64 KiB); a longer one is cut and marked. */
+  maxLineBytes?: number;
 }
 
 interface Running {
@@ -108,7 +110,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     outputs: () => output,
 
     attach(store: EventStore) {
-      output = new OutputRecorder(store, opts.historyLines ?? 1000);
+      output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes });
       if (opts.live) output.useBus(opts.live);
     },
 

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { OPENCODE_POLICY } from '../../actors/opencode-instance.js';
+import { readLines } from '../host/line-splitter.js';
 import type { Spawner, StartedRun } from '../host/supervised-spawn.js';
 
 /**
@@ -95,24 +96,13 @@ export function spawnOpencode(opts: SpawnOptions): OpencodeProcess {
     rejectUrl = rej;
   });
   listening.catch(() => {});
-  const reader = (stream: NodeJS.ReadableStream | null) => {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      partial += chunk;
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        keep(line);
-        const m = LISTENING.exec(line);
-        if (m) resolveUrl(m[1]!);
-      }
-      // Nobody reads a line forever: cap what a chatty child can make us hold.
-      if (partial.length > 64 * 1024) partial = partial.slice(-4096);
-    });
+  // Both pipes are always drained (an unread pipe blocks the child), through the bounded splitter.
+  const onLine = (line: string) => {
+    keep(line);
+    const m = LISTENING.exec(line);
+    if (m) resolveUrl(m[1]!);
   };
-  reader(child.stdout);
-  reader(child.stderr);
+  for (const stream of [child.stdout, child.stderr]) if (stream) readLines(stream, onLine);
   child.on('error', (err) => rejectUrl(err));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {

@@ -79,6 +79,8 @@ const MIGRATIONS: readonly string[] = [
   // 6: which host runs each actor (the host of its latest event), for listings in distributed mode
   `ALTER TABLE actor_state ADD COLUMN host TEXT NOT NULL DEFAULT '';
    UPDATE actor_state SET host = COALESCE((SELECT e.host FROM events e WHERE e.stream_id = actor_state.stream_id ORDER BY e.version DESC LIMIT 1), '');`,
+  // 7: an output line longer than the limit is stored cut, and says so
+  `ALTER TABLE output_lines ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -16,6 +16,8 @@ export interface OutputLine {
   at: string;
   fd: 'stdout' | 'stderr';
   line: string;
+  /** Present (true) when the line was longer than the limit: this is its start, cut there. */
+  truncated?: boolean;
 }
 
 /** Current state, as the API lists it. */
