@@ -8,6 +8,10 @@ export default defineConfig({
     // Two cores: integration tests spawn real processes; keep the fan-out small.
     maxWorkers: 2,
     reporters: process.env.CI ? ['default'] : ['default'],
+    // Marks the run; at its end, any process a test started that is still alive is killed and
+    // fails the run, named with the test that started it.
+    globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/each-file.ts'],
     projects: [
       {
         extends: true,

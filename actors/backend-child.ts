@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, raise, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
@@ -37,7 +37,7 @@ export const backendEvents = {
   STOP_REQUESTED: z.object({}),
   RESTART_REQUESTED: z.object({}),
   REMOVE_REQUESTED: z.object({}),
-  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable() }),
+  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema }),
   SPAWN_FAILED: z.object({ error: z.string() }),
   PROCESS_EXITED: z.object({
     pid: z.number().int().positive(),
@@ -55,6 +55,8 @@ export type BackendEvent = MachineEvents<typeof backendEvents> | { type: 'WATCH_
 export interface BackendRun {
   pid: number;
   startTicks: number | null;
+  /** The spawn id the process carries (null in logs from before spawn ids). */
+  spawnId: string | null;
   startedAt: number;
 }
 export interface BackendExit {
@@ -124,7 +126,7 @@ export const backendChildMachine = setup({
     countRestart: assign(({ context }) => ({ restarts: countBeforeCrash(context) + 1 })),
     recordRun: assign(({ event }) => {
       const e = event as Ev<'PROCESS_STARTED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, startedAt: e.at } };
+      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, startedAt: e.at } };
     }),
     recordExit: assign(({ context, event }) => {
       const e = event as Ev<'PROCESS_EXITED'>;

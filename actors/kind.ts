@@ -11,6 +11,13 @@ export const TimerFiredSchema = z.object({
 });
 
 /**
+ * The spawn id a start event records: the id of the stored event whose transition asked for
+ * the spawn, which the process also carries in its environment (services/host/supervised-spawn.ts).
+ * Null in logs written before spawn ids.
+ */
+export const SpawnIdSchema = z.string().min(1).nullable().default(null);
+
+/**
  * The name of an actor (a backend, an instance, a tunnel): it becomes part of a stream id, a
  * NATS subject token and a URL segment, so no dots, slashes, spaces or upper case.
  */

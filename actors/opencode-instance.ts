@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable
@@ -103,7 +103,7 @@ export const instanceEvents = {
   START_REQUESTED: z.object({}),
   STOP_REQUESTED: z.object({}),
   REMOVE_REQUESTED: z.object({}),
-  SPAWNED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), port: z.number().int().min(1).max(65535), bin: z.string() }),
+  SPAWNED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema, port: z.number().int().min(1).max(65535), bin: z.string() }),
   SPAWN_FAILED: z.object({ error: z.string() }),
   READY: z.object({ url: z.string().url(), version: z.string().nullable() }),
   PROCESS_EXITED: z.object({
@@ -165,6 +165,8 @@ export interface SessionSummary {
 export interface InstanceRun {
   pid: number;
   startTicks: number | null;
+  /** The spawn id the process carries (null in logs from before spawn ids). */
+  spawnId: string | null;
   port: number;
   bin: string;
   startedAt: number;
@@ -289,7 +291,7 @@ export const opencodeInstanceMachine = setup({
     countRetry: assign(({ context }) => ({ portRetries: context.portRetries + 1 })),
     recordRun: assign(({ event }) => {
       const e = event as Ev<'SPAWNED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, port: e.port, bin: e.bin, startedAt: e.at }, url: null, version: null };
+      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, port: e.port, bin: e.bin, startedAt: e.at }, url: null, version: null };
     }),
     recordReady: assign(({ event }) => {
       const e = event as Ev<'READY'>;

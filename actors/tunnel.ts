@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { and, assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
 
 /**
  * tunnel: a cloudflared quick tunnel that exposes a local port (seed 002, supervisor/tunnel.ts,
@@ -62,7 +62,7 @@ export const tunnelEvents = {
   STOP_REQUESTED: z.object({}),
   RESTART_REQUESTED: z.object({}),
   REMOVE_REQUESTED: z.object({}),
-  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable() }),
+  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema }),
   /** `permanent`: retrying cannot help (program not found, exposure refused). */
   SPAWN_FAILED: z.object({ error: z.string(), permanent: z.boolean().default(false) }),
   URL_ANNOUNCED: z.object({ pid: z.number().int().positive(), url: z.string().url() }),
@@ -95,6 +95,8 @@ export type TunnelEvent = MachineEvents<typeof tunnelEvents>;
 export interface TunnelRun {
   pid: number;
   startTicks: number | null;
+  /** The spawn id the process carries (null in logs from before spawn ids). */
+  spawnId: string | null;
   startedAt: number;
 }
 export interface TunnelExit {
@@ -219,7 +221,7 @@ export const tunnelMachine = setup({
     countRestart: assign(({ context }) => ({ restarts: context.restarts + 1 })),
     recordRun: assign(({ event }) => {
       const e = event as Ev<'PROCESS_STARTED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, startedAt: e.at }, url: null, connection: null };
+      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, startedAt: e.at }, url: null, connection: null };
     }),
     recordUrl: assign(({ context, event }) => {
       const e = event as Ev<'URL_ANNOUNCED'>;

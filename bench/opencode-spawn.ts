@@ -10,6 +10,7 @@ import { freePort } from '../services/host/ports.js';
 import { spawnOpencode } from '../services/opencode/process.js';
 import { resolveOpencodeBin } from '../services/opencode/bin.js';
 import { signalGroup, waitGroupGone } from '../services/host/proc.js';
+import { homeIdOf, spawnSupervised } from '../services/host/supervised-spawn.js';
 import { benchTempDir, fmt, intFlag, machineLine, median, nowMs } from './lib.js';
 import { api, startOpencodeBench, waitStatus } from './opencode-lib.js';
 
@@ -18,7 +19,8 @@ const RUNS = intFlag('runs', 'BENCH_RUNS', 3);
 async function bare(project: string): Promise<number> {
   const data = benchTempDir('oc-bare');
   const t0 = nowMs();
-  const p = spawnOpencode({ bin: resolveOpencodeBin(), cwd: project, port: await freePort(), dataDir: data.dir });
+  const identity = { homeId: homeIdOf(data.dir), spawnId: `bench-bare-${t0}`, streamId: 'bench' };
+  const p = spawnOpencode({ bin: resolveOpencodeBin(), cwd: project, port: await freePort(), dataDir: data.dir, spawn: (...a) => spawnSupervised(identity, ...a) });
   await p.listening;
   const ms = nowMs() - t0;
   signalGroup(p.pid, 'SIGTERM');

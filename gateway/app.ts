@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
 import { DEFAULT_OPTIONS, type GatewayContext, type GatewayDeps, type RoutePlugin } from './context.js';
-import { installErrorHandlers } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers, stderrErrorLog } from './errors.js';
+import { hostGuard, originFormUrl, tunnelHosts } from './auth/host.js';
 import { ClientRegistry } from './streams/clients.js';
 import { healthRoutes } from './routes/health.js';
 import { backendRoutes } from './routes/backends.js';
@@ -9,15 +10,22 @@ import { eventRoutes } from './routes/events.js';
 import { wsRoutes } from './routes/ws.js';
 import { appProxyRoutes } from './routes/app-proxy.js';
 import { docsRoutes } from './routes/docs.js';
-import { collectRoutes } from './openapi.js';
+import { collectRoutes, documentResponses } from './openapi.js';
 import { actorRoutes } from './routes/actors.js';
 import { webRoutes } from './routes/web.js';
 import { commandRoutes } from './routes/commands.js';
 
 export type { GatewayDeps, GatewayOptions, GatewayContext, RoutePlugin } from './context.js';
 
+/** /app/<backend>/api/*: whatever the backend answers is passed on. */
+const proxyRoutes: RoutePlugin = async (scope, ctx) => {
+  const responses = { default: 'whatever the backend answers, passed on as it is', 502: 'the backend is not running, has no port, or did not answer' };
+  documentResponses(scope, { '/app/:backend/api': responses, '/app/:backend/api/*': responses });
+  await appProxyRoutes(scope, ctx);
+};
+
 /** The built-in routes, in registration order; `deps.extraRoutes` are registered after them. */
-export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, commandRoutes, appProxyRoutes, docsRoutes, webRoutes];
+export const coreRoutes: readonly RoutePlugin[] = [healthRoutes, backendRoutes, eventRoutes, wsRoutes, actorRoutes, commandRoutes, proxyRoutes, docsRoutes, webRoutes];
 
 /** Client messages on /api/ws are small subscribe requests; anything bigger is not one. */
 const WS_MAX_PAYLOAD = 64 * 1024;
@@ -28,15 +36,22 @@ const WS_MAX_PAYLOAD = 64 * 1024;
  */
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const options = { ...DEFAULT_OPTIONS, ...deps.options };
+  const logError = deps.logError ?? stderrErrorLog;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // Keep-alive connections with no request in flight do not hold up close().
     forceCloseConnections: 'idle',
+    // `POST http://x/api/... HTTP/1.1` is routed as the path it names; the host guard judges x.
+    rewriteUrl: originFormUrl,
+    // A request with no Host is refused by the host guard, in Flow's shape, not by Node with an empty 400.
+    http: { requireHostHeader: false },
+    frameworkErrors: frameworkErrorHandler(logError),
+    clientErrorHandler,
   });
   const ctx: GatewayContext = { deps, options, clients: new ClientRegistry() };
 
-  installErrorHandlers(app);
+  installErrorHandlers(app, logError);
   // Before any route: every route lands in app.routeTable (OpenAPI, route-table tests).
   collectRoutes(app);
 
@@ -49,7 +64,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
   // After the WebSocket plugin, whose own onRequest hook marks upgrades so that a refused one
-  // has its socket destroyed; before every route, so nothing (no 101, no body) precedes it.
+  // has its socket destroyed; before every route, so nothing (no 101, no body) precedes them.
+  // The Host first: a rebound page is refused whether or not a password is set.
+  app.addHook('onRequest', hostGuard({ allowed: deps.allowedHosts ?? [], exposedAs: tunnelHosts(deps.readModel) }));
   if (deps.auth) app.addHook('onRequest', deps.auth.onRequest);
 
   for (const plugin of [...coreRoutes, ...(deps.auth ? [deps.auth.routes] : []), ...(deps.extraRoutes ?? [])]) {

@@ -4,6 +4,8 @@ import type { LiveBus } from '../services/bus/types.js';
 import type { EventLog, ReadModel } from '../services/store/read-model.js';
 import type { ClientRegistry } from './streams/clients.js';
 import type { GatewayAuth } from './auth/index.js';
+import type { AllowedHost } from '../services/auth/allowed-hosts.js';
+import type { ErrorLog } from './errors.js';
 
 export interface GatewayOptions {
   /** SSE `: ping` comments and WebSocket pings, in ms (default 25 s, as Centrifugo and Socket.IO). */
@@ -12,6 +14,11 @@ export interface GatewayOptions {
   maxClientBufferBytes?: number;
   /** Largest request body accepted (default 1 MiB); larger → 413. */
   bodyLimitBytes?: number;
+  /**
+   * Largest WebSocket message relayed through /app/<backend>/api, either way (default 16 MiB);
+   * larger closes the socket with 1009. The gateway's own /api/ws keeps its 64 KiB.
+   */
+  proxyWsMaxPayloadBytes?: number;
 }
 
 /** A route plugin added by whoever wires the gateway (auth, proxy, task board...). */
@@ -29,6 +36,13 @@ export interface GatewayDeps {
   auth?: GatewayAuth;
   /** Fastify's logger option; off unless given. */
   logger?: boolean | Record<string, unknown>;
+  /** Where every 500 is written (default: stderr, so `f up` and `f gateway` show it). */
+  logError?: ErrorLog;
+  /**
+   * Host names besides loopback (at the bound port) that the gateway answers to
+   * (FLOW_ALLOWED_HOSTS). The public names of tunnels exposing the gateway are added from the read model.
+   */
+  allowedHosts?: readonly AllowedHost[];
 }
 
 export type ResolvedOptions = Required<GatewayOptions>;
@@ -37,6 +51,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   heartbeatMs: 25_000,
   maxClientBufferBytes: 1024 * 1024,
   bodyLimitBytes: 1024 * 1024,
+  proxyWsMaxPayloadBytes: 16 * 1024 * 1024,
 };
 
 /** What every route plugin gets: the dependencies, resolved options and the stream clients. */

@@ -13,16 +13,51 @@ export interface CollectedRoute {
   url: string;
   zod: ZodRouteSchemas | undefined;
   public: boolean;
+  /** What the route itself answers beyond what the gateway answers for every route of its shape. */
+  responses: RouteResponses | undefined;
   websocket: boolean;
   /** Fastify's own HEAD twin of a GET route. */
   autoHead: boolean;
 }
 
+/**
+ * Status → what it means, for the answers a route's handler gives on its own: its success codes
+ * (200 unless it says otherwise) and the refusals it throws. `default` is for a route that
+ * passes on someone else's status (the /app proxy).
+ */
+export type RouteResponses = Partial<Record<number | 'default', string>>;
+
 declare module 'fastify' {
   interface FastifyInstance {
     routeTable: CollectedRoute[];
   }
+  interface FastifyContextConfig {
+    responses?: RouteResponses;
+  }
 }
+
+/** Declares the statuses a route answers: `app.route({ method, url, ...responds({ 201: 'created' }, zodRoute(...)) })`. */
+export function responds<R extends { config?: object }>(responses: RouteResponses, route: R): R & { config: NonNullable<R['config']> & { responses: RouteResponses } } {
+  return { ...route, config: { ...(route.config as NonNullable<R['config']>), responses } };
+}
+
+/**
+ * Declares the statuses of routes a plugin registers, by URL, for a plugin whose route
+ * definitions live elsewhere: call it on the plugin's scope before the plugin runs.
+ */
+export function documentResponses(scope: FastifyInstance, byUrl: Record<string, RouteResponses>): void {
+  scope.addHook('onRoute', (route) => {
+    const responses = byUrl[route.url];
+    if (responses) route.config = { ...route.config, responses: { ...route.config?.responses, ...responses } };
+  });
+}
+
+/** What a route that submits a command to the host can answer besides its success. */
+export const COMMAND_RESPONSES: RouteResponses = {
+  409: 'the actor is not in a state that takes this command (the host said so), or a name is taken',
+  503: 'no host took the command, or the gateway\'s copy of the log has not caught up',
+  504: 'the host did not answer in time; the command may still run',
+};
 
 /** Call on the root instance before any route is registered. */
 export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
@@ -37,8 +72,16 @@ export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
       table.push({
         method,
         url: route.url,
-        zod: route.config?.zod,
-        public: route.config?.public === true,
+        // Read when asked: onRoute hooks of inner scopes (the dashboard marks its files public) run after this one.
+        get zod() {
+          return route.config?.zod;
+        },
+        get public() {
+          return route.config?.public === true;
+        },
+        get responses() {
+          return route.config?.responses;
+        },
         websocket: Boolean(route.wsHandler ?? route.websocket),
         // Fastify registers HEAD right after its GET with the same options.
         autoHead: method === 'HEAD' && gets.has(key),
@@ -89,6 +132,48 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query' | '
 
 const ERROR_REF = { $ref: '#/components/schemas/ApiError' };
 
+/** Methods whose body Fastify reads (and may refuse as too large, of the wrong type, or bad JSON). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every status a route can answer: what the gateway answers for any route of its shape (the
+ * host check, the login, the Origin check, the router, the body parser, validation, a bug),
+ * then what the route itself declares. Kept exact so a client can rely on the list.
+ */
+export function routeStatuses(route: CollectedRoute): Record<string, string> {
+  const out: Record<string, string> = {};
+  const declared = route.responses ?? {};
+  const successes = Object.keys(declared).filter((k) => /^[123]\d\d$/.test(k));
+  if (route.websocket) {
+    out['101'] = 'switching to a WebSocket';
+    out['426'] = 'a plain GET: upgrade to a WebSocket';
+  } else if (successes.length === 0 && declared.default === undefined) {
+    out['200'] = 'success';
+  }
+  out['400'] = 'the request is not valid: a parameter, the query, the body, the URL or the Host header; the message says which';
+  if (!route.public) out['401'] = 'no valid token (only when a password is set): log in with POST /api/auth/login';
+  if (!SAFE_METHODS.has(route.method) || route.websocket) out['403'] = 'sent from a page that this gateway did not serve (its Origin)';
+  const hasParams = /:[A-Za-z0-9_]+|\*$/.test(route.url);
+  if (hasParams) out['404'] = 'what the path names does not exist';
+  if (BODY_METHODS.has(route.method) && !route.websocket) {
+    out['413'] = 'the body is over the limit (1 MiB unless the route says otherwise)';
+    out['415'] = 'the body is not JSON';
+  }
+  if (/:[A-Za-z0-9_]+/.test(route.url)) out['414'] = 'a part of the path is longer than 100 characters';
+  out['421'] = 'the Host header names a host this gateway does not answer to (allow it with FLOW_ALLOWED_HOSTS)';
+  out['431'] = 'the request headers are over 16 KiB';
+  out['500'] = 'a bug in Flow; the details are in its log';
+  for (const [status, description] of Object.entries(declared)) if (description !== undefined) out[status] = description;
+  return out;
+}
+
+function responseObject(status: string, description: string): Record<string, unknown> {
+  // Errors (and whatever a proxied backend answers) are described by status; Flow's own errors have one shape.
+  if (/^[45]\d\d$/.test(status)) return { description, content: { 'application/json': { schema: ERROR_REF } } };
+  return { description };
+}
+
 function operation(route: CollectedRoute): Record<string, unknown> {
   const params = parametersOf(route.zod?.params, 'path');
   // A path parameter the route declares but validates by hand (or the `*` of a proxy) is still a parameter.
@@ -99,11 +184,7 @@ function operation(route: CollectedRoute): Record<string, unknown> {
   const op: Record<string, unknown> = {
     operationId: `${route.method.toLowerCase()} ${route.url}`,
     parameters: [...params, ...parametersOf(route.zod?.query, 'query'), ...parametersOf(route.zod?.headers, 'header')],
-    responses: {
-      '200': { description: route.websocket ? 'a plain GET is answered 426; upgrade to a WebSocket' : 'success' },
-      '4XX': { description: 'the request was refused', content: { 'application/json': { schema: ERROR_REF } } },
-      '5XX': { description: 'the server or what it fronts failed', content: { 'application/json': { schema: ERROR_REF } } },
-    },
+    responses: Object.fromEntries(Object.entries(routeStatuses(route)).map(([status, description]) => [status, responseObject(status, description)])),
   };
   if (route.zod?.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.zod.body) } } };
   if (route.public) op.security = [];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
 /** Process-level configuration, from the environment (and CLI flags that override it). */
 export const FlowEnvSchema = z.object({
@@ -13,7 +14,16 @@ export const FlowEnvSchema = z.object({
   FLOW_REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'FLOW_REDIS_URL must look like redis://127.0.0.1:6379').optional(),
   FLOW_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'FLOW_NATS_PREFIX is 1-40 letters, digits, "-" or "_"').optional(),
   FLOW_QUEUE_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).optional(),
+  /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
+  FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
+  // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
 });
+
+/** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */
+export function allowedHosts(env: NodeJS.ProcessEnv = process.env): AllowedHost[] {
+  return parseEnv(env).FLOW_ALLOWED_HOSTS ?? [];
+}
 
 export interface DistributedUrls {
   natsUrl: string;

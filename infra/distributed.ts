@@ -1,6 +1,7 @@
 import type { DistributedUrls } from './config.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startHostProcess, type HostProcess } from './host-process.js';
+import { closeInOrder } from './lifetime.js';
 
 export interface DistributedUp {
   url: string;
@@ -33,9 +34,6 @@ export async function startDistributedUp(opts: DistributedUrls & { port?: number
     host,
     gateway,
     close: () =>
-      (closing ??= (async () => {
-        await gateway.close();
-        await host.close();
-      })()),
+      (closing ??= closeInOrder([() => gateway.close(), () => host.close()])),
   };
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
-import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
@@ -10,9 +10,10 @@ import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
+import { closeInOrder } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -41,6 +42,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const bind = opts.bind ?? DEFAULT_BIND;
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
+  const hosts = allowedHosts();
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`);
   const store = openFlowStore({ host: opts.hostId });
   const live = new InProcessLiveBus();
@@ -63,8 +65,18 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const commands = new InProcessCommandQueue(host);
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
   await board.start();
-  const auth = createGatewayAuth({ home: paths.home, db: store.db });
-  const app = await buildGateway({ log: store, readModel, commands, live, auth, extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }) });
+  const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
+  const auth = createGatewayAuth({ home: paths.home, db: store.db, exposure });
+  const app = await buildGateway({
+    log: store,
+    readModel,
+    commands,
+    live,
+    auth,
+    allowedHosts: hosts,
+    logError: opts.log,
+    extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }),
+  });
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });
@@ -88,14 +100,14 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     host,
     app,
     close: () =>
-      (closing ??= (async () => {
-        await commands.close();
-        await app.close();
-        await board.close();
-        await host.stop();
-        await live.close();
-        store.close();
-        releaseLock();
-      })()),
+      (closing ??= closeInOrder([
+        () => commands.close(),
+        () => app.close(),
+        () => board.close(),
+        () => host.stop(),
+        () => live.close(),
+        () => store.close(),
+        releaseLock,
+      ])),
   };
 }

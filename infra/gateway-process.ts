@@ -6,7 +6,8 @@ import { commandTarget } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
 import { hostRoutePlugin } from '../gateway/routes/hosts.js';
-import { openBindRefusal } from '../gateway/auth/exposure.js';
+import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
+import { authIsConfigured } from '../gateway/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
@@ -21,9 +22,10 @@ import type { ReadModel } from '../services/store/read-model.js';
 import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
-import { DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
+import { closeInOrder, stderrLog } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 
 export interface GatewayProcessOptions extends DistributedUrls {
@@ -116,16 +118,15 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   const paths = flowPaths();
   const port = opts.port ?? DEFAULT_PORT;
   const bind = opts.bind ?? DEFAULT_BIND;
-  const log = opts.log ?? ((line: string) => process.stderr.write(`[flow gateway] ${line}\n`));
+  const log = opts.log ?? stderrLog('flow gateway');
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
+  const hosts = allowedHosts();
   const lockPath = join(paths.home, 'gateway.lock');
   const releaseLock = acquireHostLock(lockPath, `http://${bind}:${port}`);
   const names = flowNames(opts.prefix);
   const cleanups: (() => Promise<unknown> | unknown)[] = [releaseLock];
-  const unwind = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  };
+  const unwind = () => closeInOrder(cleanups.splice(0).reverse());
   try {
     const nc = opts.nc ?? (await connectNats(opts.natsUrl, 'flow-gateway'));
     if (!opts.nc) cleanups.push(() => nc.drain().catch(() => nc.close()));
@@ -156,15 +157,19 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     const board = new TaskBoard({ live, onError: (err) => log(`task board: ${String(err)}`) });
     await board.start();
     cleanups.push(() => board.close());
-    const auth = createGatewayAuth({ home: paths.home, db: replica.store.db });
     let boundPort = port;
-    const refuse = opts.refuse ?? gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => auth.isConfigured() });
+    const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
+    const auth = createGatewayAuth({ home: paths.home, db: replica.store.db, exposure });
+    // The file, not auth.isConfigured(): a gateway that keeps a removed password (fail closed) takes no new exposure.
+    const refuse = opts.refuse ?? gatewayExposureGuard({ gatewayPort: () => boundPort, hasPassword: () => authIsConfigured(paths.home) });
     const app = await buildGateway({
       log: replica.store,
       readModel,
       commands,
       live,
       auth,
+      allowedHosts: hosts,
+      logError: log,
       extraRoutes: [
         ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
         hostRoutePlugin({ list: () => replica.hostList(), connected: () => commands.connected(), forget: (id) => replica.forget(id) }),

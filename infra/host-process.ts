@@ -9,6 +9,7 @@ import type { EventStore } from '../services/store/event-store.js';
 import { flowPaths, parseEnv, type DistributedUrls } from './config.js';
 import { defaultHostId } from './host-id.js';
 import { hostKindServices } from './kind-services.js';
+import { closeInOrder, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -40,12 +41,10 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
   const paths = flowPaths();
   const hostId = opts.hostId ?? defaultHostId();
   const names = flowNames(opts.prefix);
-  const log = opts.log ?? ((line: string) => process.stderr.write(`[flow host ${hostId}] ${line}\n`));
+  const log = opts.log ?? stderrLog(`flow host ${hostId}`);
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `host ${hostId}`);
   const cleanups: (() => Promise<void> | void)[] = [releaseLock];
-  const unwind = async () => {
-    for (const c of cleanups.reverse()) await c();
-  };
+  const unwind = () => closeInOrder(cleanups.splice(0).reverse());
   try {
     const store = openFlowStore({ host: hostId });
     cleanups.push(() => store.close());
@@ -75,17 +74,16 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
       // Workers first (running jobs finish), then the host (its processes' exits are recorded),
       // then the publisher gets a moment to send those last events.
       close: () =>
-        (closing ??= (async () => {
-          await workers.close();
-          await host.stop();
-          await Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000))]);
-          cleanups.length = 0;
-          await publisher.close();
-          await live.close();
-          await nc.drain().catch(() => nc.close());
-          store.close();
-          releaseLock();
-        })()),
+        (closing ??= closeInOrder([
+          () => workers.close(),
+          () => host.stop(),
+          () => Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000).unref())]),
+          () => publisher.close(),
+          () => live.close(),
+          () => nc.drain().catch(() => nc.close()),
+          () => store.close(),
+          releaseLock,
+        ])),
     };
   } catch (err) {
     await unwind().catch(() => {});

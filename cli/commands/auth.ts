@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { apiBase, authHeaders, tokenFile } from '../client.js';
 import { flowPaths } from '../../infra/config.js';
 
@@ -65,6 +66,75 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
+/** A Flow of this FLOW_HOME that serves a gateway: `f up` (host.lock) or `f gateway` (gateway.lock). */
+interface RunningFlow {
+  who: string;
+  url: string;
+}
+
+async function runningGateways(home: string): Promise<RunningFlow[]> {
+  const [{ readHolder }, { isAlive }] = await Promise.all([import('../../services/host/pid-lock.js'), import('../../services/host/proc.js')]);
+  const found: RunningFlow[] = [];
+  for (const file of ['host.lock', 'gateway.lock']) {
+    const holder = readHolder(join(home, file));
+    if (!holder || !isAlive(holder.pid, holder.startTicks)) continue;
+    const url = typeof holder.url === 'string' ? holder.url : '';
+    // `f host` (distributed) writes "host <id>": it serves no gateway, so no password of its own.
+    if (file === 'host.lock' && url.startsWith('host ')) continue;
+    found.push({ who: `pid ${holder.pid}${url ? ` at ${url}` : ''}`, url });
+  }
+  return found;
+}
+
+const StatusSchema = z.object({ exposure: z.string().nullable() });
+
+/** What a running gateway says exposes it (null: nothing), or why it could not be asked. */
+async function askExposure(flow: RunningFlow): Promise<{ asked: true; exposure: string | null } | { asked: false; why: string }> {
+  if (!URL.canParse(flow.url)) return { asked: false, why: 'its lock file names no URL yet' };
+  const base = new URL(flow.url);
+  if (base.port === '0') return { asked: false, why: 'it is still starting' };
+  // A gateway bound to every interface answers on loopback.
+  if (base.hostname === '0.0.0.0') base.hostname = '127.0.0.1';
+  if (base.hostname === '[::]') base.hostname = '[::1]';
+  try {
+    const res = await fetch(new URL('/api/auth/status', base), { signal: AbortSignal.timeout(5000) });
+    const parsed = StatusSchema.safeParse(await res.json());
+    if (!parsed.success) return { asked: false, why: `it answered without saying whether it is exposed (HTTP ${res.status})` };
+    return { asked: true, exposure: parsed.data.exposure };
+  } catch (err) {
+    return { asked: false, why: `it did not answer (${(err as Error).message})` };
+  }
+}
+
+function exposedAdvice(exposure: string): string {
+  const tunnel = /tunnel "([^"]+)"/.exec(exposure);
+  if (tunnel) return `stop the tunnel first ("f tunnel stop ${tunnel[1]}")`;
+  return 'restart Flow bound to 127.0.0.1 first ("f up" without --host, or --host 127.0.0.1)';
+}
+
+/**
+ * Removing the password of a gateway that the world can reach would hand it to anyone (the
+ * gateway itself keeps the password while exposed, but says so only in its log): ask each
+ * running gateway of this FLOW_HOME first, and refuse while one is exposed.
+ */
+async function checkNotExposed(home: string, force: boolean): Promise<void> {
+  for (const flow of await runningGateways(home)) {
+    const answer = await askExposure(flow);
+    if (answer.asked && answer.exposure !== null) {
+      throw new Error(
+        `refusing to remove the password: the running Flow (${flow.who}) is exposed: ${answer.exposure}. ` +
+          `Without a password anyone who can reach it could control Flow; ${exposedAdvice(answer.exposure)}, then run this again`,
+      );
+    }
+    if (!answer.asked && !force) {
+      throw new Error(
+        `refusing to remove the password: could not ask the running Flow (${flow.who}) whether it is exposed: ${answer.why}. ` +
+          'Try again once it answers, or stop it first; --force removes the password anyway, for when that process is not really a running Flow',
+      );
+    }
+  }
+}
+
 const errorMessage = (json: unknown, status: number): string => (json as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
 
 export function register(program: Command): void {
@@ -96,10 +166,13 @@ export function register(program: Command): void {
 
   auth
     .command('remove-password')
-    .description('remove the password: the gateway is open to anything that can reach it (loopback only)')
-    .action(async () => {
+    .description('remove the password: the gateway is open to anything that can reach it (loopback only); refused while the running Flow is exposed')
+    .option('--force', 'remove it even when the running Flow cannot be asked whether it is exposed')
+    .action(async (opts: { force?: boolean }) => {
       const { removePassword } = await import('../../gateway/auth/password.js');
-      removePassword(flowPaths().home);
+      const home = flowPaths().home;
+      await checkNotExposed(home, opts.force === true);
+      removePassword(home);
       process.stdout.write('password removed; "f up" will refuse a non-loopback --host\n');
     });
 
@@ -139,7 +212,9 @@ export function register(program: Command): void {
       const res = await fetch(`${base}/api/auth/status`, { headers: authHeaders() }).catch(() => {
         throw new Error(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`);
       });
-      const s = (await res.json()) as { passwordSet: boolean; authenticated: boolean };
+      const s = (await res.json()) as { passwordSet: boolean; authenticated: boolean; exposure?: string | null; failClosed?: boolean };
       process.stdout.write(`${base}: ${s.passwordSet ? 'password set' : 'no password (open, loopback only)'}; ${s.authenticated ? 'logged in' : 'not logged in'}\n`);
+      if (s.exposure) process.stdout.write(`exposed: ${s.exposure}\n`);
+      if (s.failClosed) process.stdout.write('the password file is gone, but while the gateway is exposed it keeps requiring a login with the last password\n');
     });
 }

@@ -10,6 +10,7 @@ interface LogLine {
   at: string;
   fd: string;
   line: string;
+  truncated?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -98,7 +99,8 @@ export function register(program: Command): void {
     .option('-f, --follow', 'keep printing new lines')
     .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
       const id = encodeURIComponent(name);
-      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(l.line + '\n');
+      // A line cut at the limit ends with a marker, so it is never taken for the whole line.
+      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
       if (opts.follow) {
         // The stream starts with the kept tail, then goes live.
         return followSse(`${apiBase()}/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {

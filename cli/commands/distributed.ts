@@ -34,9 +34,10 @@ export function register(program: Command): void {
       const urls = requireUrls('host', opts);
       if (opts.id !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(opts.id)) throw new Error(`--id is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(opts.id)}`);
       const { startHostProcess } = await import('../../infra/host-process.js');
-      const host = await startHostProcess({ ...urls, hostId: opts.id });
-      process.stdout.write(`Flow host ${host.hostId} is up (NATS ${urls.natsUrl}, Redis ${urls.redisUrl})\n`);
-      runUntilSignal(`host ${host.hostId}`, () => host.close());
+      await runUntilSignal(
+        () => startHostProcess({ ...urls, hostId: opts.id }),
+        (host) => ({ banner: `Flow host ${host.hostId} is up (NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`, what: `host ${host.hostId}` }),
+      );
     });
 
   host
@@ -67,8 +68,9 @@ export function register(program: Command): void {
     .action(async (opts: UrlFlags & { port: number; host: string }) => {
       const urls = requireUrls('gateway', opts);
       const { startGatewayProcess } = await import('../../infra/gateway-process.js');
-      const gateway = await startGatewayProcess({ ...urls, port: opts.port, bind: opts.host });
-      process.stdout.write(`Flow gateway is up at ${gateway.url}\n`);
-      runUntilSignal('the gateway', () => gateway.close());
+      await runUntilSignal(
+        () => startGatewayProcess({ ...urls, port: opts.port, bind: opts.host }),
+        (gateway) => ({ banner: `Flow gateway is up at ${gateway.url}`, what: 'the gateway' }),
+      );
     });
 }

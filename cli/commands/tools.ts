@@ -36,6 +36,7 @@ interface InstallFlags {
   bin?: string;
   registry?: string;
   allowUnverified?: boolean;
+  build?: boolean;
   json?: boolean;
 }
 
@@ -64,7 +65,7 @@ async function installCommand(arg: string, flags: InstallFlags): Promise<void> {
   }
   const rec = await recorderFor(paths);
   try {
-    const out = target.kind === 'link' ? await installLink(paths, target.path, rec, { force: flags.force }) : await installRemote(paths, target.installId, rec, { force: flags.force, catalog: flags.catalog });
+    const out = target.kind === 'link' ? await installLink(paths, target.path, rec, { force: flags.force }) : await installRemote(paths, target.installId, rec, { force: flags.force, catalog: flags.catalog, build: flags.build });
     if (flags.json) return printJson(out);
     say(out.notes);
     if (out.status !== 'already-installed') {
@@ -94,6 +95,7 @@ export function register(program: Command): void {
     .option('--bin <name>', 'which program of a package to install (package backends)')
     .option('--registry <url>', 'package registry (default FLOW_REGISTRY_URL)')
     .option('--allow-unverified', 'install a registry package that publishes no sha256')
+    .option('--build', "run a remote tool's [exec].build now (it is the publisher's code: without --build, Flow installs the tool but never runs its build)")
     .option('--json', 'print the outcome as JSON')
     .action((arg: string, flags: InstallFlags) => installCommand(arg, flags));
 

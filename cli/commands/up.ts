@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
+import { runUntilSignal } from '../../infra/lifetime.js';
+
+export { runUntilSignal };
 
 export function register(program: Command): void {
   withServerUrls(program
@@ -9,17 +12,17 @@ export function register(program: Command): void {
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .action(async (opts: { port: number; host: string; nats?: string; redis?: string }) => {
       const urls = distributedUrls(opts);
+      const what = 'backends and the gateway';
       if (urls) {
         const { startDistributedUp } = await import('../../infra/distributed.js');
-        const flow = await startDistributedUp({ ...urls, port: opts.port, bind: opts.host });
-        process.stdout.write(`Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})\n`);
-        runUntilSignal('backends and the gateway', () => flow.close());
+        await runUntilSignal(
+          () => startDistributedUp({ ...urls, port: opts.port, bind: opts.host }),
+          (flow) => ({ banner: `Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`, what }),
+        );
         return;
       }
       const { startEmbedded } = await import('../../infra/embedded.js');
-      const flow = await startEmbedded({ port: opts.port, bind: opts.host });
-      process.stdout.write(`Flow is up at ${flow.url}\n`);
-      runUntilSignal('backends and the gateway', () => flow.close());
+      await runUntilSignal(() => startEmbedded({ port: opts.port, bind: opts.host }), (flow) => ({ banner: `Flow is up at ${flow.url}`, what }));
     });
 }
 
@@ -28,28 +31,6 @@ export function withServerUrls(command: Command): Command {
   return command
     .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
     .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)');
-}
-
-/** Ctrl+C (or SIGTERM/SIGHUP) stops cleanly; a second one exits at once. */
-export function runUntilSignal(what: string, close: () => Promise<void>): void {
-  let signals = 0;
-  const stop = (signal: string) => {
-    signals += 1;
-    if (signals > 1) {
-      process.stderr.write(`${signal} again: exiting now\n`);
-      process.exit(130);
-    }
-    process.stderr.write(`${signal}: stopping ${what}...\n`);
-    close()
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        process.stderr.write(`error while stopping: ${String(err)}\n`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => stop('SIGHUP'));
 }
 
 export function parsePort(v: string): number {

@@ -14,18 +14,21 @@ declare module 'fastify' {
 export const SESSION_COOKIE = 'flow_session';
 
 /**
- * Routes that are public whatever their config says. /api/health is core (another module owns
- * it) and must answer a CLI or a supervisor that has no token.
+ * Marks a route as reachable without a token (health, login, the dashboard's static shell).
+ * Every other route, and every request that matched no route, needs one: deny by default.
  */
-const PUBLIC_URLS = new Set(['/api/health']);
+export function publicRoute<R extends { config?: object }>(route: R): R & { config: NonNullable<R['config']> & { public: true } } {
+  return { ...route, config: { ...(route.config as NonNullable<R['config']>), public: true as const } };
+}
 
 /**
- * Only /api and /app carry data or act. Any other path is the dashboard's static shell
- * (HTML, JS, CSS with no data in them), which must load before the user can log in.
+ * Whether the route the router matched is public. Judged on the match, never on the raw URL:
+ * the router decodes the path (`/%61pi/backends` is `/api/backends`) and accepts absolute-form
+ * targets, so a test on `request.url` sees one path while another one runs. A request that
+ * matched nothing (the 404 handler) is not public either: it learns nothing without a login.
  */
-export function isProtectedPath(url: string): boolean {
-  const path = url.split('?')[0] ?? url;
-  return path === '/api' || path.startsWith('/api/') || path === '/app' || path.startsWith('/app/');
+export function isPublicRoute(request: FastifyRequest): boolean {
+  return request.routeOptions.url !== undefined && request.routeOptions.config?.public === true;
 }
 
 export interface Presented {
@@ -99,9 +102,7 @@ export function authGuard(deps: GuardDeps) {
       return;
     }
     if (!deps.isConfigured()) return;
-    if (!isProtectedPath(request.url)) return;
-    const route = request.routeOptions;
-    if (route.config?.public === true || (route.url !== undefined && PUBLIC_URLS.has(route.url))) return;
+    if (isPublicRoute(request)) return;
 
     const presented = presentedToken(request);
     if (!presented) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { WebSocket, type RawData } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
 import { BackendNameSchema, backendStreamId, type BackendContext } from '../../actors/backend-child.js';
 import { SESSION_COOKIE } from '../auth/guard.js';
@@ -10,33 +10,23 @@ import { isWebSocketUpgrade } from '../auth/origin.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { parsePart } from '../validation.js';
+import { forwardedTarget } from './app-proxy-target.js';
 
 /**
  * `/app/<backend>/api/*` → the backend child's `config.port` on 127.0.0.1, with the
- * `/app/<backend>/api` prefix stripped (seed 002's /app/api, one per backend). Bodies are
- * piped both ways as bytes: nothing is parsed, decoded or buffered whole, so a 1 MiB upload
- * or an endless SSE stream passes through as the backend wrote it. WebSocket upgrades are
- * relayed message by message. Flow's own credentials (its bearer token, its cookie) are
+ * `/app/<backend>/api` prefix stripped (seed 002's /app/api, one per backend). The target the
+ * backend sees is the rest of the one the client sent, byte for byte (app-proxy-target.ts).
+ * Bodies are piped both ways as bytes: nothing is parsed, decoded or buffered whole, so a
+ * 1 MiB upload or an endless SSE stream passes through as the backend wrote it. WebSocket
+ * upgrades are relayed message by message, up to the proxied-message cap (16 MiB by default),
+ * not the gateway's own 64 KiB. Flow's own credentials (its bearer token, its cookie) are
  * removed before a request reaches the backend.
  */
 export const ProxyParamsSchema = z.object({
   backend: BackendNameSchema,
-  /** The path after the prefix; no ".." segment, so the backend sees the path the client meant. */
-  '*': z
-    .string()
-    .refine((p) => !hasDotDot(p), 'the path must not contain ".." segments')
-    .optional(),
+  /** The router's decoded view of the path after the prefix; what is forwarded comes from the raw target. */
+  '*': z.string().optional(),
 });
-
-function hasDotDot(path: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    return true;
-  }
-  return decoded.split(/[/\\]/).some((s) => s === '..') || decoded.includes('\0');
-}
 
 /** Connection-level headers: they describe one hop, never the next (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -52,14 +42,14 @@ interface Target {
 
 function resolveTarget(ctx: GatewayContext, request: FastifyRequest): Target {
   const params = parsePart(ProxyParamsSchema, request.params, 'params');
+  const path = forwardedTarget(request.url, params.backend);
   const row = ctx.deps.readModel.getActor(backendStreamId(params.backend));
   if (!row || row.status === 'removed') throw ApiError.notFound(`no backend named ${params.backend}`);
   const c = row.snapshot.context as BackendContext;
   const port = c.config?.port ?? null;
   if (port === null) throw ApiError.badGateway(`backend ${params.backend} has no port; add it with --port so /app/${params.backend}/api can reach it`);
   if (row.status !== 'running') throw ApiError.badGateway(`backend ${params.backend} is ${row.status}, not running; start it with "f backend start ${params.backend}"`);
-  const q = request.url.indexOf('?');
-  return { name: params.backend, port, path: `/${params['*'] ?? ''}${q >= 0 ? request.url.slice(q) : ''}` };
+  return { name: params.backend, port, path };
 }
 
 /** Drops Flow's bearer token and session cookie; the backend's own credentials pass. */
@@ -122,7 +112,7 @@ function proxyHttp(ctx: GatewayContext, request: FastifyRequest, reply: FastifyR
 }
 
 /** The upstream socket opened before the client's 101, and what it sent before they were joined. */
-const pending = new WeakMap<FastifyRequest, { upstream: WebSocket; early: [RawData, boolean][] }>();
+const pending = new WeakMap<IncomingMessage, { upstream: WebSocket; early: [RawData, boolean][] }>();
 
 /**
  * Opens the backend's WebSocket first, in preHandler: if the backend is down the client gets a
@@ -137,7 +127,17 @@ async function connectUpstream(ctx: GatewayContext, request: FastifyRequest): Pr
     .filter(Boolean);
   const headers = requestHeaders(request, target, new Set([...WS_HANDSHAKE, 'sec-websocket-protocol', 'host']));
   delete headers.host;
-  const upstream = new WebSocket(`ws://127.0.0.1:${target.port}${target.path}`, protocols, { headers: headers as Record<string, string>, perMessageDeflate: false });
+  const upstream = new WebSocket(`ws://127.0.0.1:${target.port}/`, protocols, {
+    headers: headers as Record<string, string>,
+    perMessageDeflate: false,
+    maxPayload: ctx.options.proxyWsMaxPayloadBytes,
+    // The URL parser would resolve dot segments and re-encode the path: the request line
+    // carries the target as received instead (node:http writes `path` when the request ends).
+    finishRequest: (req) => {
+      req.path = target.path;
+      req.end();
+    },
+  });
   const early: [RawData, boolean][] = [];
   upstream.on('message', (data, isBinary) => early.push([data, isBinary]));
   await new Promise<void>((resolve, reject) => {
@@ -148,7 +148,7 @@ async function connectUpstream(ctx: GatewayContext, request: FastifyRequest): Pr
     });
     upstream.once('error', (err: NodeJS.ErrnoException) => reject(ApiError.badGateway(`backend ${target.name} did not answer on 127.0.0.1:${target.port} (${err.code ?? err.message})`)));
   });
-  pending.set(request, { upstream, early });
+  pending.set(request.raw, { upstream, early });
 }
 
 /** Close codes 1005/1006 describe a missing close frame and may not be sent; pass a normal close instead. */
@@ -157,16 +157,17 @@ function sendableCode(code: number): number {
 }
 
 function linkSockets(ctx: GatewayContext, client: WebSocket, request: FastifyRequest): void {
-  const link = pending.get(request);
-  pending.delete(request);
+  const link = pending.get(request.raw);
+  pending.delete(request.raw);
   if (!link) {
     client.close(1011, 'backend connection missing');
     return;
   }
   const { upstream, early } = link;
-  const cap = ctx.options.maxClientBufferBytes;
+  // A side that stops reading is cut off rather than buffered without bound: past the client
+  // budget plus one message of the largest size relayed.
+  const cap = ctx.options.maxClientBufferBytes + ctx.options.proxyWsMaxPayloadBytes;
   upstream.removeAllListeners('message');
-  // A side that stops reading is cut off rather than buffered without bound.
   const forward = (to: WebSocket) => (data: RawData, isBinary: boolean) => {
     if (to.readyState !== WebSocket.OPEN) return;
     if (to.bufferedAmount > cap) {
@@ -193,7 +194,25 @@ function linkSockets(ctx: GatewayContext, client: WebSocket, request: FastifyReq
   if (upstream.readyState !== WebSocket.OPEN) client.close(1011, 'backend closed');
 }
 
+/**
+ * Proxied upgrades are completed by a WebSocket server of the proxy's own, whose message cap is
+ * the proxied one; every other upgrade (the gateway's /api/ws) stays with the shared server and
+ * its 64 KiB. ws fixes a socket's cap when the upgrade completes and @fastify/websocket
+ * completes every upgrade with `websocketServer.handleUpgrade`, so that is where they part:
+ * a request whose backend socket connectUpstream opened is the proxy's.
+ */
+function completeProxiedUpgradesWithTheirOwnCap(app: FastifyInstance, maxPayload: number): void {
+  const shared = app.websocketServer;
+  const proxied = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
+  const completeShared = shared.handleUpgrade.bind(shared);
+  shared.handleUpgrade = (req, socket, head, done) => {
+    if (pending.has(req)) proxied.handleUpgrade(req, socket, head, (ws) => done(ws, req));
+    else completeShared(req, socket, head, done);
+  };
+}
+
 export async function appProxyRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  completeProxiedUpgradesWithTheirOwnCap(app, ctx.options.proxyWsMaxPayloadBytes);
   // The bodies are the backend's business: no parser reads them (so no body limit either);
   // the raw request stream is piped on untouched.
   app.removeAllContentTypeParsers();

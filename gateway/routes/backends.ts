@@ -12,6 +12,7 @@ import { ApiError } from '../errors.js';
 import { SseConnection } from '../streams/sse.js';
 import { LastEventIdHeadersSchema } from './events.js';
 import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
+import { COMMAND_RESPONSES, responds } from '../openapi.js';
 
 /** The body of `POST /api/backends`: the backend config as a client sends it, plus its name. */
 export const CreateBackendBodySchema = BackendConfigInputSchema.extend({
@@ -34,6 +35,7 @@ export const OutputLineSchema = z.object({
   at: z.string(),
   fd: z.enum(['stdout', 'stderr']),
   line: z.string(),
+  truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
 
 const STREAM_TYPE = backendChildKind.streamType;
@@ -95,14 +97,14 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'POST',
     url: '/api/backends',
-    ...zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
       const existing = findBackend(ctx, body.name);
       // A retired one (its host's old log) is no one's: the new backend replaces it.
       if (existing && existing.status !== 'retired') throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
       const config = resolveConfig(body);
       const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart }, body.host);
       return reply.code(201).send(view);
-    }),
+    })),
   });
 
   app.route({
@@ -114,33 +116,33 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'DELETE',
     url: '/api/backends/:id',
-    ...zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
       requireBackend(ctx, params.id);
       return submit(ctx, { type: 'backend.remove', name: params.id });
-    }),
+    })),
   });
 
   for (const action of ['start', 'stop', 'restart'] as const) {
     app.route({
       method: 'POST',
       url: `/api/backends/:id/${action}`,
-      ...zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
         requireBackend(ctx, params.id);
         return submit(ctx, { type: `backend.${action}`, name: params.id });
-      }),
+      })),
     });
   }
 
   app.route({
     method: 'GET',
     url: '/api/backends/:id/logs',
-    ...zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
+    ...responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
       const row = requireBackend(ctx, params.id);
       const limit = query.limit ?? 200;
       if (!query.follow) return { name: params.id, lines: ctx.deps.readModel.outputLines(row.streamId, limit) };
       followLogs(ctx, reply, params.id, row.streamId, limit, headers['last-event-id']);
       return reply;
-    }),
+    })),
   });
 }
 

@@ -45,7 +45,7 @@ export async function catalogRoutes(app: FastifyInstance, opts: { home: string }
       .header('cache-control', 'no-cache')
       .send(createReadStream(real));
   };
-  app.get('/api/catalog/', (_req, reply) => serve('index.json', reply));
+  app.get('/api/catalog/', { config: { responses: { 404: 'no catalog has been published here (no index.json)' } } }, (_req, reply) => serve('index.json', reply));
   app.get('/api/catalog/*', (req, reply) => {
     const rel = (req.params as { '*': string })['*'] || 'index.json';
     return serve(join(rel), reply);

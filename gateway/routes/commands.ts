@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
+import { responds } from '../openapi.js';
 
 export const CommandParamsSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'a command id is the id a 504 answer gave') });
 
@@ -14,7 +15,7 @@ export async function commandRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/commands/:id',
-    ...zodRoute({ params: CommandParamsSchema }, async ({ params }) => {
+    ...responds({ 503: 'the command queue cannot be read' }, zodRoute({ params: CommandParamsSchema }, async ({ params }) => {
       const status = ctx.deps.commands.status;
       if (!status) throw ApiError.notFound(`no command ${params.id}: in embedded mode commands finish before the API answers, so none is ever pending`);
       const found = await status.call(ctx.deps.commands, params.id).catch((err: unknown) => {
@@ -22,6 +23,6 @@ export async function commandRoutes(app: FastifyInstance, ctx: GatewayContext): 
       });
       if (!found) throw ApiError.notFound(`no command ${params.id} (finished commands are kept for a day, failed ones for a week)`);
       return found;
-    }),
+    })),
   });
 }

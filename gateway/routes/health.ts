@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../context.js';
 import { zodRoute } from '../validation.js';
+import { publicRoute } from '../auth/guard.js';
 
 export const HealthSchema = z.object({
   ok: z.literal(true),
@@ -11,11 +12,11 @@ export const HealthSchema = z.object({
 });
 export type Health = z.infer<typeof HealthSchema>;
 
-/** `GET /api/health`: cheap, unauthenticated (when auth lands), and enough for a CLI to know Flow is up. */
+/** `GET /api/health`: cheap, public (a CLI or a supervisor has no token), and enough to know Flow is up. */
 export async function healthRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.route({
     method: 'GET',
     url: '/api/health',
-    ...zodRoute({}, (): Health => ({ ok: true, epoch: ctx.deps.log.epoch, head: ctx.deps.log.headPosition(), clients: ctx.clients.stats() })),
+    ...publicRoute(zodRoute({}, (): Health => ({ ok: true, epoch: ctx.deps.log.epoch, head: ctx.deps.log.headPosition(), clients: ctx.clients.stats() }))),
   });
 }

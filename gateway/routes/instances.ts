@@ -13,6 +13,7 @@ import type { ReadModel } from '../../services/store/read-model.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
+import { COMMAND_RESPONSES, responds, type RouteResponses } from '../openapi.js';
 import { attentionRoutes } from './attention.js';
 import { sessionRoutes } from './sessions.js';
 
@@ -89,6 +90,12 @@ export function requireRunning(r: InstanceRecord, runtime: OpencodeRuntime): voi
 }
 
 /** opencode's answers, as Flow's errors: its 404/400/409 keep their meaning; the rest is a bad gateway. */
+/** What a route that calls an instance's OpenCode server can answer besides its success. */
+export const OPENCODE_RESPONSES: RouteResponses = {
+  409: 'the instance is not running, or not ready yet',
+  502: 'its OpenCode server failed or did not answer',
+};
+
 export async function callOpencode<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -133,7 +140,7 @@ export async function instanceRoutes(app: FastifyInstance, deps: OpencodeRouteDe
   app.route({
     method: 'POST',
     url: '/api/instances',
-    ...zodRoute({ body: CreateInstanceBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 201: 'the instance, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateInstanceBodySchema }, async ({ body }, _request, reply) => {
       if (!isAbsolute(body.directory)) throw ApiError.invalid(`body.directory: ${body.directory} is not an absolute path`);
       const directory = resolve(body.directory);
       if (!isDirectory(directory)) throw ApiError.invalid(`body.directory: ${directory} does not exist or is not a directory`);
@@ -148,7 +155,7 @@ export async function instanceRoutes(app: FastifyInstance, deps: OpencodeRouteDe
         ...(body.startTimeoutMs !== undefined ? { startTimeoutMs: body.startTimeoutMs } : {}),
       } as Command);
       return reply.code(201).send(view);
-    }),
+    })),
   });
 
   app.route({
@@ -160,34 +167,34 @@ export async function instanceRoutes(app: FastifyInstance, deps: OpencodeRouteDe
   app.route({
     method: 'DELETE',
     url: '/api/instances/:id',
-    ...zodRoute({ params: InstanceParamsSchema }, async ({ params }) => {
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema }, async ({ params }) => {
       lookup.instance(params.id);
       return submit({ type: 'opencode.remove', id: params.id });
-    }),
+    })),
   });
 
   for (const action of ['start', 'stop'] as const) {
     app.route({
       method: 'POST',
       url: `/api/instances/:id/${action}`,
-      ...zodRoute({ params: InstanceParamsSchema }, async ({ params }) => {
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema }, async ({ params }) => {
         const r = lookup.instance(params.id);
         if (action === 'stop' && r.row.status === 'stopped') return viewOf(r);
         return submit({ type: `opencode.${action}`, id: params.id });
-      }),
+      })),
     });
   }
 
   app.route({
     method: 'GET',
     url: '/api/instances/:id/sessions',
-    ...zodRoute({ params: InstanceParamsSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) })),
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
   });
 
   app.route({
     method: 'POST',
     url: '/api/instances/:id/sessions',
-    ...zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema }, async ({ params, body }, _request, reply) => {
+    ...responds({ 201: 'the session, created', ...OPENCODE_RESPONSES, 503: 'created, but not readable yet; read it again' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema }, async ({ params, body }, _request, reply) => {
       const r = lookup.instance(params.id);
       requireRunning(r, deps.runtime);
       const info = await callOpencode(() => deps.runtime.createSession(params.id, body.title));
@@ -195,7 +202,7 @@ export async function instanceRoutes(app: FastifyInstance, deps: OpencodeRouteDe
       const s = fresh.context.sessions[info.id];
       if (!s) throw new ApiError(503, 'unavailable', `session ${info.id} was created but is not readable yet; retry`);
       return reply.code(201).send(sessionView(params.id, s));
-    }),
+    })),
   });
 }
 

@@ -7,7 +7,8 @@ import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { SseConnection } from '../streams/sse.js';
 import { zodRoute } from '../validation.js';
-import { OpencodeLookup, callOpencode, requireRunning, type OpencodeRouteDeps } from './instances.js';
+import { responds } from '../openapi.js';
+import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning, type OpencodeRouteDeps } from './instances.js';
 
 /**
  * /api/sessions/:id…: a session is found through the instance that owns it, and every call
@@ -53,7 +54,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
   app.route({
     method: 'GET',
     url: '/api/sessions/:id/messages',
-    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       const id = instance.context.id;
       if (instance.row.status === 'running' && deps.runtime.isLive(id)) {
@@ -62,58 +63,58 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
       }
       // The instance is not running: the history Flow recorded is still there.
       return { source: 'log', messages: fromLog(id, params.id) };
-    }),
+    })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/messages',
-    ...zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema }, async ({ params, body }, _request, reply) => {
+    ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema }, async ({ params, body }, _request, reply) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, deps.runtime);
       await callOpencode(() => deps.runtime.sendMessage(instance.context.id, params.id, body.text));
       return reply.code(202).send({ accepted: true, sessionId: params.id, events: `/api/sessions/${params.id}/events` });
-    }),
+    })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/abort',
-    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, deps.runtime);
       await callOpencode(() => deps.runtime.abort(instance.context.id, params.id));
       return { aborted: true, sessionId: params.id };
-    }),
+    })),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/sessions/:id',
-    ...zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, deps.runtime);
       await callOpencode(() => deps.runtime.deleteSession(instance.context.id, params.id));
       return { deleted: true, sessionId: params.id };
-    }),
+    })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/permissions/:permissionId',
-    ...zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema }, async ({ params, body }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       if (!session.permissions.some((p) => p.id === params.permissionId)) throw ApiError.notFound(`session ${params.id} has no pending permission ${params.permissionId}`);
       requireRunning(instance, deps.runtime);
       await callOpencode(() => deps.runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
       return { replied: true, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
-    }),
+    })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/questions/:questionId',
-    ...zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema }, async ({ params, body }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       const question = session.questions.find((q) => q.id === params.questionId);
       if (!question) throw ApiError.notFound(`session ${params.id} has no pending question ${params.questionId}`);
@@ -123,7 +124,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
       requireRunning(instance, deps.runtime);
       await callOpencode(() => deps.runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
       return { answered: true, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? 'rejected' : 'replied' };
-    }),
+    })),
   });
 
   /**

@@ -4,6 +4,7 @@ import { readTheme, SessionIdSchema, SetThemeBodySchema, TaskboardError, TaskIdS
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
+import { responds } from '../openapi.js';
 
 /** Seed 003's task board routes, over a running TaskBoard; the theme lives in $FLOW_HOME. */
 export const SessionParamsSchema = z.object({ id: SessionIdSchema });
@@ -61,12 +62,12 @@ export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard;
   app.route({
     method: 'DELETE',
     url: '/api/tasks/:session/:task',
-    ...zodRoute({ params: TaskParamsSchema }, ({ params }) =>
+    ...responds({ 409: 'another task is blocked by this one' }, zodRoute({ params: TaskParamsSchema }, ({ params }) =>
       board(async () => {
         await tb.files.deleteTask(params.session, params.task);
         return { success: true, taskId: params.task };
       }),
-    ),
+    )),
   });
 
   app.route({

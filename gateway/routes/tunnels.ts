@@ -8,6 +8,7 @@ import type { ReadModel } from '../../services/store/read-model.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
+import { COMMAND_RESPONSES, responds } from '../openapi.js';
 
 /**
  * /api/tunnels: list, start, inspect, stop (and restart, remove) tunnels. Relay tokens never
@@ -110,7 +111,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
   app.route({
     method: 'POST',
     url: '/api/tunnels',
-    ...zodRoute({ body: StartTunnelBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 200: 'a stopped tunnel of that name, started again', 201: 'the tunnel, created and starting', ...COMMAND_RESPONSES, 409: 'exposing that port is refused (the gateway has no password), or the tunnel already runs' }, zodRoute({ body: StartTunnelBodySchema }, async ({ body }, _request, reply) => {
       const refusal = deps.refuse?.(body.port) ?? null;
       if (refusal) throw ApiError.conflict(refusal);
       const name = body.name ?? defaultTunnelName(body.port);
@@ -120,7 +121,7 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
       }
       const view = await submit({ type: 'tunnel.start', name, port: body.port, command: body.command, relay: body.relay });
       return reply.code(existing ? 200 : 201).send(view);
-    }),
+    })),
   });
 
   app.route({
@@ -133,11 +134,11 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
     app.route({
       method: 'POST',
       url: `/api/tunnels/:id/${action}`,
-      ...zodRoute({ params: TunnelParamsSchema }, async ({ params }) => {
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: TunnelParamsSchema }, async ({ params }) => {
         const row = require(params.id);
         if (action === 'stop' && row.status === 'stopped') throw ApiError.conflict(`the tunnel ${params.id} is already stopped`);
         return submit({ type: `tunnel.${action}`, name: params.id });
-      }),
+      })),
     });
   }
 }

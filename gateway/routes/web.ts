@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayContext } from '../context.js';
+import type { RouteResponses } from '../openapi.js';
 
 /**
  * The package root, found by walking up to package.json: the same answer whether this file runs
@@ -21,6 +22,14 @@ function packageRoot(from: string): string {
   }
 }
 
+const STATIC_RESPONSES: RouteResponses = {
+  200: 'the file',
+  206: 'the part of it the Range asked for',
+  304: 'not modified since the ETag the client has',
+  412: 'an If-Match or If-Unmodified-Since precondition failed',
+  416: 'the Range is outside the file',
+};
+
 export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'gateway', 'web');
 
 /**
@@ -30,6 +39,11 @@ export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url)))
  * login screen must load without a token); the data all comes from /api, which auth guards.
  */
 export async function webRoutes(app: FastifyInstance, _ctx: GatewayContext): Promise<void> {
+  // Every route of this scope is a file of the shell: public (the guard denies anything unmarked),
+  // answered as @fastify/send answers a file request.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, public: true, responses: STATIC_RESPONSES };
+  });
   await app.register(fastifyStatic, {
     root: WEB_DIR,
     prefix: '/',

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child.js';
 import type { ActorKind } from '../../actors/kind.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
+import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
 import type { LiveBus } from '../bus/types.js';
 import { OutputRecorder } from './output.js';
@@ -13,6 +14,8 @@ export interface BackendServicesOptions {
   live?: LiveBus;
   /** Lines of output kept per backend. */
   historyLines?: number;
+  /** The longest output line kept, in UTF-8 bytes (default 64 KiB); a longer one is cut and marked. */
+  maxLineBytes?: number;
 }
 
 interface Running {
@@ -46,16 +49,17 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     const env: NodeJS.ProcessEnv = { ...process.env, ...config.env };
     if (config.port !== null) env.PORT = String(config.port);
     let child: ChildProcess;
+    let started: StartedRun | null;
     try {
-      child = spawn(cmd!, args, { cwd: config.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      ({ child, started } = ctx.spawn(cmd!, args, { cwd: config.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     } catch (err) {
       return ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) });
     }
-    if (child.pid === undefined) {
+    if (!started) {
       child.once('error', (err) => ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) }));
       return;
     }
-    const pid = child.pid;
+    const pid = started.pid;
     let resolveExit!: () => void;
     const run: Running = {
       child,
@@ -79,7 +83,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       ctx.observe('PROCESS_EXITED', { pid, code, signal, cause: run.shuttingDown ? 'host-shutdown' : 'exit' });
       resolveExit();
     });
-    ctx.observe('PROCESS_STARTED', { pid, startTicks: procInfo(pid)?.startTicks ?? null });
+    ctx.observe('PROCESS_STARTED', { ...started });
   }
 
   function killProcess(ctx: EffectContext): void {
@@ -106,7 +110,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     outputs: () => output,
 
     attach(store: EventStore) {
-      output = new OutputRecorder(store, opts.historyLines ?? 1000);
+      output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes });
       if (opts.live) output.useBus(opts.live);
     },
 
@@ -124,6 +128,8 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       }
       if (life === 'removed') output?.forget(ctx.streamId);
     },
+
+    recordedRun: (snapshot) => (snapshot.context as BackendContext).run,
 
     async reconcile(ctx) {
       const c = ctxOf(ctx);

@@ -1,16 +1,18 @@
-import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import type { Statement } from 'better-sqlite3';
 import type { EventStore } from '../store/event-store.js';
 import type { OutputLine } from '../store/read-model.js';
 import type { LiveBus } from '../bus/types.js';
+import { readLines } from '../host/line-splitter.js';
 
 /**
  * Output of supervised processes: every line goes live on the bus at once, and into a bounded
  * history table in batches (one transaction per flush), trimmed to the last N lines per backend.
+ * A line is at most `maxLineBytes` long (the shared splitter cuts and marks longer ones), so the
+ * history is bounded in bytes too, whatever a child prints.
  */
 export class OutputRecorder {
-  private buffer: { seq: number; streamId: string; at: string; fd: string; line: string }[] = [];
+  private buffer: { seq: number; streamId: string; at: string; fd: string; line: string; truncated: boolean }[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private live: LiveBus | null = null;
   private seq: number;
@@ -20,8 +22,9 @@ export class OutputRecorder {
   constructor(
     private readonly store: EventStore,
     private readonly keep: number,
+    private readonly opts: { maxLineBytes?: number } = {},
   ) {
-    this.insert = store.db.prepare(`INSERT INTO output_lines (seq, stream_id, at, fd, line) VALUES (?, ?, ?, ?, ?)`);
+    this.insert = store.db.prepare(`INSERT INTO output_lines (seq, stream_id, at, fd, line, truncated) VALUES (?, ?, ?, ?, ?, ?)`);
     this.trim = store.db.prepare(
       `DELETE FROM output_lines WHERE stream_id = ? AND seq <= (SELECT seq FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
     );
@@ -39,24 +42,27 @@ export class OutputRecorder {
     for (const fd of ['stdout', 'stderr'] as const) {
       const stream = child[fd];
       if (!stream) continue;
-      const rl = createInterface({ input: stream, crlfDelay: Infinity });
-      rl.on('line', (line) => {
-        const at = new Date().toISOString();
-        this.seq += 1;
-        const msg: OutputLine = { seq: this.seq, at, fd, line };
-        this.live?.publish(subject, msg);
-        this.buffer.push({ seq: this.seq, streamId, at, fd, line });
-        this.scheduleFlush();
-      });
+      readLines(
+        stream,
+        (line, truncated) => {
+          const at = new Date().toISOString();
+          this.seq += 1;
+          const msg: OutputLine = truncated ? { seq: this.seq, at, fd, line, truncated } : { seq: this.seq, at, fd, line };
+          this.live?.publish(subject, msg);
+          this.buffer.push({ seq: this.seq, streamId, at, fd, line, truncated });
+          this.scheduleFlush();
+        },
+        { maxLineBytes: this.opts.maxLineBytes },
+      );
     }
   }
 
   lines(streamId: string, limit: number): OutputLine[] {
     this.flush();
     const rows = this.store.db
-      .prepare(`SELECT seq, at, fd, line FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT ?`)
-      .all(streamId, limit) as OutputLine[];
-    return rows.reverse();
+      .prepare(`SELECT seq, at, fd, line, truncated FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT ?`)
+      .all(streamId, limit) as (Omit<OutputLine, 'truncated'> & { truncated: number })[];
+    return rows.reverse().map(({ truncated, ...l }) => (truncated ? { ...l, truncated: true } : l));
   }
 
   forget(streamId: string): void {
@@ -73,7 +79,7 @@ export class OutputRecorder {
     const touched = new Set(batch.map((b) => b.streamId));
     try {
       this.store.db.transaction(() => {
-        for (const b of batch) this.insert.run(b.seq, b.streamId, b.at, b.fd, b.line);
+        for (const b of batch) this.insert.run(b.seq, b.streamId, b.at, b.fd, b.line, b.truncated ? 1 : 0);
         for (const id of touched) this.trim.run(id, id, this.keep - 1);
       })();
     } catch (err) {

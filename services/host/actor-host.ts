@@ -1,4 +1,6 @@
 import type { Statement } from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventMeta } from '../store/envelope.js';
@@ -8,6 +10,8 @@ import { readTimers } from './actor-projection.js';
 import { commandError, type Command, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
 import { fold, toStored, type Snapshot } from './fold.js';
+import { stopUnowned, type HomeProcess } from './orphans.js';
+import { homeIdOf, spawnSupervised, type Spawner } from './supervised-spawn.js';
 import { InvalidEventError, RejectedCommandError, recordEvent } from './writer.js';
 
 interface LiveActor {
@@ -15,6 +19,8 @@ interface LiveActor {
   services: KindServices;
   snapshot: Snapshot;
   version: number;
+  /** The id of the last event applied: the spawn id of a spawn its transition asked for. */
+  eventId: string;
 }
 
 export interface HostOptions {
@@ -23,6 +29,10 @@ export interface HostOptions {
   services: readonly KindServices[];
   clock?: Clock;
   log?: (line: string) => void;
+  /** The marker of this host's processes; default: one of the FLOW_HOME its log lives in. */
+  homeId?: string;
+  /** Grace (SIGTERM → SIGKILL) for processes of this FLOW_HOME that the log does not own. */
+  orphanGraceMs?: number;
 }
 
 /**
@@ -35,9 +45,13 @@ export class ActorHost {
   private readonly live: LiveBus;
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
+  private readonly homeId: string;
+  private readonly orphanGraceMs: number;
   private readonly byType = new Map<string, KindServices>();
   private readonly actors = new Map<string, LiveActor>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Spawn ids of this host's living children: never taken for orphans, whatever the log says yet. */
+  private readonly spawned = new Set<string>();
   private readonly queue: (() => void)[] = [];
   private draining = false;
   private causedBy: Statement<[string, string], { version: number; position: number }> | null = null;
@@ -48,6 +62,9 @@ export class ActorHost {
     this.live = opts.live;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? ((line) => process.stderr.write(`[flow host] ${line}\n`));
+    // The log lives in FLOW_HOME; a log in memory owns no process anyone could find again.
+    this.homeId = opts.homeId ?? (this.store.db.memory ? randomUUID() : homeIdOf(dirname(this.store.db.name)));
+    this.orphanGraceMs = opts.orphanGraceMs ?? 3000;
     for (const s of opts.services) {
       this.byType.set(s.kind.streamType, s);
       s.attach?.(this.store);
@@ -161,7 +178,7 @@ export class ActorHost {
     const kind = services.kind;
     const current = this.actors.get(streamId) ?? { snapshot: fold(kind, []), version: 0 };
     const rec = recordEvent(this.store, kind, streamId, current, { type, data, meta, at: this.clock.now() });
-    const actor: LiveActor = { streamId, services, snapshot: rec.snapshot, version: rec.envelope.version };
+    const actor: LiveActor = { streamId, services, snapshot: rec.snapshot, version: rec.envelope.version, eventId: rec.envelope.id };
     this.actors.set(streamId, actor);
     this.runActions(actor, rec.actions, Date.parse(rec.envelope.at));
     return { version: rec.envelope.version, position: rec.envelope.position, status: kind.status(rec.snapshot as never) };
@@ -210,11 +227,24 @@ export class ActorHost {
       name: context.name ?? actor.streamId.slice(actor.streamId.indexOf(':') + 1),
       snapshot: actor.snapshot,
       version: actor.version,
+      spawn: this.spawnerFor(actor),
       observe: (type, data) => {
         this.observe(actor.streamId, type, data).catch((err: unknown) => this.log(`${actor.streamId}: could not record ${type}: ${err instanceof Error ? err.message : String(err)}`));
       },
       live: this.live,
       clock: this.clock,
+    };
+  }
+
+  private spawnerFor(actor: LiveActor): Spawner {
+    const identity = { homeId: this.homeId, spawnId: actor.eventId, streamId: actor.streamId };
+    return (program, args, options) => {
+      const spawned = spawnSupervised(identity, program, args, options);
+      if (spawned.started) {
+        this.spawned.add(identity.spawnId);
+        spawned.child.once('exit', () => this.spawned.delete(identity.spawnId));
+      }
+      return spawned;
     };
   }
 
@@ -238,6 +268,27 @@ export class ActorHost {
     this.timers.delete(key);
   }
 
+  /**
+   * Stops the processes of this FLOW_HOME whose spawn id no run of the log shows, and says
+   * which. Returns how many runs the log shows.
+   */
+  private async stopOrphans(): Promise<number> {
+    const runs = [...this.actors.values()].flatMap((a) => a.services.recordedRun?.(a.snapshot) ?? []);
+    const owned = new Set(runs.map((r) => r.spawnId).filter((id): id is string => id !== null));
+    // A run recorded before spawn ids owns its process group.
+    const groups = new Set(runs.filter((r) => r.spawnId === null).map((r) => r.pid));
+    const owns = (p: HomeProcess) => (p.spawnId !== null && (owned.has(p.spawnId) || this.spawned.has(p.spawnId))) || groups.has(p.pgid);
+    const stopped = await stopUnowned({ homeId: this.homeId, owns, graceMs: this.orphanGraceMs });
+    for (const p of stopped) this.log(`stopped pid ${p.pid} (group ${p.pgid}): ${this.describeSpawn(p.spawnId)}, and no run in the log owns it`);
+    return runs.length;
+  }
+
+  private describeSpawn(spawnId: string | null): string {
+    if (!spawnId) return 'a process of this FLOW_HOME with no spawn id';
+    const e = this.store.db.prepare(`SELECT stream_id, type FROM events WHERE id = ?`).get(spawnId) as { stream_id: string; type: string } | undefined;
+    return e ? `spawned for ${e.stream_id} after ${e.type} (event ${spawnId})` : `spawn ${spawnId}, which this log does not hold (a log of this FLOW_HOME that was replaced?)`;
+  }
+
   /** Fold every stream this host serves, reconcile with the world, re-arm timers, resume. */
   private async recover(): Promise<void> {
     const streams = this.store.db.prepare(`SELECT stream_id, stream_type, version FROM streams ORDER BY stream_id`).all() as {
@@ -252,8 +303,9 @@ export class ActorHost {
       if (!services) continue;
       const events = this.store.readStream(s.stream_id);
       const snapshot = fold(services.kind, events);
-      const version = events.length ? events[events.length - 1]!.version : 0;
-      this.actors.set(s.stream_id, { streamId: s.stream_id, services, snapshot, version });
+      const last = events[events.length - 1];
+      const version = last?.version ?? 0;
+      this.actors.set(s.stream_id, { streamId: s.stream_id, services, snapshot, version, eventId: last?.id ?? '' });
       const row = checkProjection.get(s.stream_id) as { version: number; snapshot: string } | undefined;
       if (!row || row.version !== version || row.snapshot !== JSON.stringify(toStored(snapshot))) repaired = true;
     }
@@ -262,9 +314,13 @@ export class ActorHost {
       this.log('projections disagreed with the log; rebuilding them');
       this.store.rebuild();
     }
-    for (const actor of [...this.actors.values()]) {
-      await actor.services.reconcile?.(this.contextFor(actor));
-    }
+    // No process the log does not own: first what no recorded run accounts for (a host killed
+    // between a spawn and its record); then, once each kind has stopped or adopted its recorded
+    // runs, what those runs left behind outside their groups.
+    const recorded = await this.stopOrphans();
+    // Each actor waits only on its own processes' grace: reconcile them all at once.
+    await Promise.all([...this.actors.values()].map((actor) => actor.services.reconcile?.(this.contextFor(actor))));
+    if (recorded > 0) await this.stopOrphans();
     for (const t of readTimers(this.store.db)) {
       if (this.actors.has(t.streamId)) this.armTimer(t.streamId, t.timerId, t.event, t.dueAt);
     }

@@ -2,6 +2,7 @@ import type { ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Snapshot } from './fold.js';
+import type { Spawner } from './supervised-spawn.js';
 
 export interface Clock {
   now(): number;
@@ -15,6 +16,11 @@ export interface EffectContext {
   /** The snapshot right after the transition that asked for this effect. */
   readonly snapshot: Snapshot;
   readonly version: number;
+  /**
+   * The only way an effect starts a process (supervised-spawn.ts): its own group, this
+   * FLOW_HOME's marker, and as its spawn id the id of the stored event that asked for the effect.
+   */
+  readonly spawn: Spawner;
   /** Appends an observation (PROCESS_EXITED, ...) to this actor's stream, then applies it. */
   observe(type: string, data: Record<string, unknown>): void;
   readonly live: LiveBus;
@@ -28,6 +34,11 @@ export interface KindServices {
   readonly effects: Readonly<Record<string, (ctx: EffectContext, params: unknown) => void>>;
   /** Called after every transition and at recovery: keep standing resources (watchers) in line with state. */
   sync?(ctx: EffectContext): void;
+  /**
+   * The process the log shows running for this actor, if any. At host start, a process of this
+   * FLOW_HOME that no actor's run accounts for is stopped (services/host/orphans.ts).
+   */
+  recordedRun?(snapshot: Snapshot): RecordedRun | null;
   /** At host start, after folding: look at the world (orphaned pids) and report what is true. */
   reconcile?(ctx: EffectContext): Promise<void>;
   /** At host start, after reconcile: events to send so interrupted actors carry on. */
@@ -36,4 +47,11 @@ export interface KindServices {
   shutdown?(): Promise<void>;
   /** Store access for kinds that keep bounded side data (output lines). */
   attach?(store: EventStore): void;
+}
+
+/** A run as a start event recorded it; `spawnId` is null in logs written before spawn ids. */
+export interface RecordedRun {
+  pid: number;
+  startTicks: number | null;
+  spawnId: string | null;
 }

@@ -33,6 +33,55 @@ export function isAlive(pid: number, startTicks?: number | null): boolean {
   return startTicks === undefined || startTicks === null || info.startTicks === startTicks;
 }
 
+/** A process whose environment carries a given variable with a given value. */
+export interface MarkedProcess extends ProcInfo {
+  pid: number;
+  env: ReadonlyMap<string, string>;
+}
+
+function parseEnviron(raw: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return env;
+}
+
+/**
+ * Living processes whose environment (as they were started: /proc/<pid>/environ) has
+ * `name=value`. Processes of other users cannot be read and are never listed; a zombie's
+ * environment is empty.
+ */
+export function processesWithEnv(name: string, value: string): MarkedProcess[] {
+  const out: MarkedProcess[] = [];
+  const needle = `${name}=${value}\0`;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    let raw: string;
+    try {
+      raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Most processes are not ours: a substring test before parsing anything.
+    if (!raw.includes(needle)) continue;
+    const env = parseEnviron(raw);
+    if (env.get(name) !== value) continue;
+    const info = procInfo(pid);
+    if (!info || info.state === 'Z' || info.state === 'X') continue;
+    out.push({ pid, env, ...info });
+  }
+  return out;
+}
+
 /** Living (non-zombie) members of a process group. */
 export function groupMembers(pgid: number): number[] {
   const out: number[] = [];

@@ -5,7 +5,7 @@ import type { ActorKind } from '../../actors/kind.js';
 import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
-import { isAlive, procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
+import { isAlive, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
 import { resolveOpencodeBin } from './bin.js';
 import { OpencodeClient, type OpencodeEndpoint } from './client.js';
 import { OpencodeEventStream } from './events.js';
@@ -103,13 +103,13 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
     }
     let proc: OpencodeProcess;
     try {
-      proc = spawnOpencode({ bin, cwd: run.directory, port, dataDir: dataDirOf(run.instanceId), env });
+      proc = spawnOpencode({ bin, cwd: run.directory, port, dataDir: dataDirOf(run.instanceId), env, spawn: ctx.spawn });
     } catch (err) {
       runs.delete(run.streamId);
       run.markDone();
       return ctx.observe('SPAWN_FAILED', { error: `cannot run ${bin}: ${(err as Error).message}` });
     }
-    if (!proc.pid) {
+    if (!proc.started) {
       runs.delete(run.streamId);
       run.markDone();
       const err = await proc.listening.then(() => null, (e: Error) => e);
@@ -129,7 +129,7 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
       ctx.observe('PROCESS_EXITED', { pid, code, signal, cause, portTaken, tail });
       run.markDone();
     });
-    ctx.observe('SPAWNED', { pid, startTicks: procInfo(pid)?.startTicks ?? null, port, bin });
+    ctx.observe('SPAWNED', { ...proc.started, port, bin });
 
     let url: string;
     try {
@@ -284,6 +284,8 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
      * it held: each is found by PID and start time, stopped, and its instance marked stopped
      * (its busy sessions interrupted). None is left running unaccounted for.
      */
+    recordedRun: (snapshot) => (snapshot.context as InstanceContext).run,
+
     async reconcile(ctx) {
       latest.set(ctx.streamId, ctx);
       const state = stateOf(ctx);

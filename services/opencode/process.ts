@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { OPENCODE_POLICY } from '../../actors/opencode-instance.js';
+import { readLines } from '../host/line-splitter.js';
+import type { Spawner, StartedRun } from '../host/supervised-spawn.js';
 
 /**
  * Starting one `opencode serve`: its own process group, a random password, and its own data
@@ -17,11 +19,15 @@ export interface SpawnOptions {
   /** Root of this instance's state: data/, state/, cache/ go below it (kept across restarts). */
   dataDir: string;
   env?: NodeJS.ProcessEnv;
+  /** The host's supervised spawn (EffectContext.spawn). */
+  spawn: Spawner;
 }
 
 export interface OpencodeProcess {
   child: ChildProcess;
   pid: number;
+  /** What the start event records; null when no process was started (see `listening`). */
+  started: StartedRun | null;
   password: string;
   /** The last lines of its stdout and stderr, colour codes removed. */
   tail(): string[];
@@ -71,10 +77,9 @@ export function spawnOpencode(opts: SpawnOptions): OpencodeProcess {
   };
   // The Basic-auth user must be the default one, which Flow's client sends.
   delete env.OPENCODE_SERVER_USERNAME;
-  const child = spawn(opts.bin, ['serve', '--hostname', '127.0.0.1', '--port', String(opts.port)], {
+  const { child, started } = opts.spawn(opts.bin, ['serve', '--hostname', '127.0.0.1', '--port', String(opts.port)], {
     cwd: opts.cwd,
     env,
-    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -91,24 +96,13 @@ export function spawnOpencode(opts: SpawnOptions): OpencodeProcess {
     rejectUrl = rej;
   });
   listening.catch(() => {});
-  const reader = (stream: NodeJS.ReadableStream | null) => {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      partial += chunk;
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        keep(line);
-        const m = LISTENING.exec(line);
-        if (m) resolveUrl(m[1]!);
-      }
-      // Nobody reads a line forever: cap what a chatty child can make us hold.
-      if (partial.length > 64 * 1024) partial = partial.slice(-4096);
-    });
+  // Both pipes are always drained (an unread pipe blocks the child), through the bounded splitter.
+  const onLine = (line: string) => {
+    keep(line);
+    const m = LISTENING.exec(line);
+    if (m) resolveUrl(m[1]!);
   };
-  reader(child.stdout);
-  reader(child.stderr);
+  for (const stream of [child.stdout, child.stderr]) if (stream) readLines(stream, onLine);
   child.on('error', (err) => rejectUrl(err));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -116,5 +110,5 @@ export function spawnOpencode(opts: SpawnOptions): OpencodeProcess {
       resolve({ code, signal });
     });
   });
-  return { child, pid: child.pid ?? 0, password, tail: () => [...lines], listening, exited };
+  return { child, pid: started?.pid ?? 0, started, password, tail: () => [...lines], listening, exited };
 }

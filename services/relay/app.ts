@@ -3,11 +3,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel.js';
+import { judgeHost, refusalMessage } from '../auth/allowed-hosts.js';
 import { systemClock, type Clock } from '../host/effects.js';
+import { clientAddress, clientKey, trustedProxies, type TrustedProxies } from '../net/client-address.js';
 import { directResolver, type UpstreamResolver } from '../tunnel/resolve.js';
 import { forwardHttp, forwardUpgrade, writeSocketResponse, type ForwardTarget } from './forward.js';
 import { badGatewayPage, offlinePage, OFFLINE_REFRESH_SECONDS, unknownHandlePage } from './pages.js';
+import { RegisterLimit, type RegisterLimitOptions } from './register-limit.js';
 import { HandleTakenError, type Handle, type RelayRegistry } from './registry.js';
+import { allowedTunnelOrigin, describeTunnelOrigins, QUICK_TUNNEL_ORIGINS, type TunnelOriginRule } from './tunnel-origin.js';
 
 /**
  * The relay (seed 002, "Fluxy Relay"): a stable address per user in front of an ephemeral
@@ -18,8 +22,6 @@ import { HandleTakenError, type Handle, type RelayRegistry } from './registry.js
  */
 export const RELAY_STALE_AFTER_MS = 120_000;
 export const RESERVED_USERNAMES = new Set(['api', 'www', 'my', 'admin', 'relay', 'status', 'static', 'assets', 'mail']);
-/** By default a handle may only point at a Cloudflare quick tunnel: the relay is no open proxy. */
-export const QUICK_TUNNEL_HOST = /^[a-z0-9]+(?:-[a-z0-9]+)*\.trycloudflare\.com$/;
 
 export interface RelayOptions {
   /** The relay's domain, e.g. example.test (handles live at <user>.<domain>). */
@@ -29,8 +31,12 @@ export interface RelayOptions {
   /** Where to dial for a tunnel URL (tests map quick-tunnel names to loopback). */
   resolve?: UpstreamResolver;
   staleAfterMs?: number;
-  /** Hostnames a tunnel URL may have. */
-  tunnelHost?: RegExp;
+  /** Origins a tunnel URL may be (default: https://<name>.trycloudflare.com only; see tunnel-origin.ts). */
+  tunnelOrigins?: readonly TunnelOriginRule[];
+  /** How often one client may register (default: a burst of 5, then one a minute). */
+  registerLimit?: RegisterLimitOptions;
+  /** Proxies whose X-Forwarded-For names the client (default: loopback). */
+  trustedProxies?: TrustedProxies;
   /** Scheme of the public handle URLs the API reports (the relay usually sits behind TLS). */
   publicScheme?: 'http' | 'https';
 }
@@ -81,27 +87,30 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
   const clock = opts.clock ?? systemClock;
   const resolve = opts.resolve ?? directResolver;
   const staleAfter = opts.staleAfterMs ?? RELAY_STALE_AFTER_MS;
-  const tunnelHost = opts.tunnelHost ?? QUICK_TUNNEL_HOST;
+  const tunnelOrigins = opts.tunnelOrigins ?? QUICK_TUNNEL_ORIGINS;
+  const registerLimit = new RegisterLimit(opts.registerLimit);
+  const trusted = opts.trustedProxies ?? trustedProxies();
   const scheme = opts.publicScheme ?? 'https';
   const { registry, domain } = opts;
 
   const handleUrl = (h: Pick<Handle, 'username' | 'tier'>) => `${scheme}://${h.username}.${h.tier === 'free' ? 'my.' : ''}${domain}/`;
   const label = (r: { username: string; tier: RelayTier }) => `${r.username}${r.tier === 'free' ? ' (free)' : ''}`;
 
-  const TunnelUrlSchema = z
-    .string()
-    .url('tunnelUrl must be a URL')
-    .refine((s) => {
-      // zod runs refinements even when .url() already failed: parse defensively.
-      if (!URL.canParse(s)) return false;
-      const u = new URL(s);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && tunnelHost.test(u.hostname) && (u.pathname === '/' || u.pathname === '') && !u.username;
-    }, `tunnelUrl must be a tunnel origin whose host matches ${tunnelHost.source}, such as https://name.trycloudflare.com`);
+  // Parsed to the origin it names: what is stored is what was checked.
+  const TunnelUrlSchema = z.string().transform((s, ctx) => {
+    const origin = allowedTunnelOrigin(s, tunnelOrigins);
+    if (origin === null) {
+      ctx.addIssue({ code: 'custom', message: `tunnelUrl must be the origin of a tunnel this relay accepts (${describeTunnelOrigins(tunnelOrigins)}): no other port, user, path, query or fragment` });
+      return z.NEVER;
+    }
+    return origin;
+  });
 
   /** Online = connected and heard from within the stale window; returns why not, or null. */
   function offlineSince(h: Handle): { ago: number | null } | null {
     const now = clock.now();
-    if (!h.connected || !h.tunnelUrl || h.lastHeartbeatAt === null) return { ago: h.lastHeartbeatAt === null ? null : now - h.lastHeartbeatAt };
+    // A URL stored under older or looser rules is not followed.
+    if (!h.connected || !h.tunnelUrl || h.lastHeartbeatAt === null || allowedTunnelOrigin(h.tunnelUrl, tunnelOrigins) === null) return { ago: h.lastHeartbeatAt === null ? null : now - h.lastHeartbeatAt };
     if (now - h.lastHeartbeatAt > staleAfter) return { ago: now - h.lastHeartbeatAt };
     return null;
   }
@@ -191,6 +200,17 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
     for (const s of upgraded) s.destroy();
   });
 
+  // The relay's own API answers to its domain and to loopback (any port: it usually sits behind
+  // a local TLS front), never to a name rebound to it. Handle names never get here: the server
+  // factory forwards them before Fastify.
+  const apiHosts = [domain, `my.${domain}`].map((name) => ({ name: name.toLowerCase(), port: null }));
+  app.addHook('onRequest', async (req, reply) => {
+    const verdict = judgeHost(req.headers.host, { localPort: req.socket?.localPort ?? null, allowed: apiHosts, anyLoopbackPort: true, httpVersion: req.raw.httpVersion });
+    if (verdict.ok) return;
+    const message = refusalMessage(verdict, { accepted: `${domain}, my.${domain} and loopback names` });
+    return reply.status(verdict.reason === 'not-allowed' ? 421 : 400).send({ error: verdict.reason === 'not-allowed' ? 'misdirected' : 'invalid', message });
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message });
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
@@ -200,6 +220,12 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
 
   const RegisterBody = z.object({ username: z.string(), tier: RelayTierSchema.default('premium') }).strict();
   app.post('/api/register', async (req, reply) => {
+    // Before anything is parsed: every attempt counts, so names cannot be probed for free either.
+    const take = registerLimit.take(clientKey(clientAddress(req.socket.remoteAddress, req.headers, trusted)), clock.now());
+    if (!take.ok) {
+      const wait = Math.max(1, Math.ceil(take.retryAfterMs / 1000));
+      return reply.status(429).header('retry-after', String(wait)).send({ error: 'rate_limited', message: `too many registrations from this address; try again in ${wait} s` });
+    }
     const body = parse(RegisterBody, req.body);
     const username = parse(RelayUsernameSchema, body.username);
     if (RESERVED_USERNAMES.has(username)) throw new ApiError(409, 'reserved', `the username "${username}" is reserved`);
@@ -224,14 +250,14 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
   app.put('/api/tunnel', async (req) => {
     const h = bearer(req);
     const body = parse(TunnelBody, req.body);
-    return view(registry.setTunnel(h.token, new URL(body.tunnelUrl).origin, clock.now())!);
+    return view(registry.setTunnel(h.token, body.tunnelUrl, clock.now())!);
   });
 
   const HeartbeatBody = z.object({ tunnelUrl: TunnelUrlSchema.optional() });
   app.post('/api/heartbeat', async (req) => {
     const h = bearer(req);
     const body = parse(HeartbeatBody, req.body);
-    const url = body.tunnelUrl ? new URL(body.tunnelUrl).origin : undefined;
+    const url = body.tunnelUrl;
     if (!url && !h.tunnelUrl) throw new ApiError(409, 'no_tunnel', 'no tunnel URL registered yet: PUT /api/tunnel first or send tunnelUrl');
     return view(registry.heartbeat(h.token, url, clock.now())!);
   });

@@ -79,7 +79,9 @@ const MIGRATIONS: readonly string[] = [
   // 6: which host runs each actor (the host of its latest event), for listings in distributed mode
   `ALTER TABLE actor_state ADD COLUMN host TEXT NOT NULL DEFAULT '';
    UPDATE actor_state SET host = COALESCE((SELECT e.host FROM events e WHERE e.stream_id = actor_state.stream_id ORDER BY e.version DESC LIMIT 1), '');`,
-  // 7: log epochs in a gateway's replica. An event copied from a host's log keeps that log's
+  // 7: an output line longer than the limit is stored cut, and says so
+  `ALTER TABLE output_lines ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;`,
+  // 8: log epochs in a gateway's replica. An event copied from a host's log keeps that log's
   // epoch and its position there (NULL on a log's own events: its epoch is store_meta's, its
   // position its own). replica_epochs: every (host, epoch) seen, and whether it is retired;
   // replica_streams: which (host, epoch) wrote each stream, under which name in this file.

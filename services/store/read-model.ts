@@ -17,6 +17,8 @@ export interface OutputLine {
   at: string;
   fd: 'stdout' | 'stderr';
   line: string;
+  /** Present (true) when the line was longer than the limit: this is its start, cut there. */
+  truncated?: boolean;
 }
 
 /**

@@ -33,6 +33,7 @@ export interface TaskBoardOptions extends Partial<TaskboardDirs> {
   live: LiveBus;
   debounceMs?: number;
   metadataMaxAgeMs?: number;
+  /** Watcher errors, and notes on what was skipped (links out of a root, FIFOs...): lines for the log. */
   onError?: (err: unknown) => void;
 }
 
@@ -52,8 +53,9 @@ export class TaskBoard {
   constructor(private readonly opts: TaskBoardOptions) {
     const defaults = taskboardDirs();
     this.dirs = { tasksDir: opts.tasksDir ?? defaults.tasksDir, projectsDir: opts.projectsDir ?? defaults.projectsDir };
-    this.files = new TaskFiles(this.dirs.tasksDir);
-    this.metadata = new MetadataCache(this.dirs.projectsDir, opts.metadataMaxAgeMs ?? METADATA_MAX_AGE_MS);
+    const note = (message: string) => opts.onError?.(message);
+    this.files = new TaskFiles(this.dirs.tasksDir, note);
+    this.metadata = new MetadataCache(this.dirs.projectsDir, opts.metadataMaxAgeMs ?? METADATA_MAX_AGE_MS, Date.now, note);
     const debounceMs = opts.debounceMs ?? 100;
     this.tasksWatcher = new DirWatcher(this.dirs.tasksDir, {
       depth: 1,

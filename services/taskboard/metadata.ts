@@ -1,5 +1,6 @@
-import { open, readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Root, type Note } from './paths.js';
 
 /** What a session's log says about it: its title, project and branch (seed 003). */
 export interface SessionMeta {
@@ -13,18 +14,9 @@ export interface SessionMeta {
 
 /** Only the head of a log is read: the fields sit in its first lines, and logs grow to megabytes. */
 const HEAD_BYTES = 64 * 1024;
+/** A sessions index lists a project's sessions: a few KB each. */
+const INDEX_MAX_BYTES = 16 * 1024 * 1024;
 export const METADATA_MAX_AGE_MS = 10_000;
-
-async function readHead(path: string): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
@@ -49,8 +41,14 @@ export function parseSessionHead(text: string): SessionMeta {
   return meta;
 }
 
-export async function loadSessionMetadata(projectsDir: string): Promise<Map<string, SessionMeta>> {
+/**
+ * Reads `<projects>/<project>/<session>.jsonl` heads and each project's sessions-index.json.
+ * Only what is inside the projects directory is read (see Root): a project directory must be
+ * one of its own, and a log or index that is a link out is skipped, with a note.
+ */
+export async function loadSessionMetadata(projectsDir: string, note?: Note): Promise<Map<string, SessionMeta>> {
   const out = new Map<string, SessionMeta>();
+  const root = new Root(projectsDir, note);
   let projects;
   try {
     projects = await readdir(projectsDir, { withFileTypes: true });
@@ -58,16 +56,21 @@ export async function loadSessionMetadata(projectsDir: string): Promise<Map<stri
     return out;
   }
   for (const p of projects) {
-    if (!p.isDirectory()) continue;
     const dir = join(projectsDir, p.name);
+    if (!p.isDirectory()) {
+      if (p.isSymbolicLink()) root.skip(dir, 'a project is a directory, not a link to one');
+      continue;
+    }
     for (const file of await readdir(dir).catch(() => [] as string[])) {
       if (!file.endsWith('.jsonl')) continue;
-      const text = await readHead(join(dir, file)).catch(() => '');
-      out.set(file.slice(0, -'.jsonl'.length), parseSessionHead(text));
+      const text = await root.read(join(dir, file), HEAD_BYTES, { head: true });
+      if (text !== null) out.set(file.slice(0, -'.jsonl'.length), parseSessionHead(text));
     }
     // sessions-index.json adds what the log head lacks (description, branch, creation time).
     try {
-      const index = JSON.parse(await readFile(join(dir, 'sessions-index.json'), 'utf8')) as { entries?: Record<string, unknown>[] };
+      const text = await root.read(join(dir, 'sessions-index.json'), INDEX_MAX_BYTES);
+      if (text === null) continue;
+      const index = JSON.parse(text) as { entries?: Record<string, unknown>[] };
       for (const e of index.entries ?? []) {
         const m = out.get(String(e.sessionId));
         if (!m) continue;
@@ -98,13 +101,14 @@ export class MetadataCache {
     private readonly projectsDir: string,
     private readonly maxAgeMs = METADATA_MAX_AGE_MS,
     private readonly now: () => number = Date.now,
+    private readonly note?: Note,
   ) {}
 
   get(): Promise<Map<string, SessionMeta>> {
     if (this.now() - this.refreshedAt < this.maxAgeMs) return Promise.resolve(this.data);
     if (this.inflight) return this.inflight;
     this.refreshes++;
-    this.inflight = loadSessionMetadata(this.projectsDir)
+    this.inflight = loadSessionMetadata(this.projectsDir, this.note)
       .then((data) => {
         this.data = data;
         this.refreshedAt = this.now();

@@ -1,8 +1,9 @@
-import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { SessionMeta } from './metadata.js';
-import { isName, realInside } from './paths.js';
+import { isName, Root, type Note } from './paths.js';
 
 /**
  * A Claude Code task file. Only the fields the board uses are checked; everything else the
@@ -45,6 +46,9 @@ export class TaskboardError extends Error {
   }
 }
 
+/** Task files are a few KB; one far larger is not one to parse on every board request. */
+const MAX_TASK_BYTES = 4 * 1024 * 1024;
+
 const NOTE_HEADER = '\n\n---\n\n#### [Note added by user]\n\n';
 
 /** `<id>.json` with a valid id → the id; anything else (temp files, dotfiles) → null. */
@@ -54,10 +58,11 @@ export function taskIdOfFile(file: string): string | null {
   return isName(id) ? id : null;
 }
 
-async function readTask(path: string): Promise<Task | null> {
+function parseTask(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
   try {
-    const parsed = TaskSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
-    return parsed.success ? parsed.data : null;
+    const raw: unknown = JSON.parse(text);
+    return TaskSchema.safeParse(raw).success ? (raw as Record<string, unknown>) : null;
   } catch {
     // Half-written or not JSON: the next change event brings the finished file.
     return null;
@@ -74,8 +79,21 @@ function byId(a: Task, b: Task): number {
   return a.id.localeCompare(b.id);
 }
 
+/**
+ * The task files under the tasks directory. Reads follow a link only while it stays inside the
+ * directory; writes and deletes never go through one: a session is a directory of its own (not
+ * a link to one), a delete removes the session's entry (a link is removed, never its target),
+ * and a note is refused on a task that is a link, since it would change the task it points to.
+ */
 export class TaskFiles {
-  constructor(readonly tasksDir: string) {}
+  private readonly root: Root;
+
+  constructor(
+    readonly tasksDir: string,
+    note?: Note,
+  ) {
+    this.root = new Root(tasksDir, note);
+  }
 
   async sessionIds(): Promise<string[]> {
     let entries;
@@ -84,38 +102,39 @@ export class TaskFiles {
     } catch {
       return [];
     }
+    for (const e of entries) if (e.isSymbolicLink() && isName(e.name)) this.root.skip(join(this.tasksDir, e.name), 'a session is a directory, not a link to one');
     return entries.filter((e) => e.isDirectory() && isName(e.name)).map((e) => e.name);
   }
 
-  /** The session's directory, resolved and checked to be inside the tasks directory. */
-  private sessionDir(sessionId: string): string {
+  /** The session's directory by its real path: a directory of its own inside the tasks directory. */
+  private async sessionDir(sessionId: string): Promise<string> {
     if (!isName(sessionId)) throw new TaskboardError('invalid', `${JSON.stringify(sessionId)} is not a session id`);
-    const real = realInside(this.tasksDir, join(this.tasksDir, sessionId));
+    const dir = join(this.tasksDir, sessionId);
+    const real = (await this.root.isOwnDir(dir)) ? await this.root.inside(dir) : null;
     if (!real) throw new TaskboardError('not_found', `no session ${sessionId}`);
     return real;
   }
 
-  private taskFile(sessionId: string, taskId: string): string {
+  /** The session's entry for a task, and whether that entry is a link (one inside the tasks directory). */
+  private async taskEntry(sessionId: string, taskId: string): Promise<{ entry: string; link: boolean }> {
     if (!isName(taskId)) throw new TaskboardError('invalid', `${JSON.stringify(taskId)} is not a task id`);
-    const dir = this.sessionDir(sessionId);
-    const real = realInside(this.tasksDir, join(dir, `${taskId}.json`));
-    if (!real) throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);
-    return real;
+    const entry = join(await this.sessionDir(sessionId), `${taskId}.json`);
+    const st = await lstat(entry).catch(() => null);
+    const usable = st?.isFile() || (st?.isSymbolicLink() && (await this.root.inside(entry)) !== null);
+    if (!st || !usable) throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);
+    return { entry, link: st.isSymbolicLink() };
   }
 
   async sessionTasks(sessionId: string): Promise<Task[]> {
-    const dir = this.sessionDir(sessionId);
+    const dir = await this.sessionDir(sessionId);
     const tasks: Task[] = [];
     for (const file of await readdir(dir).catch(() => [] as string[])) {
       if (!taskIdOfFile(file)) continue;
-      // Each file is checked like a requested one: a symlink out of the tree is skipped.
-      const real = realInside(this.tasksDir, join(dir, file));
-      const task = real ? await readTask(real) : null;
-      if (task) tasks.push(task);
+      const raw = parseTask(await this.root.read(join(dir, file), MAX_TASK_BYTES));
+      if (raw) tasks.push(TaskSchema.parse(raw));
     }
     return tasks.sort(byId);
   }
-
   async sessions(meta: ReadonlyMap<string, SessionMeta>): Promise<SessionSummary[]> {
     const out: SessionSummary[] = [];
     for (const id of await this.sessionIds()) {
@@ -128,12 +147,13 @@ export class TaskFiles {
         else if (task.status === 'in_progress') counts.inProgress++;
         else counts.pending++;
       }
+      // The entries' own times (lstat): a link's target is not the session's, and may be outside.
       for (const file of await readdir(dir).catch(() => [] as string[])) {
         if (!taskIdOfFile(file)) continue;
-        const s = await stat(join(dir, file)).catch(() => null);
+        const s = await lstat(join(dir, file)).catch(() => null);
         if (s) newest = Math.max(newest, s.mtimeMs);
       }
-      if (newest === 0) newest = (await stat(dir).catch(() => null))?.mtimeMs ?? 0;
+      if (newest === 0) newest = (await lstat(dir).catch(() => null))?.mtimeMs ?? 0;
       const m = meta.get(id);
       out.push({
         id,
@@ -165,22 +185,39 @@ export class TaskFiles {
   async addNote(sessionId: string, taskId: string, note: string): Promise<Task> {
     const text = note.trim();
     if (!text) throw new TaskboardError('invalid', 'a note must not be empty');
-    const file = this.taskFile(sessionId, taskId);
-    const raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    const { entry, link } = await this.taskEntry(sessionId, taskId);
+    const linkedTo = async () => new TaskboardError('conflict', `task ${taskId} of session ${sessionId} is a link to ${await realpath(entry).catch(() => 'another file')}; Flow does not write through links: add the note to the task it points to`);
+    if (link) throw await linkedTo();
+    // Read without following a link: an entry swapped for one since the check is refused.
+    const current = await this.root.read(entry, MAX_TASK_BYTES);
+    const raw = parseTask(current);
+    if (!raw) {
+      if ((await lstat(entry).catch(() => null))?.isSymbolicLink()) throw await linkedTo();
+      throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);
+    }
     const description = typeof raw.description === 'string' ? raw.description : '';
     raw.description = `${description}${NOTE_HEADER}${text}`;
-    // A dotfile name the watcher and the listing ignore; rename replaces the task in one step.
-    const tmp = join(file, '..', `.${taskId}.json.${process.pid}.tmp`);
-    await writeFile(tmp, JSON.stringify(raw, null, 2));
-    await rename(tmp, file);
+    // A dotfile name the watcher and the listing ignore, created exclusively (never an existing
+    // file or link); rename replaces the session's entry in one step and never follows a link.
+    const tmp = join(entry, '..', `.${taskId}.json.${randomBytes(6).toString('hex')}.tmp`);
+    await writeFile(tmp, JSON.stringify(raw, null, 2), { flag: 'wx' });
+    try {
+      await rename(tmp, entry);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
     return TaskSchema.parse(raw);
   }
 
-  /** Deletes a task unless another task of the session is blocked by it. */
+  /** Deletes a task unless another task of the session is blocked by it; a link is removed, never its target. */
   async deleteTask(sessionId: string, taskId: string): Promise<void> {
-    const file = this.taskFile(sessionId, taskId);
+    const { entry } = await this.taskEntry(sessionId, taskId);
     const blocked = (await this.sessionTasks(sessionId)).filter((t) => t.id !== taskId && t.blockedBy?.includes(taskId));
     if (blocked.length) throw new TaskboardError('conflict', `task ${taskId} blocks ${blocked.map((t) => t.id).join(', ')}; delete or unblock those first`);
-    await unlink(file);
+    await unlink(entry).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);
+      throw err;
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 
 export type FileChange = 'add' | 'change' | 'delete';
 
@@ -97,20 +97,28 @@ export class DirWatcher {
     }
   }
 
+  /**
+   * Links are not followed: one to a directory outside would have the watcher report (and
+   * watch) what is outside the tree. The tree's own real path is watched, so a tree that is
+   * itself a link (a moved ~/.claude) is watched where it is, and reported under `dir`.
+   */
   private async watchTree(appeared: boolean): Promise<void> {
     this.mode = 'tree';
-    const w = watch(this.dir, {
+    const real = realpathSync(this.dir);
+    const asDir = (p: string) => join(this.dir, relative(real, resolve(p)));
+    const w = watch(real, {
       depth: this.opts.depth,
+      followSymlinks: false,
       // A directory that has just appeared may already hold files: they are news to a reader.
       ignoreInitial: !appeared,
-      ignored: (path, stats) => path !== this.dir && stats?.isFile() === true && !this.opts.accept(path),
+      ignored: (path, stats) => resolve(path) !== real && stats?.isFile() === true && !this.opts.accept(asDir(path)),
     });
     await this.replace(w);
-    w.on('add', (p) => this.report('add', p));
-    w.on('change', (p) => this.report('change', p));
-    w.on('unlink', (p) => this.report('delete', p));
+    w.on('add', (p) => this.report('add', asDir(p)));
+    w.on('change', (p) => this.report('change', asDir(p)));
+    w.on('unlink', (p) => this.report('delete', asDir(p)));
     w.on('unlinkDir', (p) => {
-      if (resolve(p) === this.dir) void this.arm(false);
+      if (resolve(p) === real) void this.arm(false);
     });
     w.on('error', (err) => this.opts.onError?.(err));
     await new Promise<void>((r) => w.once('ready', () => r()));
@@ -123,12 +131,15 @@ export class DirWatcher {
     this.mode = 'waiting';
     let ancestor = dirname(this.dir);
     while (!isDir(ancestor) && dirname(ancestor) !== ancestor) ancestor = dirname(ancestor);
-    const w = watch(ancestor, { depth: 0, ignoreInitial: true, ignored: (path) => path !== ancestor && !this.dir.startsWith(resolve(path)) });
+    const w = watch(ancestor, { depth: 0, ignoreInitial: true, followSymlinks: false, ignored: (path) => path !== ancestor && !this.dir.startsWith(resolve(path)) });
     await this.replace(w);
-    w.on('addDir', () => {
-      // The directory, or a missing ancestor of it, now exists: look again from the top.
+    // The directory, or a missing ancestor of it, now exists: look again from the top. Links
+    // are not followed, so one that appears (to a directory) is reported as an `add`.
+    const appeared = () => {
       if (this.watcher === w) void this.arm(isDir(this.dir));
-    });
+    };
+    w.on('addDir', appeared);
+    w.on('add', appeared);
     w.on('error', (err) => this.opts.onError?.(err));
     await new Promise<void>((r) => w.once('ready', () => r()));
     this.markReady();

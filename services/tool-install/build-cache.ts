@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { ToolError } from './errors.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import type { ToolPaths } from './paths.js';
@@ -100,6 +100,37 @@ export function lookupBuilt(paths: ToolPaths, spec: BuildSpec): string | null {
   return existsSync(out) ? out : null;
 }
 
+/** A remote install's record.json says whether the user allowed its [exec].build to run. */
+export type BuildConsent = 'needed' | 'approved';
+
+/**
+ * A remote tool's [exec].build is its publisher's code: Flow runs it only once the user asked
+ * (`f install --build <install_id>`), which installs/<install_id>/record.json remembers. Returns
+ * what stops a build of `spec` (the install id and a message saying how to allow it), or null
+ * when it may run: a link or dev-root tool (the user's own code), or an approved remote install.
+ */
+export function buildBlocked(paths: ToolPaths, spec: Pick<BuildSpec, 'id' | 'root' | 'build'>): { installId: string; message: string } | null {
+  const rel = relative(paths.installs, spec.root);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
+  const installId = rel.split(sep)[0]!;
+  let consent: unknown;
+  try {
+    consent = (JSON.parse(readFileSync(join(paths.installs, installId, 'record.json'), 'utf8')) as { build?: unknown }).build;
+  } catch {
+    consent = undefined;
+  }
+  if (consent === 'approved') return null;
+  return {
+    installId,
+    message: `${spec.id} needs a build before it can run; f install --build ${installId} builds it (its [exec].build, ${spec.build.join(' ')}, comes from the catalog, and Flow runs a catalog's code only when asked)`,
+  };
+}
+
+/** What a shim of a tool that still needs a build runs: a sentence on stderr, exit 1. */
+export function needsBuildArgv(message: string): string[] {
+  return ['sh', '-c', 'printf "f: %s\\n" "$0" >&2; exit 1', message];
+}
+
 export interface BuildResult {
   output: string;
   key: string;
@@ -112,6 +143,8 @@ export interface BuildResult {
  * output goes to stderr so it never mixes with what the tool prints on stdout.
  */
 export async function ensureBuilt(paths: ToolPaths, spec: BuildSpec): Promise<BuildResult> {
+  const blocked = buildBlocked(paths, spec);
+  if (blocked) throw new ToolError(blocked.message, 'build');
   const fp = statFingerprint(spec);
   const memo = readMemo(paths, spec);
   const key = memo.fingerprints[fp] ?? contentKey(spec);

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install.js';
+import { openSource, readLimited } from './download.js';
 import { ToolError } from './errors.js';
+import { catalogLimits } from './limits.js';
 import { validateManifest, type Manifest } from './manifest.js';
+import { sourcePolicy, type SourcePolicy } from './source-policy.js';
 
 /** `cli_<ulid>` or `cli:<ulid>` as a user types it (seed 001: a prefix, so package names stay free). */
 const INSTALL_ARG = /^cli[_:]([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$/;
@@ -50,6 +51,22 @@ export function catalogBase(env: NodeJS.ProcessEnv = process.env, override?: str
   return url.href.endsWith('/') ? url.href : url.href + '/';
 }
 
+/**
+ * How catalog documents are fetched: under the catalog's source policy (source-policy.ts), with
+ * the idle timeout and a size cap, so a hostile or broken server can neither hang `f install`
+ * nor fill its memory.
+ */
+export interface CatalogFetch {
+  policy: SourcePolicy;
+  idleMs: number;
+  maxBytes: number;
+}
+
+export function catalogFetch(base: string, env: NodeJS.ProcessEnv = process.env): CatalogFetch {
+  const limits = catalogLimits(env);
+  return { policy: sourcePolicy(base, limits.allowLocalBundles), idleMs: limits.idleMs, maxBytes: limits.maxCatalogBytes };
+}
+
 /** A URL in a record, resolved against the catalog; only http(s), and file:// from a file:// catalog. */
 export function resolveSourceUrl(base: string, url: string): URL {
   let u: URL;
@@ -64,27 +81,25 @@ export function resolveSourceUrl(base: string, url: string): URL {
   return u;
 }
 
-async function fetchCatalogText(url: URL, what: string): Promise<string | null> {
-  if (url.protocol === 'file:') {
-    try {
-      return readFileSync(fileURLToPath(url), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new ToolError(`cannot read ${what} at ${url.href}: ${(err as Error).message}`, 'catalog');
-    }
-  }
-  let res: Response;
+async function fetchCatalogText(url: URL, what: string, f: CatalogFetch): Promise<string | null> {
+  let opened;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(30_000), headers: { accept: 'application/json' } });
+    opened = await openSource(url, { policy: f.policy, idleMs: f.idleMs, step: 'catalog', what: `the catalog's ${what} at` }, 'application/json');
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    throw new ToolError(`the catalog at ${url.origin} is not reachable (${cause}) while fetching ${what}; check FLOW_CATALOG_URL`, 'catalog');
+    const network = (err as { network?: string }).network;
+    if (network) throw new ToolError(`the catalog at ${url.origin} is not reachable (${network}) while fetching its ${what}; check FLOW_CATALOG_URL`, 'catalog');
+    throw err;
   }
-  if (res.status === 404) return null;
-  const text = await res.text();
-  if (!res.ok) throw new ToolError(`the catalog answered ${res.status} ${res.statusText} for ${url.href}`, 'catalog');
-  const type = res.headers.get('content-type') ?? '';
-  if (type.includes('text/html') || /^\s*</.test(text)) {
+  if (opened.status === 404) {
+    opened.body.destroy();
+    return null;
+  }
+  if (opened.status < 200 || opened.status >= 300) {
+    opened.body.destroy();
+    throw new ToolError(`the catalog answered ${opened.status} ${opened.statusText} for ${url.href}`, 'catalog');
+  }
+  const text = await readLimited(opened, f.maxBytes, 'catalog');
+  if (opened.contentType.includes('text/html') || /^\s*</.test(text)) {
     throw new ToolError(`the catalog returned an HTML page for ${url.href}, not JSON: is FLOW_CATALOG_URL the catalog's base (the folder holding index.json)?`, 'catalog');
   }
   return text;
@@ -107,9 +122,9 @@ function toRecord(data: unknown, where: string): CatalogRecord {
   return { ...parsed.data, manifest };
 }
 
-export async function fetchCatalogIndex(base: string): Promise<CatalogRecord[]> {
+export async function fetchCatalogIndex(base: string, f: CatalogFetch = catalogFetch(base)): Promise<CatalogRecord[]> {
   const url = new URL('index.json', base);
-  const text = await fetchCatalogText(url, 'the catalog index');
+  const text = await fetchCatalogText(url, 'index', f);
   if (text === null) throw new ToolError(`the catalog at ${base} has no index.json`, 'catalog');
   const data = parseJson(text, url);
   const parsed = z.object({ version: z.literal(1), records: z.array(z.unknown()) }).safeParse(data);
@@ -118,12 +133,12 @@ export async function fetchCatalogIndex(base: string): Promise<CatalogRecord[]> 
 }
 
 /** The record for one install id: <install_id>.json, else its entry in index.json. */
-export async function fetchCatalogRecord(base: string, installId: string): Promise<CatalogRecord> {
+export async function fetchCatalogRecord(base: string, installId: string, f: CatalogFetch = catalogFetch(base)): Promise<CatalogRecord> {
   const url = new URL(`${installId}.json`, base);
-  const text = await fetchCatalogText(url, `${installId}`);
+  const text = await fetchCatalogText(url, `record of ${installId}`, f);
   let record: CatalogRecord | undefined;
   if (text !== null) record = toRecord(parseJson(text, url), url.href);
-  else record = (await fetchCatalogIndex(base)).find((r) => r.install_id === installId);
+  else record = (await fetchCatalogIndex(base, f)).find((r) => r.install_id === installId);
   if (!record) throw new ToolError(`${installId} is not in the catalog at ${base}`, 'catalog');
   if (record.install_id !== installId) throw new ToolError(`${url.href} describes ${record.install_id}, not ${installId}`, 'catalog');
   return record;

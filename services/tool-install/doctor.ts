@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { lookupBuilt } from './build-cache.js';
+import { buildBlocked, lookupBuilt } from './build-cache.js';
 import { which } from './backends/which.js';
 import { listTools, resolveTool, buildSpecOf, type ListedTool } from './resolver.js';
 import type { ToolPaths } from './paths.js';
@@ -63,8 +63,11 @@ export function doctorTool(paths: ToolPaths, name: string, env: NodeJS.ProcessEn
     checks.push({ name: 'runtime', ok: found !== null, detail: found ? `${program} → ${found}` : `${program} is not on PATH (install ${m.language === 'go' ? 'Go' : m.language === 'rust' ? 'Rust (cargo)' : program})` });
     const spec = buildSpecOf(resolved);
     if (spec) {
-      const built = lookupBuilt(paths, spec);
-      checks.push({ name: 'build', ok: true, detail: built ? `built: ${built}` : 'sources changed since the last build (or never built): the next f cli run builds' });
+      const blocked = buildBlocked(paths, spec);
+      const built = blocked ? null : lookupBuilt(paths, spec);
+      if (blocked) {
+        checks.push({ name: 'build', ok: false, detail: `needs a build: its [exec].build (${spec.build.join(' ')}) comes from the catalog and has not been run; f install --build ${blocked.installId} builds it` });
+      } else checks.push({ name: 'build', ok: true, detail: built ? `built: ${built}` : 'sources changed since the last build (or never built): the next f cli run builds' });
     }
     if (resolved.kind !== 'dev') {
       const shim = shimPath(paths, id);

@@ -4,13 +4,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
 import type { Registration, RegistrationRef } from '../../actors/tool-install.js';
-import { ensureBuilt, type BuildResult } from './build-cache.js';
-import { catalogBase, fetchCatalogRecord, parseInstallIdArg, resolveSourceUrl, type CatalogRecord } from './catalog.js';
+import { buildBlocked, ensureBuilt, needsBuildArgv, type BuildConsent, type BuildResult, type BuildSpec } from './build-cache.js';
+import { catalogBase, catalogFetch, fetchCatalogRecord, parseInstallIdArg, resolveSourceUrl, type CatalogRecord } from './catalog.js';
 import { download } from './download.js';
 import { ManifestError, ToolError } from './errors.js';
-import { extractArchive, inspectArchive } from './extract.js';
+import { unpackBundle } from './extract.js';
+import { writeFileAtomic } from './fs-atomic.js';
 import { installsOf, readIndex, writeIndex, type RemoteInstall, type ToolIndex } from './index-file.js';
-import { installLimits } from './limits.js';
+import { installLimits, type InstallLimits } from './limits.js';
 import { readLinkRecord, writeLinkRecord, type LinkRecord } from './link-record.js';
 import { loadManifest, MANIFEST_FILE, manifestToToml, type LoadedManifest, type Manifest } from './manifest.js';
 import { installDir, linkRecordPath, type ToolPaths } from './paths.js';
@@ -19,6 +20,7 @@ import type { Recorder } from './recorder.js';
 import { buildSpecOf } from './resolver.js';
 import { forgetPlans } from './run-cache-write.js';
 import { writeShims, binOnPath, pathAdvice } from './shims.js';
+import { sourcePolicy } from './source-policy.js';
 import { isToolId } from './tool-id.js';
 import { withToolLock } from './lock.js';
 
@@ -33,6 +35,8 @@ export interface InstallOptions {
   /** Set by `f cli upgrade`: the registrations this install replaces. */
   upgrade?: { replaces: RegistrationRef[] };
   tty?: boolean;
+  /** Run a remote tool's [exec].build now (`f install --build`): its publisher's code, so only when asked. */
+  build?: boolean;
 }
 
 export interface InstallOutcome {
@@ -217,7 +221,7 @@ function bundleRoot(bundle: string, id: string): string {
   const manifest = join(bundle, rel, MANIFEST_FILE);
   if (existsSync(manifest)) {
     const claimed = loadManifest(manifest).manifest.id;
-    if (claimed !== id) throw new ToolError(`the bundle's own ${MANIFEST_FILE} says id "${claimed}", but the catalog record says "${id}"; refusing`, 'extract');
+    if (claimed !== id) throw new ToolError(`the bundle's own ${MANIFEST_FILE} says id "${claimed}", but the catalog record says "${id}"; refusing`, 'manifest');
   }
   return rel;
 }
@@ -230,132 +234,237 @@ function readdirNames(dir: string): string[] {
   }
 }
 
+/**
+ * One install attempt, recorded: INSTALL_REQUESTED, then whatever `body` records, and on any
+ * failure of it (a ToolError or not) INSTALL_FAILED with the step it stopped at.
+ */
+async function recorded<T>(rec: Recorder, id: string, request: Record<string, unknown>, body: () => Promise<T>): Promise<T> {
+  rec.record(id, 'INSTALL_REQUESTED', request);
+  try {
+    return await body();
+  } catch (err) {
+    failed(rec, id, err);
+  }
+}
+
+/** Work directories of remote installs are named <install_id>-…; one exists only while its f holds the tool lock. */
+const WORK_DIR = /^cli_[0-9a-z]{26}-/;
+
+/**
+ * A fresh work directory for one install, removed whatever happens. Called under the tool lock,
+ * so any other work directory is what a killed `f install` left behind: it goes too.
+ */
+async function withWorkDir<T>(paths: ToolPaths, installId: string, fn: (work: string) => Promise<T>): Promise<T> {
+  mkdirSync(paths.tmp, { recursive: true });
+  for (const n of readdirNames(paths.tmp)) if (WORK_DIR.test(n)) rmSync(join(paths.tmp, n), { recursive: true, force: true });
+  const work = mkdtempSync(join(paths.tmp, `${installId}-`));
+  try {
+    return await fn(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function buildNote(id: string, installId: string, build: readonly string[]): string {
+  return `${id} has a build step from the catalog (${build.join(' ')}) that Flow has not run; to build it: f install --build ${installId}`;
+}
+
+function writeRecordFile(dir: string, remote: RemoteInstall, manifestSha256: string, build: BuildConsent | null): void {
+  writeFileAtomic(join(dir, 'record.json'), JSON.stringify({ ...remote, manifest_sha256: manifestSha256, ...(build ? { build } : {}) }, null, 2) + '\n');
+}
+
+/**
+ * `f install --build <install_id>` for an install that is already there: the user now allows its
+ * build, so it runs, and the shims run the built program. A failed build takes the consent back.
+ */
+async function buildInstalled(paths: ToolPaths, rec: Recorder, index: ToolIndex, remote: RemoteInstall, env: NodeJS.ProcessEnv): Promise<InstallOutcome> {
+  const dir = installDir(paths, remote.install_id);
+  const root = join(dir, remote.root);
+  const recordFile = join(dir, 'record.json');
+  const before = readFileSync(recordFile, 'utf8');
+  const saved = JSON.parse(before) as { manifest_sha256?: string };
+  const loaded = loadManifest(join(dir, 'manifest.toml'));
+  writeRecordFile(dir, remote, saved.manifest_sha256 ?? loaded.sha256, 'approved');
+  let built: BuildResult | null;
+  try {
+    built = await buildIfNeeded(paths, rec, remote.id, root, loaded);
+  } catch (err) {
+    writeFileAtomic(recordFile, before);
+    throw err;
+  }
+  const active = index.active[remote.id] === remote.install_id;
+  const notes: string[] = [];
+  let shims: string[] = [];
+  if (active && built) {
+    const m = loaded.manifest;
+    const out = writeShims(paths, [remote.id, ...m.aliases.filter((a) => index.aliases[a] === remote.id)], { id: remote.id, argv: [built.output], cwd: root, env: m.exec.env, description: `remote ${remote.install_id} (${remote.version})` });
+    shims = out.written;
+    shimNotes(paths, out.skipped, notes, env);
+  }
+  forgetPlans(paths);
+  const registration: Registration = { kind: 'remote', installId: remote.install_id, sourceRoot: root, manifestPath: join(dir, 'manifest.toml'), version: remote.version, installedAt: remote.installed_at };
+  rec.record(remote.id, 'REGISTERED', { registration, replaced: [], active, shims });
+  return { id: remote.id, kind: 'remote', status: 'installed', active, root, installId: remote.install_id, shims, notes };
+}
+
 export async function installRemote(paths: ToolPaths, installId: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
   const env = opts.env ?? process.env;
   const force = opts.force ?? false;
   const base = catalogBase(env, opts.catalog);
-  const record: CatalogRecord = await fetchCatalogRecord(base, installId);
+  // Until the record is read there is no tool id, so no stream to record a failure in: the user sees it.
+  const record: CatalogRecord = await fetchCatalogRecord(base, installId, catalogFetch(base, env));
   const id = record.id;
-  rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'remote', installId, catalog: base }, force, upgrade: !!opts.upgrade });
-  const manifestToml = manifestToToml(record.manifest);
-  const manifestSha256 = createHash('sha256').update(manifestToml).digest('hex');
-  rec.record(id, 'MANIFEST_VALIDATED', { manifestPath: `${base}${installId}.json`, manifestSha256, language: record.manifest.language, version: record.version });
-  const limits = installLimits(env);
-
-  try {
-    return await withToolLock(paths, async () => {
-      const notes: string[] = [];
+  const request = { source: { kind: 'remote', installId, catalog: base }, force, upgrade: !!opts.upgrade };
+  return recorded(rec, id, request, async () => {
+    const manifestToml = manifestToToml(record.manifest);
+    const manifestSha256 = createHash('sha256').update(manifestToml).digest('hex');
+    rec.record(id, 'MANIFEST_VALIDATED', { manifestPath: `${base}${installId}.json`, manifestSha256, language: record.manifest.language, version: record.version });
+    const limits = installLimits(env);
+    return withToolLock(paths, async () => {
       const index = readIndex(paths);
-      if (index.installs[installId] && !force && existsSync(installDir(paths, installId))) {
-        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: installDir(paths, installId) });
-        return { id, kind: 'remote', status: 'already-installed', active: index.active[id] === installId, root: installDir(paths, installId), installId, shims: [], notes: [`${id} ${record.version} (${installId}) is already installed`] } satisfies InstallOutcome;
-      }
-      mkdirSync(paths.tmp, { recursive: true });
-      mkdirSync(paths.installs, { recursive: true });
-      const work = mkdtempSync(join(paths.tmp, `${installId}-`));
-      const finalDir = installDir(paths, installId);
-      let moved = false;
-      try {
-        // 1. download and verify, before a single byte is unpacked
-        const url = resolveSourceUrl(base, record.source.url);
-        const archive = join(work, 'bundle.tar.gz');
-        const progress = await downloadProgress(`${id} ${record.version}`, (received, total) => rec.record(id, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total }), opts.tty);
-        const hooks = {
-          onStart: (total: number | null) => {
-            rec.record(id, 'DOWNLOAD_STARTED', { url: url.href, totalBytes: total });
-            progress.onStart?.(total);
-          },
-          onData: progress.onData,
-        };
-        let got;
+      const present = index.installs[installId];
+      if (present && !force && existsSync(installDir(paths, installId))) {
+        // What is installed decides, not what the catalog says today.
+        const root = join(installDir(paths, installId), present.root);
+        let spec: BuildSpec | null = null;
         try {
-          got = await download(url, archive, limits.maxDownloadBytes, hooks);
-        } finally {
-          progress.stop();
+          const installed = loadManifest(join(installDir(paths, installId), 'manifest.toml'));
+          spec = buildSpecOf({ id, root, manifest: installed.manifest, manifestSha256: installed.sha256 });
+        } catch {
+          /* a broken install: f cli doctor names it; f install --force replaces it */
         }
-        rec.record(id, 'DOWNLOADED', { bytes: got.bytes });
-        if (got.sha256 !== record.source.sha256) {
-          throw new ToolError(`checksum mismatch for ${url.href}: the catalog says sha256 ${record.source.sha256}, the download is ${got.sha256}; nothing was installed`, 'checksum');
-        }
-        rec.record(id, 'CHECKSUM_VERIFIED', { sha256: got.sha256 });
-
-        // 2. unpack into the work dir, checked entry by entry first
-        const stats = await inspectArchive(archive, limits);
-        const staged = join(work, 'install');
-        const bundle = join(staged, 'bundle');
-        mkdirSync(bundle, { recursive: true });
-        await extractArchive(archive, bundle, limits);
-        rec.record(id, 'EXTRACTED', { entries: stats.entries, bytes: stats.bytes });
-        const rel = bundleRoot(bundle, id);
-        writeFileSync(join(staged, 'manifest.toml'), manifestToml);
-        const remote: RemoteInstall = {
-          install_id: installId,
-          id,
-          version: record.version,
-          published_at: record.published_at,
-          installed_at: now(),
-          catalog: base,
-          source: { kind: 'tarball', url: url.href, sha256: got.sha256 },
-          root: rel === '.' ? 'bundle' : `bundle/${rel}`,
-          aliases: record.manifest.aliases,
-          ...(record.description ?? record.manifest.description ? { description: record.description ?? record.manifest.description } : {}),
-        };
-        writeFileSync(join(staged, 'record.json'), JSON.stringify({ ...remote, manifest_sha256: manifestSha256 }, null, 2) + '\n');
-
-        // 3. move into place in one rename (a forced reinstall swaps the old one out first)
-        if (existsSync(finalDir)) renameSync(finalDir, join(work, 'previous'));
-        renameSync(staged, finalDir);
-        moved = true;
-        const root = join(finalDir, remote.root);
-        const built = await buildIfNeeded(paths, rec, id, root, loadManifest(join(finalDir, 'manifest.toml')));
-
-        // 4. register: a new remote install never silently takes over an id someone else provides
-        const replaces = opts.upgrade?.replaces ?? [];
-        const link = existsSync(linkRecordPath(paths, id));
-        const others = [...(link ? [`link ${readLinkRecord(paths, id)?.source_root ?? ''}`] : []), ...installsOf(index, id).filter((i) => i.install_id !== installId && !replaces.some((r) => r.installId === i.install_id)).map((i) => `remote ${i.install_id} (${i.version})`)];
-        const wasActive = replaces.some((r) => r.installId !== null && index.active[id] === r.installId);
-        const active = others.length === 0 || force || wasActive;
-        for (const r of replaces) {
-          if (r.installId && r.installId !== installId) {
-            delete index.installs[r.installId];
-            rmSync(installDir(paths, r.installId), { recursive: true, force: true });
-          }
-        }
-        index.installs[installId] = remote;
-        let shims: string[] = [];
-        if (active) {
-          index.active[id] = installId;
-          registerAliases(index, record.manifest, notes, force);
-        } else {
-          notes.push(`${id} is already provided by ${others.join(', ')}, which stays active; ${installId} is installed beside it (f cli list shows the conflict; f install ${installId} --force makes it the active one)`);
-        }
-        writeIndex(paths, index);
-        if (active) {
-          const out = writeShims(paths, [id, ...record.manifest.aliases.filter((a) => index.aliases[a] === id)], {
-            id,
-            argv: built ? [built.output] : record.manifest.exec.run,
-            cwd: root,
-            env: record.manifest.exec.env,
-            description: `remote ${installId} (${record.version})`,
-          });
-          shims = out.written;
-          shimNotes(paths, out.skipped, notes, env);
-        }
-        forgetPlans(paths);
-        const registration: Registration = { kind: 'remote', installId, sourceRoot: root, manifestPath: join(finalDir, 'manifest.toml'), version: record.version, installedAt: remote.installed_at };
-        rec.record(id, 'REGISTERED', { registration, replaced: replaces, active, shims });
-        return { id, kind: 'remote', status: opts.upgrade ? 'upgraded' : 'installed', active, root, installId, shims, notes } satisfies InstallOutcome;
-      } catch (err) {
-        if (moved) {
-          rmSync(finalDir, { recursive: true, force: true });
-          if (existsSync(join(work, 'previous'))) renameSync(join(work, 'previous'), finalDir);
-        }
-        throw err;
-      } finally {
-        rmSync(work, { recursive: true, force: true });
+        if (opts.build && spec && buildBlocked(paths, spec)) return buildInstalled(paths, rec, index, present, env);
+        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: installDir(paths, installId) });
+        const notes = [`${id} ${record.version} (${installId}) is already installed`];
+        if (spec && buildBlocked(paths, spec)) notes.push(buildNote(id, installId, spec.build));
+        return { id, kind: 'remote', status: 'already-installed', active: index.active[id] === installId, root: installDir(paths, installId), installId, shims: [], notes } satisfies InstallOutcome;
       }
+      return withWorkDir(paths, installId, (work) => stageRemote(paths, rec, { installId, base, record, manifestToml, manifestSha256, limits, index, work }, opts));
     });
+  });
+}
+
+interface Staging {
+  installId: string;
+  base: string;
+  record: CatalogRecord;
+  manifestToml: string;
+  manifestSha256: string;
+  limits: InstallLimits;
+  index: ToolIndex;
+  work: string;
+}
+
+/** Download, verify, unpack, move into place, build if asked, register; undone on any failure. */
+async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: InstallOptions): Promise<InstallOutcome> {
+  const { installId, base, record, limits, index, work } = s;
+  const env = opts.env ?? process.env;
+  const force = opts.force ?? false;
+  const id = record.id;
+  const notes: string[] = [];
+  const finalDir = installDir(paths, installId);
+  mkdirSync(paths.installs, { recursive: true });
+  let moved = false;
+  try {
+    // 1. download and verify, before a single byte is unpacked
+    const url = resolveSourceUrl(base, record.source.url);
+    const archive = join(work, 'bundle');
+    const progress = await downloadProgress(`${id} ${record.version}`, (received, total) => rec.record(id, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total }), opts.tty);
+    const hooks = {
+      onStart: (total: number | null) => {
+        rec.record(id, 'DOWNLOAD_STARTED', { url: url.href, totalBytes: total });
+        progress.onStart?.(total);
+      },
+      onData: progress.onData,
+    };
+    let got;
+    try {
+      got = await download(url, archive, limits.maxDownloadBytes, hooks, { policy: sourcePolicy(base, limits.allowLocalBundles), idleMs: limits.idleMs, step: 'download', what: 'the bundle url' });
+    } finally {
+      progress.stop();
+    }
+    rec.record(id, 'DOWNLOADED', { bytes: got.bytes });
+    if (got.sha256 !== record.source.sha256) {
+      // The download's own digest is not shown: it is not the bundle, and may be any file's.
+      throw new ToolError(`checksum mismatch for ${url.href}: the catalog says sha256 ${record.source.sha256}, but the ${got.bytes} bytes downloaded hash differently; nothing was installed (the bundle changed after it was published, or the record is wrong)`, 'checksum');
+    }
+    rec.record(id, 'CHECKSUM_VERIFIED', { sha256: got.sha256 });
+
+    // 2. unpack into the work dir, refused at the first hostile entry
+    const staged = join(work, 'install');
+    const bundle = join(staged, 'bundle');
+    mkdirSync(bundle, { recursive: true });
+    const stats = await unpackBundle(archive, bundle, limits, url.href);
+    rec.record(id, 'EXTRACTED', { entries: stats.entries, bytes: stats.bytes });
+    const rel = bundleRoot(bundle, id);
+    writeFileSync(join(staged, 'manifest.toml'), s.manifestToml);
+    const build = record.manifest.exec.build ?? null;
+    const consent: BuildConsent | null = build ? (opts.build ? 'approved' : 'needed') : null;
+    const remote: RemoteInstall = {
+      install_id: installId,
+      id,
+      version: record.version,
+      published_at: record.published_at,
+      installed_at: now(),
+      catalog: base,
+      source: { kind: 'tarball', url: url.href, sha256: got.sha256 },
+      root: rel === '.' ? 'bundle' : `bundle/${rel}`,
+      aliases: record.manifest.aliases,
+      ...(record.description ?? record.manifest.description ? { description: record.description ?? record.manifest.description } : {}),
+    };
+    writeRecordFile(staged, remote, s.manifestSha256, consent);
+
+    // 3. move into place in one rename (a forced reinstall swaps the old one out first)
+    if (existsSync(finalDir)) renameSync(finalDir, join(work, 'previous'));
+    renameSync(staged, finalDir);
+    moved = true;
+    const root = join(finalDir, remote.root);
+    // A catalog's build is its publisher's code: it runs at install time only when asked (--build).
+    const built = consent === 'approved' ? await buildIfNeeded(paths, rec, id, root, loadManifest(join(finalDir, 'manifest.toml'))) : null;
+    if (consent === 'needed') notes.push(buildNote(id, installId, build!));
+
+    // 4. register: a new remote install never silently takes over an id someone else provides
+    const replaces = opts.upgrade?.replaces ?? [];
+    const link = existsSync(linkRecordPath(paths, id));
+    const others = [...(link ? [`link ${readLinkRecord(paths, id)?.source_root ?? ''}`] : []), ...installsOf(index, id).filter((i) => i.install_id !== installId && !replaces.some((r) => r.installId === i.install_id)).map((i) => `remote ${i.install_id} (${i.version})`)];
+    const wasActive = replaces.some((r) => r.installId !== null && index.active[id] === r.installId);
+    const active = others.length === 0 || force || wasActive;
+    for (const r of replaces) {
+      if (r.installId && r.installId !== installId) {
+        delete index.installs[r.installId];
+        rmSync(installDir(paths, r.installId), { recursive: true, force: true });
+      }
+    }
+    index.installs[installId] = remote;
+    let shims: string[] = [];
+    if (active) {
+      index.active[id] = installId;
+      registerAliases(index, record.manifest, notes, force);
+    } else {
+      notes.push(`${id} is already provided by ${others.join(', ')}, which stays active; ${installId} is installed beside it (f cli list shows the conflict; f install ${installId} --force makes it the active one)`);
+    }
+    writeIndex(paths, index);
+    if (active) {
+      const blocked = consent === 'needed' ? buildBlocked(paths, { id, root, build: build! }) : null;
+      const out = writeShims(paths, [id, ...record.manifest.aliases.filter((a) => index.aliases[a] === id)], {
+        id,
+        argv: built ? [built.output] : blocked ? needsBuildArgv(blocked.message) : record.manifest.exec.run,
+        cwd: root,
+        env: record.manifest.exec.env,
+        description: `remote ${installId} (${record.version})`,
+      });
+      shims = out.written;
+      shimNotes(paths, out.skipped, notes, env);
+    }
+    forgetPlans(paths);
+    const registration: Registration = { kind: 'remote', installId, sourceRoot: root, manifestPath: join(finalDir, 'manifest.toml'), version: record.version, installedAt: remote.installed_at };
+    rec.record(id, 'REGISTERED', { registration, replaced: replaces, active, shims });
+    return { id, kind: 'remote', status: opts.upgrade ? 'upgraded' : 'installed', active, root, installId, shims, notes } satisfies InstallOutcome;
   } catch (err) {
-    failed(rec, id, err);
+    if (moved) {
+      rmSync(finalDir, { recursive: true, force: true });
+      if (existsSync(join(work, 'previous'))) renameSync(join(work, 'previous'), finalDir);
+    }
+    throw err;
   }
 }

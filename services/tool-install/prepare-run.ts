@@ -1,4 +1,4 @@
-import { ensureBuilt } from './build-cache.js';
+import { buildBlocked, ensureBuilt, needsBuildArgv } from './build-cache.js';
 import type { ToolPaths } from './paths.js';
 import { rememberPlan } from './run-cache-write.js';
 import type { RunPlan } from './run-plan.js';
@@ -17,7 +17,22 @@ export function refreshShims(paths: ToolPaths, r: ResolvedTool, argv: string[]):
   });
 }
 
-/** The slow path of `f cli`: full resolution, a build if one is due, then a cached plan. */
+/**
+ * What a shim of `r` runs: exec.run, or the built program (building it if due), or, for a remote
+ * tool whose build the user has not allowed yet, a sentence saying how to allow it.
+ */
+export async function shimArgvOf(paths: ToolPaths, r: ResolvedTool): Promise<string[]> {
+  const plan = planOf(r);
+  if (!plan.build) return plan.argv;
+  const blocked = buildBlocked(paths, plan.build);
+  if (blocked) return needsBuildArgv(blocked.message);
+  return [(await ensureBuilt(paths, plan.build)).output];
+}
+
+/**
+ * The slow path of `f cli`: full resolution, a build if one is due (a remote tool's only once
+ * the user allowed it: until then this refuses, saying how), then a cached plan.
+ */
 export async function prepareRun(paths: ToolPaths, name: string): Promise<{ plan: RunPlan; argv: string[]; resolved: ResolvedTool }> {
   const resolved = resolveTool(paths, name);
   const plan = planOf(resolved);

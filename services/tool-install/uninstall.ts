@@ -5,12 +5,10 @@ import { ToolError } from './errors.js';
 import { installsOf, readIndex, writeIndex } from './index-file.js';
 import { withToolLock } from './lock.js';
 import { installDir, linkRecordPath, type ToolPaths } from './paths.js';
-import { refreshShims } from './prepare-run.js';
+import { refreshShims, shimArgvOf } from './prepare-run.js';
 import type { Recorder } from './recorder.js';
 import { resolveTool } from './resolver.js';
 import { forgetPlans } from './run-cache-write.js';
-import { ensureBuilt } from './build-cache.js';
-import { planOf } from './resolver.js';
 import { removeShims } from './shims.js';
 import { describeBadToolId, isToolId } from './tool-id.js';
 
@@ -63,8 +61,7 @@ export async function uninstallTool(paths: ToolPaths, id: string, rec: Recorder,
       rmSync(join(paths.buildCache, id), { recursive: true, force: true });
     } else {
       const r = resolveTool(paths, id);
-      const plan = planOf(r);
-      refreshShims(paths, r, plan.build ? [(await ensureBuilt(paths, plan.build)).output] : plan.argv);
+      refreshShims(paths, r, await shimArgvOf(paths, r));
       nowActive = r.kind === 'remote' ? `remote ${r.installId}` : `${r.kind} ${r.root}`;
     }
     rec.record(id, 'UNINSTALLED', { removed: targets, shimsRemoved });

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
 import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup } from '../host/proc.js';
+import type { StartedRun } from '../host/supervised-spawn.js';
 import { headCheck } from './health.js';
 import { LineSplitter, parseTunnelLine } from './output.js';
 import { RelayClient, RelayError } from './relay-client.js';
@@ -99,22 +100,23 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
     const argv = (config.command ?? deps.command ?? DEFAULT_TUNNEL_COMMAND).map((w) => w.replaceAll('{port}', String(config.port)));
     const [program, ...args] = argv as [string, ...string[]];
     let child: ChildProcess;
+    let started: StartedRun | null;
     try {
       // Its own process group, so a stop reaches everything it started.
-      child = spawn(program, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: scrubbedEnv(deps.env ?? process.env) });
+      ({ child, started } = ctx.spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: scrubbedEnv(deps.env ?? process.env) }));
     } catch (err) {
       return observe(ctx, 'SPAWN_FAILED', describeSpawnError(err, program));
     }
-    if (child.pid === undefined) {
+    if (!started) {
       child.once('error', (err) => observe(ctx, 'SPAWN_FAILED', describeSpawnError(err, program)));
       return;
     }
-    const pid = child.pid;
+    const pid = started.pid;
     let resolveExit!: () => void;
     const run: Running = { child, pid, url: null, stopRequested: false, shuttingDown: false, rateLimited: false, tail: [], exited: new Promise((r) => (resolveExit = r)), timers: [] };
     running.set(ctx.streamId, run);
     lastCtx.set(ctx.streamId, ctx);
-    observe(ctx, 'PROCESS_STARTED', { pid, startTicks: procInfo(pid)?.startTicks ?? null });
+    observe(ctx, 'PROCESS_STARTED', { ...started });
 
     const onLine = (fd: 'stdout' | 'stderr') => (line: string) => {
       if (!line.trim()) return;
@@ -242,6 +244,8 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
       if (['new', 'stopped', 'removed', 'failed'].includes(status)) lastCtx.delete(ctx.streamId);
       else lastCtx.set(ctx.streamId, ctx);
     },
+
+    recordedRun: (snapshot) => (snapshot.context as TunnelContext).run,
 
     async reconcile(ctx) {
       const c = ctxOf(ctx);

@@ -47,18 +47,5 @@ export function parseTunnelLine(line: string): TunnelLine {
   return { kind: 'other' };
 }
 
-/** Splits a byte stream into lines (a line may arrive in pieces). */
-export class LineSplitter {
-  private rest = '';
-  push(chunk: string, onLine: (line: string) => void): void {
-    const parts = (this.rest + chunk).split(/\r?\n/);
-    this.rest = parts.pop() ?? '';
-    // A runaway line without newlines must not grow memory without bound.
-    if (this.rest.length > 64 * 1024) this.rest = this.rest.slice(-64 * 1024);
-    for (const p of parts) onLine(p);
-  }
-  flush(onLine: (line: string) => void): void {
-    if (this.rest) onLine(this.rest);
-    this.rest = '';
-  }
-}
+// cloudflared's output is split by the one bounded splitter every child's output goes through.
+export { LineSplitter } from '../host/line-splitter.js';

@@ -19,8 +19,9 @@ let home: ReturnType<typeof tempDir>;
 beforeAll(async () => {
   requireBuild();
   home = tempDir('flow-browser-reconnect-');
-  [browser, flow] = await Promise.all([launchBrowser(), startFlow(home.dir)]);
-  proxy = await startTcpProxy(flow.url);
+  proxy = await startTcpProxy(() => flow.url);
+  // The browser names the proxy's port in its Host header: Flow must be told to answer to it.
+  [browser, flow] = await Promise.all([launchBrowser(), startFlow(home.dir, { FLOW_ALLOWED_HOSTS: new URL(proxy.url).host })]);
 });
 
 afterAll(async () => {

@@ -14,8 +14,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: string): Promise<TcpProxy> {
-  const { hostname, port } = new URL(target);
+/** `target` may be given once the proxy listens (Flow must be told the proxy's address first: FLOW_ALLOWED_HOSTS). */
+export async function startTcpProxy(target: string | (() => string)): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let refusing = false;
   const track = (s: Socket) => {
@@ -26,6 +26,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const server: Server = createServer((client) => {
     track(client);
     if (refusing) return void client.destroy();
+    const { hostname, port } = new URL(typeof target === 'string' ? target : target());
     const upstream = connect(Number(port), hostname);
     track(upstream);
     client.pipe(upstream);

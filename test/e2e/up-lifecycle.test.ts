@@ -7,7 +7,8 @@ import { isAlive } from '../../services/host/proc.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { CRASHY } from '../support/host.js';
-import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
+import { json, requireBuild, startFlow, stopStartedFlows, until, type FlowProcess } from '../support/flow-process.js';
+import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
 
 interface BackendView {
@@ -19,6 +20,7 @@ interface BackendView {
 const running: FlowProcess[] = [];
 const cleanups: (() => void)[] = [];
 const strays: number[] = [];
+const homes: string[] = [];
 
 beforeAll(() => requireBuild());
 afterEach(async () => {
@@ -28,6 +30,8 @@ afterEach(async () => {
       await f.exited;
     }
   }
+  // One still starting when a test timed out is not in `running` yet.
+  await stopStartedFlows();
   for (const pid of strays.splice(0)) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -35,10 +39,13 @@ afterEach(async () => {
       /* gone */
     }
   }
+  // kill -9 of f up in the middle of a spawn can leave a child no event names (issue 11, item 3).
+  for (const home of homes.splice(0)) killLeftoversOfHome(home);
   while (cleanups.length) cleanups.pop()!();
 });
 
 async function up(home: string) {
+  if (!homes.includes(home)) homes.push(home);
   const f = await startFlow(home);
   running.push(f);
   return f;
@@ -95,7 +102,7 @@ describe('f up as a real process', () => {
     again.proc.kill('SIGINT');
     expect((await again.exited).code).toBe(0);
     for (const b of resumed) expect(isAlive(b.pid!)).toBe(false);
-  });
+  }, 90_000);
 
   it('kill -9 mid-stream: the log is intact, state equals replay, a pending backoff still fires, orphans are stopped', async () => {
     const t = tempDir();
@@ -149,5 +156,5 @@ describe('f up as a real process', () => {
     const pending = readLog(t.dir).filter((e) => e.streamId === 'backend-child:pending');
     expect(pending.filter((e) => e.type === 'PROCESS_STARTED').length).toBeGreaterThanOrEqual(2);
     strays.push(...(await backends(again)).map((b) => b.pid!).filter(Boolean));
-  });
+  }, 90_000);
 });

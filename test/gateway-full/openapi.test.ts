@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { TaskBoard } from '../../services/taskboard/index.js';
 import { taskRoutePlugin } from '../../gateway/routes/tasks.js';
@@ -6,8 +7,11 @@ import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
 import { createGatewayAuth } from '../../gateway/auth/index.js';
 import { openApiPath } from '../../gateway/openapi.js';
 import { join } from 'node:path';
+import { startEmbedded, type Embedded } from '../../infra/embedded.js';
+import { setPassword } from '../../gateway/auth/index.js';
+import { tempDir } from '../support/tmp.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from '../gateway/harness.js';
-import { callableRoutes, raw } from './helpers.js';
+import { callableRoutes, fill, raw } from './helpers.js';
 
 let fx: StoreFixture;
 let gw: RunningGateway;
@@ -34,7 +38,18 @@ afterAll(async () => {
 
 interface Doc {
   openapi: string;
-  paths: Record<string, Record<string, { parameters: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[]; requestBody?: { content: { 'application/json': { schema: Record<string, unknown> } } }; security?: unknown[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+        requestBody?: { content: { 'application/json': { schema: Record<string, unknown> } } };
+        security?: unknown[];
+        responses: Record<string, { description: string; content?: { 'application/json': { schema: unknown } } }>;
+      }
+    >
+  >;
 }
 
 it('lists every route of the route table, generated from its zod schemas', async () => {
@@ -64,4 +79,95 @@ it('serves a small viewer at /api/docs/ui', async () => {
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/text\/html/);
   expect(res.body).toContain("fetch('/api/docs')");
+});
+
+describe('every status a route can answer is in the document', () => {
+  const PASSWORD = 'correct horse battery staple';
+  let flow: Embedded;
+  let token: string;
+  let cleanup: () => void;
+  const savedEnv = { ...process.env };
+
+  beforeAll(async () => {
+    const t = tempDir('flow-openapi-statuses-');
+    cleanup = t.cleanup;
+    const home = join(t.dir, 'home');
+    mkdirSync(join(home, 'claude', 'tasks'), { recursive: true });
+    process.env.FLOW_HOME = home;
+    process.env.FLOW_TASKS_DIR = join(home, 'claude', 'tasks');
+    process.env.FLOW_PROJECTS_DIR = join(home, 'claude', 'projects');
+    await setPassword(home, PASSWORD);
+    flow = await startEmbedded({ port: 0, log: () => {} });
+    const login = await raw(flow.url, 'POST', '/api/auth/login', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
+    token = JSON.parse(login.body).token;
+  });
+
+  afterAll(async () => {
+    await flow?.close();
+    process.env = savedEnv;
+    cleanup?.();
+  });
+
+  async function documentOf(): Promise<Doc> {
+    return JSON.parse((await raw(flow.url, 'GET', '/api/docs', { headers: { authorization: `Bearer ${token}` } })).body) as Doc;
+  }
+
+  it('lists each status by its number (no 4XX/5XX catch-alls) with Flow\'s error body for errors', async () => {
+    const doc = await documentOf();
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const statuses = Object.keys(op.responses);
+        expect(statuses.filter((s) => !/^(\d{3}|default)$/.test(s)), `${method} ${path}`).toEqual([]);
+        for (const s of statuses.filter((x) => /^[45]/.test(x))) expect(op.responses[s]!.content?.['application/json'].schema, `${method} ${path} ${s}`).toEqual({ $ref: '#/components/schemas/ApiError' });
+      }
+    }
+    expect(Object.keys(doc.paths['/api/backends']!.post!.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409', '413', '415', '421', '500', '503', '504']));
+    expect(doc.paths['/api/backends']!.post!.responses['200']).toBeUndefined();
+    expect(Object.keys(doc.paths['/api/backends/{id}']!.get!.responses)).toEqual(expect.arrayContaining(['200', '404', '414']));
+    expect(Object.keys(doc.paths['/api/tunnels']!.post!.responses)).toEqual(expect.arrayContaining(['200', '201']));
+    expect(Object.keys(doc.paths['/api/sessions/{id}/messages']!.post!.responses)).toEqual(expect.arrayContaining(['202', '409', '502']));
+    expect(Object.keys(doc.paths['/api/ws']!.get!.responses)).toEqual(expect.arrayContaining(['101', '426', '401', '403']));
+    expect(Object.keys(doc.paths['/app/{backend}/api/{path}']!.get!.responses)).toEqual(expect.arrayContaining(['default', '502']));
+    expect(Object.keys(doc.paths['/api/auth/login']!.post!.responses)).toEqual(expect.arrayContaining(['200', '401', '409', '429']));
+    expect(doc.paths['/api/health']!.get!.responses['401']).toBeUndefined();
+  });
+
+  it('answers nothing that is not documented, over the whole route table and the ways a request goes wrong', async () => {
+    const doc = await documentOf();
+    const bearer = { authorization: `Bearer ${token}` };
+    const undocumented: string[] = [];
+    const seen = new Set<string>();
+    for (const r of callableRoutes(flow.app.routeTable)) {
+      if (r.url === '/api/auth/logout') continue;
+      const op = doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()];
+      if (!op) continue; // the first test says every route is there
+      const hasBody = !['GET', 'HEAD'].includes(r.method);
+      const probes: [string, string, Record<string, string>, string | undefined][] = [
+        ['no token', fill(r.url, 'x'), {}, hasBody ? '{}' : undefined],
+        ['token', fill(r.url, 'x'), bearer, hasBody ? '{"note":"n","theme":"aurora"}' : undefined],
+        ['traversal', fill(r.url, '..%2f..'), bearer, hasBody ? '{}' : undefined],
+        ['foreign host', fill(r.url, 'x'), { ...bearer, host: 'rebind.attacker.example' }, undefined],
+      ];
+      if (/:[A-Za-z0-9_]+/.test(r.url)) probes.push(['long parameter', fill(r.url, 'a'.repeat(101)), bearer, undefined]);
+      if (hasBody) {
+        probes.push(['bad JSON', fill(r.url, 'x'), bearer, '{"x":']);
+        probes.push(['not JSON', fill(r.url, 'x'), { ...bearer, 'content-type': 'application/x-www-form-urlencoded' }, 'a=b']);
+      }
+      for (const [what, path, headers, body] of probes) {
+        const res = await raw(flow.url, r.method, path, { headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, body });
+        seen.add(String(res.status));
+        if (!(String(res.status) in op.responses) && !('default' in op.responses)) undocumented.push(`${r.method} ${r.url} (${what}): ${res.status} ${res.body.slice(0, 100)}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+    // The sweep did meet the statuses it is meant to check.
+    expect([...seen]).toEqual(expect.arrayContaining(['200', '400', '401', '404', '414', '415', '421']));
+  });
+
+  it('a create answers the 201 its document promises', async () => {
+    const doc = await documentOf();
+    const res = await raw(flow.url, 'POST', '/api/backends', { headers: { ...{ authorization: `Bearer ${token}` }, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'documented', command: ['true'], autostart: false }) });
+    expect(res.status).toBe(201);
+    expect(doc.paths['/api/backends']!.post!.responses['201']).toBeDefined();
+  });
 });

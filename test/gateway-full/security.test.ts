@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
 import { setPassword } from '../../gateway/auth/index.js';
-import { isProtectedPath } from '../../gateway/auth/guard.js';
 import { tempDir } from '../support/tmp.js';
 import { callableRoutes, fill, jsonBody, openFds, raw } from './helpers.js';
 
@@ -48,7 +47,7 @@ describe('auth over the whole route table', () => {
   });
 
   it('answers 401 on every protected route without a token, and with a made-up one', async () => {
-    const routes = callableRoutes(flow.app.routeTable).filter((r) => isProtectedPath(r.url) && !r.public && r.url !== '/api/health');
+    const routes = callableRoutes(flow.app.routeTable).filter((r) => !r.public);
     // The table holds the whole API (a guard against enumerating an empty list).
     expect(routes.length).toBeGreaterThan(25);
     const failures: string[] = [];
@@ -63,19 +62,20 @@ describe('auth over the whole route table', () => {
     expect(failures).toEqual([]);
   });
 
-  it('exempts exactly health, login and auth status under /api and /app', () => {
+  it('exempts exactly health, login and auth status under /api and /app, and the dashboard\'s static files', () => {
     const open = callableRoutes(flow.app.routeTable)
-      .filter((r) => isProtectedPath(r.url) && (r.public || r.url === '/api/health'))
+      .filter((r) => r.public && /^\/(api|app)(\/|$)/.test(r.url))
       .map((r) => `${r.method} ${r.url}`)
       .sort();
     expect(open).toEqual(['GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
-    // Whatever else the dashboard serves lives outside /api and /app.
-    const shell = callableRoutes(flow.app.routeTable).filter((r) => !isProtectedPath(r.url));
+    // Whatever else is public is the dashboard's shell: files, read only.
+    const shell = callableRoutes(flow.app.routeTable).filter((r) => r.public && !/^\/(api|app)(\/|$)/.test(r.url));
+    expect(shell.length).toBeGreaterThan(0);
     for (const r of shell) expect(r.method).toMatch(/^(GET|HEAD)$/);
   });
 
   it('lets a valid token through to every protected route (nothing answers 401)', async () => {
-    const routes = callableRoutes(flow.app.routeTable).filter((r) => isProtectedPath(r.url) && r.url !== '/api/auth/logout');
+    const routes = callableRoutes(flow.app.routeTable).filter((r) => !r.public && r.url !== '/api/auth/logout');
     const refused: string[] = [];
     for (const r of routes) {
       const res = await raw(flow.url, r.method, fill(r.url, 'x'), { headers: bearer() });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/host/proc.js';
 import { startStubModel, type StubModel } from '../fixtures/stub-model-server.js';
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
+import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
 import { Feed, ProcessWatch, sessionOf, project, waitInstance, type InstanceView, type SessionView } from './helpers.js';
 
@@ -37,6 +38,7 @@ describe.sequential('three opencode instances at once', { timeout: 150_000 }, ()
       await flow.exited;
     }
     watch.killAll();
+    if (home) killLeftoversOfHome(home);
     await stub?.close();
     while (cleanups.length) cleanups.pop()!();
   });

@@ -15,6 +15,27 @@ export interface FlowProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+// Every `f` started here that still runs, those still starting included.
+const started = new Set<ChildProcess>();
+
+/**
+ * Stops every `f` this test file started that still runs, including one still starting when a
+ * test gave up on it (a test that timed out meanwhile never got its handle): SIGTERM, so each
+ * stops its own children and records it, then SIGKILL after `graceMs`. For a test's cleanup.
+ */
+export async function stopStartedFlows(graceMs = 15_000): Promise<void> {
+  await Promise.all(
+    [...started].map(async (proc) => {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(kill);
+    }),
+  );
+}
+
 /** Runs `f up --port 0` as a real process with its own FLOW_HOME and waits for its URL. */
 export function startFlow(home: string, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<FlowProcess> {
   return startF(['up', '--port', '0', ...args], home, extraEnv, /Flow is up at (\S+)/);
@@ -30,12 +51,18 @@ export async function startF(args: string[], home: string, extraEnv: Record<stri
     env: { ...process.env, FLOW_HOME: home, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(proc);
+  proc.once('exit', () => started.delete(proc));
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`f ${args[0]} did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Not left running: SIGTERM lets it stop whatever it already started.
+      proc.kill('SIGTERM');
+      reject(new Error(`f ${args[0]} did not start:\n${out}`));
+    }, 45_000);
     const check = () => {
       const m = ready.exec(out);
       if (m) {

@@ -17,6 +17,9 @@ afterEach(async () => {
 
 const TUNNEL = 'https://quiet-river-lamp-abc123.trycloudflare.com';
 
+/** These tests register many names from one client on purpose; the limit has its own tests (test/security/relay.test.ts). */
+const GENEROUS = { burst: 1000 };
+
 class TestClock {
   t = Date.parse('2026-01-01T00:00:00Z');
   now() {
@@ -34,7 +37,7 @@ async function setup() {
   const clock = new TestClock();
   const dbPath = join(t.dir, 'relay.db');
   let registry = new RelayRegistry(dbPath);
-  let app: FastifyInstance = buildRelay({ domain: 'example.test', registry, clock, resolve: resolverFromDir(t.dir), publicScheme: 'http' });
+  let app: FastifyInstance = buildRelay({ domain: 'example.test', registry, clock, resolve: resolverFromDir(t.dir), publicScheme: 'http', registerLimit: GENEROUS });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const s = {
     dir: t.dir,
@@ -50,7 +53,7 @@ async function setup() {
       await app.close();
       registry.close();
       registry = new RelayRegistry(dbPath);
-      app = buildRelay({ domain: 'example.test', registry, clock, resolve: resolverFromDir(t.dir), publicScheme: 'http' });
+      app = buildRelay({ domain: 'example.test', registry, clock, resolve: resolverFromDir(t.dir), publicScheme: 'http', registerLimit: GENEROUS });
       await app.listen({ port: 0, host: '127.0.0.1' });
     },
   };
@@ -203,7 +206,7 @@ describe('relay over real HTTP', () => {
     expect((await s.api('DELETE', '/api/handle', undefined, 'nope')).status).toBe(401);
 
     // Pointing a handle at anything but a quick tunnel would make the relay an open proxy.
-    for (const tunnelUrl of ['http://127.0.0.1:22', 'file:///etc/passwd', 'https://x.trycloudflare.com.evil.test', 'not a url']) {
+    for (const tunnelUrl of ['http://127.0.0.1:22', 'file:///etc/passwd', 'https://x.trycloudflare.com.evil.test', 'not a url', 'http://x.trycloudflare.com', 'https://x.trycloudflare.com:8443']) {
       const r = await s.api('PUT', '/api/tunnel', { tunnelUrl }, token);
       expect(r.status, tunnelUrl).toBe(400);
     }

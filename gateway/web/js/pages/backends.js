@@ -187,7 +187,9 @@ function followLogs(name) {
   source.addEventListener('line', (msg) => {
     const line = JSON.parse(msg.data);
     const pinned = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
-    el.append(h('div.line', { class: line.fd }, h('span.t', {}, timeOf(line.at)), h('span.l', {}, line.line)));
+    const text = h('span.l', {}, line.line);
+    if (line.truncated) text.append(h('span.cut', { title: 'this line was longer than the limit and was cut here' }, ' … [line cut]'));
+    el.append(h('div.line', { class: line.fd }, h('span.t', {}, timeOf(line.at)), text));
     // Keep the DOM bounded like the server keeps its history.
     while (el.childElementCount > 2000) el.firstElementChild.remove();
     if (pinned) el.scrollTop = el.scrollHeight;
