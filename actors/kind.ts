@@ -25,6 +25,10 @@ export function actorNameSchema(what: string) {
   return z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, `${what} is 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit`);
 }
 
+/** A host's id (FLOW_HOST_ID, `f host --id`): it names a BullMQ queue and is part of per-host stream ids. */
+export const HOST_ID_REGEX = /^[A-Za-z0-9_-]{1,64}$/;
+export const HostIdSchema = z.string().regex(HOST_ID_REGEX, 'a host id is 1-64 letters, digits, "-" or "_"');
+
 /** Every event a machine sees carries the time it was recorded, in epoch milliseconds. */
 export interface Timed {
   at: number;

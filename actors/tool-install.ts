@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, type MachineEvents } from './kind.js';
+import { defineKind, HOST_ID_REGEX, HostIdSchema, type MachineEvents } from './kind.js';
 
 /**
- * tool-install (seed 001): the life of one tool id. Every step of `f install`, `f cli upgrade`
- * and `f cli uninstall` is an event in the stream `tool-install:<id>`. The files under
+ * tool-install (seed 001): the life of one tool id on one host. Every step of `f install`,
+ * `f cli upgrade` and `f cli uninstall` is an event in the stream `tool-install:<id>_<host>`:
+ * installs are per host (each machine has its own $FLOW_HOME/cli), so two hosts that install
+ * the same tool write two streams, and a gateway that reads every host's log keeps both. The files under
  * $FLOW_HOME/cli (links/, installs/, index.json) are what `f cli` reads; this stream is the
  * history of how they came to be, and what the dashboard shows. The machine only follows; the
  * conflict rules are decided under a file lock in services/tool-install, where the files are.
@@ -217,6 +219,19 @@ export const toolInstallKind = defineKind({
   status: toolInstallStatus,
 });
 
-export function toolInstallStreamId(id: string): string {
-  return `tool-install:${ToolIdSchema.parse(id)}`;
+/**
+ * `tool-install:<tool id>_<host id>`. A tool id has no "_", so the first one splits the two.
+ * (Logs written before installs were per host hold `tool-install:<tool id>`.)
+ */
+export function toolInstallStreamId(id: string, host: string): string {
+  return `tool-install:${ToolIdSchema.parse(id)}_${HostIdSchema.parse(host)}`;
+}
+
+const bare = (r: RegExp) => r.source.replace(/^\^|\$$/g, '');
+const TOOL_INSTALL_STREAM = new RegExp(`^tool-install:(${bare(TOOL_ID_REGEX)})(?:_(${bare(HOST_ID_REGEX)}))?$`);
+
+/** The tool and host a tool-install stream is about; host null for a stream named before installs were per host. */
+export function parseToolInstallStreamId(streamId: string): { id: string; host: string | null } | undefined {
+  const m = TOOL_INSTALL_STREAM.exec(streamId);
+  return m ? { id: m[1]!, host: m[2] ?? null } : undefined;
 }

@@ -52,7 +52,7 @@ async function startBare(): Promise<SseTarget> {
     url: `http://127.0.0.1:${port}/api/events`,
     emit(i) {
       position += 1;
-      const env: EventEnvelope = { id: uuidv7(), position, host: 'bench', streamType: 'bench', streamId: STREAM, version: position, type: 'PROBE', data: probeData(i), meta: {}, at: new Date().toISOString() };
+      const env: EventEnvelope = { id: uuidv7(), position, host: 'bench', epoch: 'bench', streamType: 'bench', streamId: STREAM, version: position, type: 'PROBE', data: probeData(i), meta: {}, at: new Date().toISOString() };
       const frame = `id: ${position}\ndata: ${JSON.stringify(env)}\n\n`;
       for (const res of clients) res.write(frame);
     },

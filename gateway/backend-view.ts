@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BackendConfigSchema, type BackendContext } from '../actors/backend-child.js';
-import type { ActorRow } from '../services/host/actor-projection.js';
+import { RetirementSchema, type ActorListing } from '../services/store/read-model.js';
 
 /** A backend as the API shows it: the actor's projected state, with times as ISO strings. */
 export const BackendViewSchema = z.object({
@@ -26,12 +26,14 @@ export const BackendViewSchema = z.object({
   updatedAt: z.string(),
   /** The host that runs it (distributed mode: an `f host --id`; embedded: this machine's host id). */
   host: z.string(),
+  /** Set when status is `retired`: it belonged to a host log that is gone (why, in user words). */
+  retired: RetirementSchema.nullable(),
 });
 export type BackendView = z.infer<typeof BackendViewSchema>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function backendView(row: ActorRow): BackendView {
+export function backendView(row: ActorListing): BackendView {
   // The projection stores the machine's context as JSON; its shape is the machine's.
   const c = row.snapshot.context as BackendContext;
   return {
@@ -47,5 +49,6 @@ export function backendView(row: ActorRow): BackendView {
     version: row.version,
     updatedAt: row.updatedAt,
     host: row.host,
+    retired: row.retired ?? null,
   };
 }

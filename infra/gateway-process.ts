@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { commandTarget } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
+import { hostRoutePlugin } from '../gateway/routes/hosts.js';
 import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { authIsConfigured } from '../gateway/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
@@ -48,7 +49,11 @@ export interface GatewayProcess {
   close(): Promise<void>;
 }
 
-/** Placement: an existing actor's commands go to the host that owns it; a new one to the host asked for, or one the queue picks. */
+/**
+ * Placement: an existing actor's commands go to the host that owns it; a new one to the host
+ * asked for, or one the queue picks. A retired actor (its host log was replaced or forgotten) has
+ * no owner: removing it takes it out of the gateway's view, creating it again makes a new one.
+ */
 export function placeCommand(replica: ReplicaLog, command: Command, host: string | undefined): Placement {
   const target = commandTarget(command);
   if (!target) return commandError('invalid', `no actor kind handles the command ${command.type}`);
@@ -56,6 +61,13 @@ export function placeCommand(replica: ReplicaLog, command: Command, host: string
   if (owner) {
     if (host && host !== owner) return commandError('conflict', `${target.streamId} belongs to host ${owner}; it cannot be placed on ${host}`);
     return { queue: hostQueue(owner), retry: true };
+  }
+  const retired = replica.holding(target.streamId)?.retired;
+  if (retired && !target.creates) {
+    if (!command.type.endsWith('.remove')) return commandError('conflict', `${target.streamId} is retired (${retired.message}): remove it, or create it again`);
+    replica.dismiss(target.streamId);
+    const last = replica.store.readStream(target.streamId).at(-1);
+    return { ok: true, streamId: target.streamId, version: last?.version ?? 0, status: 'removed', position: last?.position ?? 0 };
   }
   if (!target.creates) return commandError('not_found', `${target.streamId} does not exist`);
   return host ? { queue: hostQueue(host), retry: true } : { anyHost: true };
@@ -77,6 +89,9 @@ export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: strin
     ...opts,
     place: (command, host) => placeCommand(replica, command, host),
     chooseHost: (hosts) => leastLoaded(replica, hosts),
+    // Which log each connected host runs: a host back with a new log retires its old actors at once.
+    onConnected: (hosts) => replica.observeConnected(hosts),
+    watchHostsMs: 2000,
     // The API answers from the replica: wait until the command's event has arrived in it.
     settle: async (result: CommandResult) => {
       if (!result.ok) return result;
@@ -90,7 +105,7 @@ export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: strin
 /** The connected host that runs the fewest actors (ties: by name), for a new actor with no host named. */
 export function leastLoaded(replica: ReplicaLog, hosts: readonly string[]): string {
   const load = new Map(hosts.map((h) => [h, 0]));
-  for (const row of readActors(replica.store.db)) if (load.has(row.host) && row.status !== 'removed') load.set(row.host, load.get(row.host)! + 1);
+  for (const row of readActors(replica.store.db)) if (load.has(row.host) && row.status !== 'removed' && replica.ownerOf(row.streamId) === row.host) load.set(row.host, load.get(row.host)! + 1);
   return [...load].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
 }
 
@@ -155,7 +170,10 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       auth,
       allowedHosts: hosts,
       logError: log,
-      extraRoutes: flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
+      extraRoutes: [
+        ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
+        hostRoutePlugin({ list: () => replica.hostList(), connected: () => commands.connected(), forget: (id) => replica.forget(id) }),
+      ],
     });
     cleanups.push(() => app.close());
     let url: string;

@@ -3,6 +3,7 @@ import type { RoutePlugin } from '../gateway/app.js';
 import { ApiError } from '../gateway/errors.js';
 import { catalogRoutes } from '../gateway/routes/catalog.js';
 import { installRoutes } from '../gateway/routes/installs.js';
+import { defaultHostId } from './host-id.js';
 import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
@@ -12,7 +13,7 @@ import type { TaskBoard } from '../services/taskboard/index.js';
 /** The routes beyond the core ones: installs, catalog, task board, tunnels and OpenCode. */
 export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime }): RoutePlugin[] {
   return [
-    (scope) => installRoutes(scope, { home: opts.home }),
+    (scope, ctx) => installRoutes(scope, { home: opts.home, host: defaultHostId(), readModel: ctx.deps.readModel }),
     (scope) => catalogRoutes(scope, { home: opts.home }),
     taskRoutePlugin({ board: opts.board, home: opts.home }),
     tunnelRoutePlugin({ refuse: opts.refuse }),

@@ -59,7 +59,7 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     cleanups.push(() => publisher.close());
     const host = await ActorHost.start({ store, live, services: services.all, log });
     cleanups.push(() => host.stop());
-    const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
+    const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
     cleanups.push(() => workers.close());
     await workers.start();
     let closing: Promise<void> | null = null;

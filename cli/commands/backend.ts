@@ -66,6 +66,8 @@ export function register(program: Command): void {
         })),
         ['name', ...(hosts.size > 1 ? ['host'] : []), 'status', 'pid', 'restarts', 'last exit', 'command'],
       );
+      // Retired: its host log is gone; the row says so, and how to get the name back.
+      for (const b of list) if (b.retired) process.stdout.write(`${b.name}: retired, ${b.retired.message} ("f backend rm ${b.name}" removes it; "f backend add ${b.name} ..." replaces it)\n`);
     });
 
   for (const [verb, path, what] of [

@@ -1,10 +1,23 @@
 import type { Command } from 'commander';
 import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, type DistributedUrls } from '../../infra/config.js';
+import type { HostView } from '../../gateway/routes/hosts.js';
+import { api, FlowApiError } from '../client.js';
+import { printJson, printTable } from '../output.js';
 import { parsePort, runUntilSignal, withServerUrls } from './up.js';
 
 interface UrlFlags {
   nats?: string;
   redis?: string;
+}
+
+/** An embedded Flow has no /api/hosts: say what the command needs instead of "route not found". */
+function notDistributed(command: string) {
+  return (err: unknown): never => {
+    if (err instanceof FlowApiError && err.status === 404 && !/^no host named/.test(err.message)) {
+      throw new Error(`${command} talks to a distributed gateway (f gateway, or f up --nats ... --redis ...); the Flow at FLOW_URL runs one host only`);
+    }
+    throw err;
+  };
 }
 
 function requireUrls(command: string, flags: UrlFlags): DistributedUrls {
@@ -14,7 +27,7 @@ function requireUrls(command: string, flags: UrlFlags): DistributedUrls {
 }
 
 export function register(program: Command): void {
-  withServerUrls(program.command('host'))
+  const host = withServerUrls(program.command('host'))
     .description('run an actor host only (distributed mode): it owns its processes, logs to its own SQLite, publishes to NATS and takes commands from Redis')
     .option('--id <name>', 'this host\'s id in events and queue names (default: FLOW_HOST_ID, else the machine name)', process.env.FLOW_HOST_ID)
     .action(async (opts: UrlFlags & { id?: string }) => {
@@ -25,6 +38,27 @@ export function register(program: Command): void {
         () => startHostProcess({ ...urls, hostId: opts.id }),
         (host) => ({ banner: `Flow host ${host.hostId} is up (NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`, what: `host ${host.hostId}` }),
       );
+    });
+
+  host
+    .command('ls')
+    .description('list the hosts the gateway at FLOW_URL has seen: the epoch of the log each writes, connected or not, its actors')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { hosts } = await api<{ hosts: HostView[] }>('GET', '/api/hosts').catch(notDistributed('f host ls'));
+      if (opts.json) return printJson(hosts);
+      printTable(
+        hosts.map((h) => ({ id: h.id, epoch: h.epoch?.slice(0, 8) ?? null, connected: h.connected === null ? '?' : h.connected ? 'yes' : 'no', actors: h.actors, retired: h.retired })),
+        ['id', 'epoch', 'connected', 'actors', 'retired'],
+      );
+    });
+
+  host
+    .command('forget <id>')
+    .description('a host gone for good: retire its actors in the gateway at FLOW_URL (they stay listed as retired, their names can be used again); refused while the host is connected')
+    .action(async (id: string) => {
+      const r = await api<{ id: string; retired: number }>('POST', `/api/hosts/${encodeURIComponent(id)}/forget`).catch(notDistributed('f host forget'));
+      process.stdout.write(`forgot host ${r.id}: ${r.retired} actor(s) retired\n`);
     });
 
   withServerUrls(program.command('gateway'))

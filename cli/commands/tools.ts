@@ -217,18 +217,22 @@ export function register(program: Command): void {
 async function listCommand(flags: { json?: boolean }): Promise<void> {
   const { listTools } = await import('../../services/tool-install/resolver.js');
   const { printJson, printTable } = await import('../output.js');
+  const { defaultHostId } = await import('../../infra/host-id.js');
   const listing = listTools(toolPaths());
-  if (flags.json) return printJson(listing);
+  // Installs are per host: these are this host's (a gateway's GET /api/installs lists every host's).
+  const host = defaultHostId();
+  if (flags.json) return printJson({ host, ...listing });
   printTable(
     listing.tools.map((t) => ({
       id: t.id,
+      host,
       kind: t.kind,
       active: t.error ? 'broken' : t.active ? 'yes' : `no (${t.shadowedBy})`,
       version: t.version,
       source: t.kind === 'remote' ? t.installId : t.root,
       description: t.error ?? t.description,
     })),
-    ['id', 'kind', 'active', 'version', 'source', 'description'],
+    ['id', 'host', 'kind', 'active', 'version', 'source', 'description'],
   );
   if (listing.conflicts.length > 0) {
     process.stdout.write('\nConflicts (one id, several sources):\n');

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { kinds, kindFor } from '../../actors/index.js';
-import type { ActorRow } from '../../services/host/actor-projection.js';
 import { fold } from '../../services/host/fold.js';
 import { StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
+import { RetirementSchema, type ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { wholeNumber, zodRoute } from '../validation.js';
@@ -29,6 +29,10 @@ export const ActorSummarySchema = z.object({
   updatedAt: z.string(),
   /** The host that runs it. */
   host: z.string(),
+  /** The epoch of the host log it belongs to (a host whose FLOW_HOME was replaced writes a new one). */
+  epoch: z.string().nullable(),
+  /** Set when status is `retired`: its host log is gone (replaced or forgotten), or another host owns its name. */
+  retired: RetirementSchema.nullable(),
 });
 export type ActorSummary = z.infer<typeof ActorSummarySchema>;
 
@@ -47,7 +51,16 @@ export const ActorStateSchema = z.object({
 });
 export type ActorState = z.infer<typeof ActorStateSchema>;
 
-const summary = (r: ActorRow): ActorSummary => ({ streamId: r.streamId, streamType: r.streamType, version: r.version, status: r.status, updatedAt: r.updatedAt, host: r.host });
+export const summary = (r: ActorListing): ActorSummary => ({
+  streamId: r.streamId,
+  streamType: r.streamType,
+  version: r.version,
+  status: r.status,
+  updatedAt: r.updatedAt,
+  host: r.host,
+  epoch: r.epoch ?? null,
+  retired: r.retired ?? null,
+});
 
 export function foldStateAt(streamId: string, events: readonly EventEnvelope[], version: number | undefined): ActorState {
   const streamType = streamId.slice(0, streamId.indexOf(':'));

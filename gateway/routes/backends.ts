@@ -99,7 +99,8 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
     url: '/api/backends',
     ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
       const existing = findBackend(ctx, body.name);
-      if (existing) throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
+      // A retired one (its host's old log) is no one's: the new backend replaces it.
+      if (existing && existing.status !== 'retired') throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
       const config = resolveConfig(body);
       const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart }, body.host);
       return reply.code(201).send(view);

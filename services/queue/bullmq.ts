@@ -6,6 +6,7 @@ import { COMMAND_QUEUE, hostQueue, type FlowNames } from '../bus/names.js';
 import { invalidCommand, type CommandHandler } from './in-process.js';
 import { redisOptions, within } from './redis.js';
 import type { CommandQueue, CommandStatus, SubmitOptions } from './types.js';
+import type { ConnectedHost } from '../store/replica.js';
 
 /** A command as it travels through Redis. */
 export const CommandJobSchema = z.object({
@@ -27,6 +28,10 @@ export interface BullQueueOptions {
   place(command: Command, host: string | undefined): Placement;
   /** Among the connected hosts, the one a new actor goes to (default: the first by name). */
   chooseHost?(hosts: readonly string[]): string;
+  /** Told what Redis says is connected, each time it is read (the gateway's replica learns each host's log from it). */
+  onConnected?(hosts: readonly ConnectedHost[]): void;
+  /** Reads the connected hosts this often even when no command asks (ms; default 0: only when needed). */
+  watchHostsMs?: number;
   /** Runs on an ok result before the API sees it (the gateway waits for its read model). */
   settle?(result: CommandResult): Promise<CommandResult>;
   /** Queues whose jobs `status()` looks in. */
@@ -54,7 +59,8 @@ export class BullCommandQueue implements CommandQueue {
   private readonly redisTimeoutMs: number;
   private lastError = 0;
   private closed = false;
-  private hostsSeen: { at: number; hosts: string[] } | null = null;
+  private hostsSeen: { at: number; hosts: ConnectedHost[] } | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: BullQueueOptions) {
     this.log = opts.log ?? ((line) => process.stderr.write(`[flow queue] ${line}\n`));
@@ -69,6 +75,14 @@ export class BullCommandQueue implements CommandQueue {
     } catch (err) {
       this.log(`Redis at ${this.opts.redisUrl} is not answering (${errText(err)}); commands will get 503 until it does`);
     }
+    const every = this.opts.watchHostsMs ?? 0;
+    if (every > 0 && !this.closed) {
+      // A host that restarts with a new log shows itself here before it writes any event.
+      const look = () => void this.connected().catch(() => {});
+      look();
+      this.watchTimer = setInterval(look, every);
+      this.watchTimer.unref();
+    }
   }
 
   async submit(command: Command, opts: SubmitOptions = {}): Promise<CommandResult> {
@@ -81,7 +95,8 @@ export class BullCommandQueue implements CommandQueue {
     if ('anyHost' in placement) {
       let hosts: string[] | null;
       try {
-        hosts = await this.connectedHosts();
+        const connected = await this.connected();
+        hosts = connected && [...new Set(connected.map((h) => h.host))];
       } catch (err) {
         return this.redisDown(err);
       }
@@ -207,6 +222,7 @@ export class BullCommandQueue implements CommandQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await Promise.all([...this.events.values()].map((e) => e.close().catch(() => {})));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => {})));
   }
@@ -219,10 +235,11 @@ export class BullCommandQueue implements CommandQueue {
   }
 
   /**
-   * Hosts with a worker on the shared queue right now: each host names its workers after itself,
-   * and Redis lists its clients by name. Null when this Redis cannot list them (CLIENT LIST off).
+   * Hosts with a worker on the shared queue right now, with the epoch of the log each runs: each
+   * host names its workers `<host id>@<epoch>` (see CommandWorkers), and Redis lists its clients
+   * by name. Null when this Redis cannot list them (CLIENT LIST off); throws when Redis is down.
    */
-  private async connectedHosts(): Promise<string[] | null> {
+  async connected(): Promise<ConnectedHost[] | null> {
     if (this.hostsSeen && Date.now() - this.hostsSeen.at < 1000) return this.hostsSeen.hosts;
     let workers: { rawname?: string }[];
     try {
@@ -231,8 +248,19 @@ export class BullCommandQueue implements CommandQueue {
       if (/unknown command|CLIENT/i.test(errText(err))) return null;
       throw err;
     }
-    const hosts = [...new Set(workers.map((w) => /:w:(.+)$/.exec(w.rawname ?? '')?.[1]).filter((h): h is string => !!h))];
+    const seen = new Map<string, ConnectedHost>();
+    for (const w of workers) {
+      const name = /:w:(.+)$/.exec(w.rawname ?? '')?.[1];
+      if (name) seen.set(name, parseWorkerName(name));
+    }
+    const hosts = [...seen.values()];
     this.hostsSeen = { at: Date.now(), hosts };
+    try {
+      this.opts.onConnected?.(hosts);
+    } catch (err) {
+      // What the replica makes of it must not fail the command that asked.
+      this.log(`could not note the connected hosts: ${errText(err)}`);
+    }
     return hosts;
   }
 
@@ -280,6 +308,8 @@ export interface WorkerOptions {
   redisUrl: string;
   names: FlowNames;
   hostId: string;
+  /** The epoch of the host's log: in the workers' names, so a gateway sees which log a connected host runs. */
+  epoch?: string;
   handler: CommandHandler;
   /** How long a job stays locked to a worker that stopped answering (default 30 s, BullMQ's). */
   lockMs?: number;
@@ -306,8 +336,8 @@ export class CommandWorkers {
     const common = {
       connection: { ...redisOptions(this.opts.redisUrl), maxRetriesPerRequest: null },
       prefix: this.opts.names.bullPrefix,
-      // The gateway learns which hosts are connected from these names (Redis CLIENT LIST).
-      name: this.opts.hostId,
+      // The gateway learns which hosts are connected, and with which log, from these names (Redis CLIENT LIST).
+      name: this.opts.epoch ? `${this.opts.hostId}@${this.opts.epoch}` : this.opts.hostId,
       concurrency: 4,
       lockDuration,
       stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
@@ -341,6 +371,17 @@ export class CommandWorkers {
     if (!result.ok && result.error.code === 'unavailable') throw new Error(result.error.message);
     return result;
   }
+}
+
+/**
+ * `<host>@<epoch>`, or a bare `<host>` from a host that does not say its epoch (host ids have no
+ * "@"). Anyone who can reach Redis can name a client: an epoch that is not an id is ignored.
+ */
+function parseWorkerName(name: string): ConnectedHost {
+  const at = name.lastIndexOf('@');
+  if (at <= 0) return { host: name, epoch: null };
+  const epoch = name.slice(at + 1);
+  return { host: name.slice(0, at), epoch: /^[A-Za-z0-9-]{1,100}$/.test(epoch) ? epoch : null };
 }
 
 function parseJson(text: string): unknown {

@@ -81,6 +81,50 @@ const MIGRATIONS: readonly string[] = [
    UPDATE actor_state SET host = COALESCE((SELECT e.host FROM events e WHERE e.stream_id = actor_state.stream_id ORDER BY e.version DESC LIMIT 1), '');`,
   // 7: an output line longer than the limit is stored cut, and says so
   `ALTER TABLE output_lines ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;`,
+  // 8: log epochs in a gateway's replica. An event copied from a host's log keeps that log's
+  // epoch and its position there (NULL on a log's own events: its epoch is store_meta's, its
+  // position its own). replica_epochs: every (host, epoch) seen, and whether it is retired;
+  // replica_streams: which (host, epoch) wrote each stream, under which name in this file.
+  // replica_parked replaces replica_pending: a gap is in one (host, epoch)'s stream.
+  `ALTER TABLE events ADD COLUMN epoch TEXT;
+   ALTER TABLE events ADD COLUMN origin_position INTEGER;
+   CREATE UNIQUE INDEX events_origin ON events (host, epoch, origin_position) WHERE origin_position IS NOT NULL;
+   CREATE TABLE replica_epochs (
+     host        TEXT NOT NULL,
+     epoch       TEXT NOT NULL,
+     newest_id   TEXT,
+     retired_at  TEXT,
+     retired_why TEXT,
+     PRIMARY KEY (host, epoch)
+   );
+   CREATE TABLE replica_streams (
+     host      TEXT NOT NULL,
+     epoch     TEXT NOT NULL,
+     stream_id TEXT NOT NULL,
+     local_id  TEXT NOT NULL UNIQUE,
+     state     TEXT NOT NULL DEFAULT 'own',
+     PRIMARY KEY (host, epoch, stream_id)
+   );
+   CREATE TABLE replica_parked (
+     host      TEXT NOT NULL,
+     epoch     TEXT NOT NULL,
+     stream_id TEXT NOT NULL,
+     version   INTEGER NOT NULL,
+     position  INTEGER NOT NULL,
+     id        TEXT NOT NULL,
+     envelope  TEXT NOT NULL,
+     PRIMARY KEY (host, epoch, stream_id, version)
+   );
+   CREATE INDEX replica_parked_id ON replica_parked (id);
+   CREATE INDEX replica_parked_position ON replica_parked (host, epoch, position);
+   INSERT OR IGNORE INTO replica_parked (host, epoch, stream_id, version, position, id, envelope)
+     SELECT json_extract(envelope, '$.host'), 'unknown', stream_id, version, json_extract(envelope, '$.position'), json_extract(envelope, '$.id'), envelope FROM replica_pending;
+   DROP TABLE replica_pending;
+   UPDATE events SET epoch = 'unknown' WHERE EXISTS (SELECT 1 FROM store_meta WHERE key = 'replica.checkpoint');
+   INSERT INTO replica_streams (host, epoch, stream_id, local_id)
+     SELECT (SELECT e.host FROM events e WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1), 'unknown', s.stream_id, s.stream_id
+     FROM streams s WHERE EXISTS (SELECT 1 FROM store_meta WHERE key = 'replica.checkpoint');
+   INSERT INTO replica_epochs (host, epoch) SELECT DISTINCT host, 'unknown' FROM replica_streams;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, type Db } from './db.js';
 import { ConcurrencyError, StoreClosedError } from './errors.js';
-import { matchesFilter, type EventEnvelope, type EventFilter, type ExpectedVersion, type NewEvent } from './envelope.js';
+import { matchesFilter, UNKNOWN_EPOCH, type EventEnvelope, type EventFilter, type ExpectedVersion, type NewEvent } from './envelope.js';
 
 /**
  * Keeps a read model in step with the log. `apply` runs inside the append's transaction, so a
@@ -18,6 +18,12 @@ export interface Projector {
 
 export interface AppendOptions {
   hint?: unknown;
+}
+
+/** What a replica does in the same transaction as an import: `before` the events are inserted, `after` the projections. */
+export interface ImportHooks {
+  before?: (db: Db) => void;
+  after?: (db: Db) => void;
 }
 
 export type EventHandler = (event: EventEnvelope) => void;
@@ -46,15 +52,18 @@ interface Row {
   data: string;
   meta: string;
   at: string;
+  /** NULL: this log's own event (its epoch is the file's); else the epoch of the host log it was copied from. */
+  epoch: string | null;
 }
 
 const CATCH_UP_BATCH = 500;
 
-function toEnvelope(r: Row): EventEnvelope {
+function toEnvelope(r: Row, epoch: string): EventEnvelope {
   return {
     id: r.id,
     position: r.position,
     host: r.host,
+    epoch: r.epoch ?? epoch,
     streamType: r.stream_type,
     streamId: r.stream_id,
     version: r.version,
@@ -72,6 +81,11 @@ export interface EventStoreOptions {
   /** How often to look for commits made by other processes (ms); 0 turns it off. */
   pollMs?: number;
   readonly?: boolean;
+}
+
+/** The host id that last opened this log to write to it (undefined for a log no one has written). */
+export function logHost(db: Db): string | undefined {
+  return (db.prepare(`SELECT value FROM store_meta WHERE key = 'host'`).get() as { value: string } | undefined)?.value;
 }
 
 /**
@@ -95,6 +109,7 @@ export class EventStore {
   private readonly stmt: {
     streamVersion: Statement<[string], { version: number; stream_type: string }>;
     insert: Statement;
+    insertCopy: Statement;
     upsertStream: Statement;
     readStream: Statement<[string, number, number], Row>;
     readAll: Statement<[number, number], Row>;
@@ -114,11 +129,18 @@ export class EventStore {
     this.projectors = opts.projectors ?? [];
     this.pollMs = opts.pollMs ?? 100;
     this.epoch = (db.prepare(`SELECT value FROM store_meta WHERE key = 'epoch'`).get() as { value: string }).value;
+    // The log's identity is (host, epoch): remember which host id last wrote it, so a writer that
+    // is not the host (f install) names the same host (see logHost).
+    if (!db.readonly) db.prepare(`INSERT INTO store_meta (key, value) VALUES ('host', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value <> excluded.value`).run(opts.host);
     this.stmt = {
       streamVersion: db.prepare(`SELECT version, stream_type FROM streams WHERE stream_id = ?`),
       insert: db.prepare(
         `INSERT INTO events (id, host, stream_type, stream_id, version, type, data, meta, at)
          VALUES (@id, @host, @streamType, @streamId, @version, @type, @data, @meta, @at)`,
+      ),
+      insertCopy: db.prepare(
+        `INSERT INTO events (id, host, epoch, origin_position, stream_type, stream_id, version, type, data, meta, at)
+         VALUES (@id, @host, @epoch, @originPosition, @streamType, @streamId, @version, @type, @data, @meta, @at)`,
       ),
       upsertStream: db.prepare(
         `INSERT INTO streams (stream_id, stream_type, version) VALUES (?, ?, ?)
@@ -161,13 +183,14 @@ export class EventStore {
   }
 
   /**
-   * Copies events written by other hosts into this log: id, host, stream version, time and data
-   * stay as they were, the position is this log's own. Each event must be its stream's next
-   * version. `alongside` runs in the same transaction (a replica's checkpoint).
+   * Copies events written by other hosts into this log: id, host, epoch, stream version, time
+   * and data stay as they were (and the position in the host's log is kept alongside), the
+   * position is this log's own. Each event must be its stream's next version. The hooks run in
+   * the same transaction (a replica's renames before, its checkpoint after).
    */
-  importBatch(events: readonly EventEnvelope[], alongside?: (db: Db) => void): EventEnvelope[] {
+  importBatch(events: readonly EventEnvelope[], hooks: ImportHooks = {}): EventEnvelope[] {
     if (this.closed) throw new StoreClosedError();
-    const written = this.importTx.immediate(events, alongside);
+    const written = this.importTx.immediate(events, hooks);
     this.localWrites += 1;
     if (written.length > 0) {
       if (this.subscribers.size === 0) this.dispatchedUpTo = written[written.length - 1]!.position;
@@ -177,15 +200,19 @@ export class EventStore {
   }
 
   private buildImportTx() {
-    return this.db.transaction((events: readonly EventEnvelope[], alongside?: (db: Db) => void): EventEnvelope[] => {
+    return this.db.transaction((events: readonly EventEnvelope[], hooks: ImportHooks): EventEnvelope[] => {
+      hooks.before?.(this.db);
       const out: EventEnvelope[] = [];
       for (const e of events) {
         const current = this.stmt.streamVersion.get(e.streamId);
         const actual = current?.version ?? 0;
         if (e.version !== actual + 1) throw new ConcurrencyError(e.streamId, e.version - 1, actual);
-        const res = this.stmt.insert.run({
+        const res = this.stmt.insertCopy.run({
           id: e.id,
           host: e.host,
+          epoch: e.epoch,
+          // A log that did not say its epoch gives no way to tell its positions from another's.
+          originPosition: e.epoch === UNKNOWN_EPOCH ? null : e.position,
           streamType: e.streamType,
           streamId: e.streamId,
           version: e.version,
@@ -198,7 +225,7 @@ export class EventStore {
         out.push({ ...e, position: Number(res.lastInsertRowid) });
       }
       if (out.length > 0) for (const p of this.projectors) p.apply(this.db, out);
-      alongside?.(this.db);
+      hooks.after?.(this.db);
       return out;
     });
   }
@@ -229,7 +256,7 @@ export class EventStore {
             meta: JSON.stringify(meta),
             at: e.at,
           });
-          out.push({ id: e.id, position: Number(res.lastInsertRowid), host: this.host, streamType, streamId, version, type: e.type, data: e.data, meta, at: e.at });
+          out.push({ id: e.id, position: Number(res.lastInsertRowid), host: this.host, epoch: this.epoch, streamType, streamId, version, type: e.type, data: e.data, meta, at: e.at });
         }
         this.stmt.upsertStream.run(streamId, streamType, version);
         for (const p of this.projectors) p.apply(this.db, out, hint);
@@ -240,7 +267,7 @@ export class EventStore {
 
   /** A stream's events from `fromVersion` on, in version order. */
   readStream(streamId: string, fromVersion = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    return this.stmt.readStream.all(streamId, fromVersion, limit).map(toEnvelope);
+    return this.stmt.readStream.all(streamId, fromVersion, limit).map((r) => toEnvelope(r, this.epoch));
   }
 
   /** Events with position > fromPosition, oldest first. */
@@ -249,7 +276,7 @@ export class EventStore {
     if (filter?.streamId) rows = this.stmt.readAllByStream.all(fromPosition, filter.streamId, limit);
     else if (filter?.streamType) rows = this.stmt.readAllByType.all(fromPosition, filter.streamType, limit);
     else rows = this.stmt.readAll.all(fromPosition, limit);
-    return rows.map(toEnvelope).filter((e) => matchesFilter(e, filter));
+    return rows.map((r) => toEnvelope(r, this.epoch)).filter((e) => matchesFilter(e, filter));
   }
 
   /** Iterates every event of the log in batches, without holding it all in memory. */
@@ -258,7 +285,7 @@ export class EventStore {
     for (;;) {
       const rows = this.stmt.readAll.all(cursor, batch);
       if (rows.length === 0) return;
-      for (const r of rows) yield toEnvelope(r);
+      for (const r of rows) yield toEnvelope(r, this.epoch);
       cursor = rows[rows.length - 1]!.position;
     }
   }
@@ -283,7 +310,7 @@ export class EventStore {
       for (const r of rows) {
         if (sub.closed) return;
         sub.cursor = r.position;
-        if (matchesFilter({ streamType: r.stream_type, streamId: r.stream_id }, sub.filter)) sub.handler(toEnvelope(r));
+        if (matchesFilter({ streamType: r.stream_type, streamId: r.stream_id }, sub.filter)) sub.handler(toEnvelope(r, this.epoch));
       }
       if (rows.length === CATCH_UP_BATCH) setImmediate(catchUp);
       else sub.live = true;
@@ -357,7 +384,7 @@ export class EventStore {
           if (!s.live || s.closed || s.cursor >= r.position) continue;
           s.cursor = r.position;
           if (!matchesFilter({ streamType: r.stream_type, streamId: r.stream_id }, s.filter)) continue;
-          env ??= toEnvelope(r);
+          env ??= toEnvelope(r, this.epoch);
           try {
             s.handler(env);
           } catch (err) {

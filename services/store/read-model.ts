@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EventEnvelope, EventFilter } from './envelope.js';
 import type { EventHandler, Subscription } from './event-store.js';
 import type { ActorRow } from '../host/actor-projection.js';
@@ -20,9 +21,33 @@ export interface OutputLine {
   truncated?: boolean;
 }
 
+/**
+ * Why an actor no longer counts as a live host's (status `retired`): its host restarted with a
+ * new log (`new-log`: its FLOW_HOME was replaced), was forgotten (`forgotten`: f host forget),
+ * or another host already owns that name (`duplicate`).
+ */
+export const RetirementSchema = z.object({
+  reason: z.enum(['new-log', 'forgotten', 'duplicate']),
+  /** What happened, in user words. */
+  message: z.string(),
+  /** When (null when not known). */
+  at: z.string().nullable(),
+});
+export type Retirement = z.infer<typeof RetirementSchema>;
+
+/**
+ * An actor as the API lists it: its projected state, and which host log it belongs to (a read
+ * model straight over one host's projection may leave these out: its own log, nothing retired).
+ */
+export interface ActorListing extends ActorRow {
+  /** The epoch of the host log that wrote it. */
+  epoch?: string;
+  retired?: Retirement | null;
+}
+
 /** Current state, as the API lists it. */
 export interface ReadModel {
-  listActors(streamType: string): ActorRow[];
-  getActor(streamId: string): ActorRow | undefined;
+  listActors(streamType: string): ActorListing[];
+  getActor(streamId: string): ActorListing | undefined;
   outputLines(streamId: string, limit: number): OutputLine[];
 }

@@ -5,7 +5,7 @@ import { isToolId } from './tool-id.js';
 export type StepData = Record<string, unknown>;
 
 export interface Recorder {
-  /** Appends one event to `tool-install:<id>`; the stream's snapshot is updated in the same transaction. */
+  /** Appends one event to `tool-install:<id>_<host>`; the stream's snapshot is updated in the same transaction. */
   record(id: string, type: string, data: StepData): void;
   close(): void;
 }
@@ -16,20 +16,32 @@ export interface Recorder {
  * Loaded with dynamic imports so that `f cli <id>` never pays for SQLite or XState.
  */
 export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
-  const [{ EventStore }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { defaultHostId }] = await Promise.all([
+  const [{ EventStore, logHost }, { openDatabase }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { HostIdSchema }, { defaultHostId }] = await Promise.all([
     import('../store/event-store.js'),
+    import('../store/db.js'),
     import('../host/actor-projection.js'),
     import('../../actors/index.js'),
     import('../host/writer.js'),
     import('../../actors/tool-install.js'),
+    import('../../actors/kind.js'),
     import('../../infra/host-id.js'),
   ]);
-  const store = EventStore.open(paths.db, { host: defaultHostId(), projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  // Installs are per host: the host id is part of the stream's name (see actors/tool-install.ts).
+  // It is the host whose log this is: FLOW_HOST_ID if given, else the host id that last ran this
+  // FLOW_HOME (f host --id alpha), else this machine's name.
+  const db = openDatabase(paths.db);
+  const known = logHost(db);
+  const host = process.env.FLOW_HOST_ID === undefined && known && HostIdSchema.safeParse(known).success ? known : defaultHostId();
+  if (!HostIdSchema.safeParse(host).success) {
+    db.close();
+    throw new Error(`FLOW_HOST_ID is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(host)}`);
+  }
+  const store = new EventStore(db, { host, projectors: [new ActorProjector(kindFor)], pollMs: 0 });
   return {
     record(id, type, data) {
       // An id that is not valid has no stream: its failure is reported to the user only.
       if (!isToolId(id)) return;
-      const streamId = toolInstallStreamId(id);
+      const streamId = toolInstallStreamId(id, host);
       const current = loadActor(store, toolInstallKind as never, streamId);
       recordEvent(store, toolInstallKind as never, streamId, current, { type, data, at: Date.now(), meta: { by: 'f install' } });
     },

@@ -70,7 +70,7 @@ describe.skipIf(!urls)('examples/subscriber (a durable JetStream consumer on FLO
     const version = (versions.get(streamId) ?? 0) + 1;
     versions.set(streamId, version);
     const streamType = streamId.slice(0, streamId.indexOf(':'));
-    const e: EventEnvelope = { id: uuidv7(), position: ++position, host: 'test-host', streamType, streamId, version, type, data: { n: position }, meta: { by: 'test' }, at: new Date().toISOString() };
+    const e: EventEnvelope = { id: uuidv7(), position: ++position, host: 'test-host', epoch: 'test-epoch', streamType, streamId, version, type, data: { n: position }, meta: { by: 'test' }, at: new Date().toISOString() };
     await js.publish(names.eventSubject(streamType, streamId), JSON.stringify(e), { msgID: e.id });
     return e;
   }

@@ -169,13 +169,13 @@ export function tree(dir: string): string[] {
 
 import Database from 'better-sqlite3';
 
-/** The tool-install stream of `id` as (type, data) pairs, read straight from the SQLite log. */
+/** The tool-install stream of `id` on a sandbox's host (FLOW_HOST_ID=test), as (type, data) pairs, read straight from the SQLite log. */
 export function toolEvents(home: string, id: string): { type: string; data: Record<string, unknown> }[] {
   const file = join(home, 'flow.db');
   if (!existsSync(file)) return [];
   const db = new Database(file, { readonly: true });
   try {
-    return (db.prepare(`SELECT type, data FROM events WHERE stream_id = ? ORDER BY version`).all(`tool-install:${id}`) as { type: string; data: string }[]).map((r) => ({
+    return (db.prepare(`SELECT type, data FROM events WHERE stream_id = ? ORDER BY version`).all(`tool-install:${id}_test`) as { type: string; data: string }[]).map((r) => ({
       type: r.type,
       data: JSON.parse(r.data) as Record<string, unknown>,
     }));
@@ -189,7 +189,7 @@ export function toolStatus(home: string, id: string): string | null {
   if (!existsSync(file)) return null;
   const db = new Database(file, { readonly: true });
   try {
-    return (db.prepare(`SELECT status FROM actor_state WHERE stream_id = ?`).get(`tool-install:${id}`) as { status: string } | undefined)?.status ?? null;
+    return (db.prepare(`SELECT status FROM actor_state WHERE stream_id = ?`).get(`tool-install:${id}_test`) as { status: string } | undefined)?.status ?? null;
   } finally {
     db.close();
   }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ActorKind } from '../../actors/kind.js';
-import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId } from '../../actors/tool-install.js';
+import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install.js';
 import { fold } from '../../services/host/fold.js';
 import { validateEventData } from '../../services/host/writer.js';
 import { TOOL_ID_PATTERN } from '../../services/tool-install/tool-id.js';
@@ -48,8 +48,12 @@ describe('tool-install machine', () => {
 
   it('keeps the tool-id pattern equal to the zod-free copy used by the fast f cli path', () => {
     expect(TOOL_ID_REGEX.source).toBe(TOOL_ID_PATTERN.source);
-    expect(() => toolInstallStreamId('../x')).toThrow();
-    expect(toolInstallStreamId('codex-session-browser')).toBe('tool-install:codex-session-browser');
+    expect(() => toolInstallStreamId('../x', 'alpha')).toThrow();
+    expect(() => toolInstallStreamId('echo', 'a.b')).toThrow();
+    // Installs are per host: the host is part of the stream's name.
+    expect(toolInstallStreamId('codex-session-browser', 'alpha')).toBe('tool-install:codex-session-browser_alpha');
+    expect(parseToolInstallStreamId('tool-install:codex-session-browser_my_Host-1')).toEqual({ id: 'codex-session-browser', host: 'my_Host-1' });
+    expect(parseToolInstallStreamId('tool-install:echo')).toEqual({ id: 'echo', host: null });
   });
 
   it('follows a remote install step by step to installed', () => {
