@@ -4,6 +4,8 @@ import type { Db } from './db.js';
 import type { EventEnvelope } from './envelope.js';
 import type { ActorRow, FoldHint, TimerRow } from './types.js';
 
+export type { ActorRow, FoldHint, TimerRow } from './types.js';
+
 /**
  * Keeps a read model in step with the log. `apply` runs inside the append's transaction, so a
  * projection is never ahead of or behind the events it was built from. `hint` is whatever the
