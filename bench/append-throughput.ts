@@ -23,12 +23,12 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { kindFor } from '../actors/index.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
-import { initialSnapshot, type Snapshot } from '../services/host/fold.js';
+import { initialSnapshot, type Snapshot } from '../actors/fold.js';
 import { recordEvent } from '../services/host/writer.js';
 import { LOG_TABLES_DDL } from '../services/store/db.js';
 import { EventStore } from '../services/store/event-store.js';
 import type { NewEvent } from '../services/store/envelope.js';
+import { ActorProjector } from '../services/store/projections.js';
 import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table, timedCpu } from './lib.js';
 import { backendWorkloadArray, kind, type BenchEvent } from './workload.js';
 
@@ -209,7 +209,7 @@ const variants: Variant[] = [
         }
       });
       // Sanity: the projection holds every actor.
-      const n = (store.db.prepare(`SELECT count(*) AS n FROM actor_state`).get() as { n: number }).n;
+      const n = store.actors().length;
       if (n !== actors.size) throw new Error(`actor_state has ${n} rows, expected ${actors.size}`);
       store.close();
       return { ...t, events: rows.length };

@@ -1,13 +1,12 @@
 import { v7 as uuidv7 } from 'uuid';
 import { buildGateway } from '../gateway/app.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
-import { readActor, readActors } from '../services/host/actor-projection.js';
 import { commandError } from '../services/host/commands.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventLog, ReadModel } from '../services/store/read-model.js';
 import { join } from 'node:path';
 import { kindFor } from '../actors/index.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorProjector } from '../services/store/projections.js';
 import { EventStore } from '../services/store/event-store.js';
 import { benchTempDir } from './lib.js';
 
@@ -17,12 +16,12 @@ export function probeData(seq: number): Record<string, unknown> {
 }
 
 /** A Flow gateway over a log (no host: commands are refused), listening on a free port; `url` is its SSE endpoint. */
-export async function gatewayOver(log: EventLog & { db: EventStore['db'] }): Promise<{ url: string; close(): Promise<void> }> {
+export async function gatewayOver(log: EventLog & Pick<EventStore, 'actor' | 'actors'>): Promise<{ url: string; close(): Promise<void> }> {
   const live = new InProcessLiveBus();
   const commands = new InProcessCommandQueue({ hostId: 'bench', dispatch: async () => commandError('unavailable', 'the latency bench runs no host') });
   const readModel: ReadModel = {
-    listActors: (streamType) => readActors(log.db, streamType),
-    getActor: (streamId) => readActor(log.db, streamId),
+    listActors: (streamType) => log.actors(streamType),
+    getActor: (streamId) => log.actor(streamId),
     outputLines: () => [],
   };
   const app = await buildGateway({ log, readModel, commands, live });

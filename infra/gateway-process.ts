@@ -13,8 +13,7 @@ import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
-import { readActors } from '../services/host/actor-projection.js';
-import { ActorReadModel } from '../services/host/actor-read-model.js';
+import { ActorReadModel } from '../services/store/actor-read-model.js';
 import { commandError, type Command, type CommandResult } from '../services/host/commands.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
 import { BullCommandQueue, type Placement } from '../services/queue/bullmq.js';
@@ -105,7 +104,7 @@ export function replicaCommandQueue(replica: ReplicaLog, opts: { redisUrl: strin
 /** The connected host that runs the fewest actors (ties: by name), for a new actor with no host named. */
 export function leastLoaded(replica: ReplicaLog, hosts: readonly string[]): string {
   const load = new Map(hosts.map((h) => [h, 0]));
-  for (const row of readActors(replica.store.db)) if (load.has(row.host) && row.status !== 'removed' && replica.ownerOf(row.streamId) === row.host) load.set(row.host, load.get(row.host)! + 1);
+  for (const row of replica.store.actors()) if (load.has(row.host) && row.status !== 'removed' && replica.ownerOf(row.streamId) === row.host) load.set(row.host, load.get(row.host)! + 1);
   return [...load].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
 }
 

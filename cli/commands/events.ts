@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { kindFor, kinds } from '../../actors/index.js';
-import { readActor } from '../../services/host/actor-projection.js';
-import { step, initialSnapshot, toStored } from '../../services/host/fold.js';
+import { step, initialSnapshot, toStored } from '../../actors/fold.js';
 import { EventEnvelopeSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { EventStore } from '../../services/store/event-store.js';
 import { openFlowStore } from '../../infra/open-store.js';
@@ -69,7 +68,7 @@ export function register(program: Command): void {
       withStore((store) => {
         const list = store.readStream(streamId);
         if (list.length === 0) throw new Error(`no stream ${streamId} in the log (f events tail lists what is there)`);
-        const state = readActor(store.db, streamId);
+        const state = store.actor(streamId);
         if (opts.json) return printJson({ events: list, state });
         for (const e of list) process.stdout.write(line(e) + '\n');
         if (state) process.stdout.write(`\nnow: ${state.status} (version ${state.version})\n`);
@@ -92,7 +91,7 @@ export function register(program: Command): void {
           snap = step(kind, snap, e)[0];
           return { version: e.version, at: e.at, type: e.type, data: e.data, status: kind.status(snap as never), state: toStored(snap) };
         });
-        const stored = readActor(store.db, streamId);
+        const stored = store.actor(streamId);
         const last = steps[steps.length - 1]!;
         const agrees = opts.to !== undefined && opts.to < (stored?.version ?? 0) ? null : JSON.stringify(stored?.snapshot) === JSON.stringify(last.state);
         if (opts.json) return printJson({ streamId, steps, projectionAgrees: agrees });

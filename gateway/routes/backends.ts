@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child.js';
+import { liveSubjects } from '../../services/bus/names.js';
 import type { Command } from '../../services/host/commands.js';
 import type { ActorRow } from '../../services/host/actor-projection.js';
 import type { OutputLine } from '../../services/store/read-model.js';
@@ -162,7 +163,7 @@ function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.
     lastSent = line.seq;
     if (!conn.send({ id: line.seq, event: 'line', data: JSON.stringify(line) })) stopLive();
   };
-  const stopLive = ctx.deps.live.subscribe(`flow.live.${STREAM_TYPE}.${name}.output`, (msg) => {
+  const stopLive = ctx.deps.live.subscribe(liveSubjects.output(STREAM_TYPE, name), (msg) => {
     const parsed = OutputLineSchema.safeParse(msg.data);
     if (!parsed.success) return;
     if (held) held.push(parsed.data);

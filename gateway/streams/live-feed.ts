@@ -1,3 +1,4 @@
+import { liveSubjects } from '../../services/bus/names.js';
 import type { LiveBus, LiveMessage } from '../../services/bus/types.js';
 import type { FeedRequest } from './event-feed.js';
 
@@ -6,7 +7,7 @@ import type { FeedRequest } from './event-feed.js';
  * next to the log's events. Only the board's: backend output lines have their own follow
  * endpoint and would flood every client.
  */
-export const STREAMED_LIVE_PATTERN = 'flow.live.taskboard.>';
+export const STREAMED_LIVE_PATTERN = liveSubjects.taskboard.all;
 
 /** What a client receives: SSE `event: live` with this as data, WS `{type:"live", ...this}`. */
 export interface LiveItem {
@@ -19,7 +20,7 @@ export interface LiveItem {
 }
 
 export function liveItem(msg: LiveMessage): LiveItem {
-  const streamType = msg.subject.split('.')[2] ?? '';
+  const streamType = liveSubjects.parse(msg.subject)?.streamType ?? '';
   const stream = (msg.data as { stream?: unknown } | null)?.stream;
   return { subject: msg.subject, streamType, ...(typeof stream === 'string' ? { stream } : {}), data: msg.data };
 }

@@ -5,6 +5,7 @@ import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
+import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
 import { OutputRecorder } from './output.js';
 import { BackendWatcher } from './watcher.js';
@@ -30,7 +31,7 @@ interface Running {
 }
 
 export function outputSubject(name: string): string {
-  return `flow.live.backend-child.${name}.output`;
+  return liveSubjects.output(backendChildKind.streamType, name);
 }
 
 /** The effects of backend-child: processes in their own group, output, file watching. */

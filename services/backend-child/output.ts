@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import type { Statement } from 'better-sqlite3';
-import type { EventStore } from '../store/event-store.js';
-import type { OutputLine } from '../store/read-model.js';
+import type { EventStore, OutputLine, StoredOutputLine } from '../store/types.js';
+import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
 import { readLines } from '../host/line-splitter.js';
 
@@ -12,25 +11,18 @@ import { readLines } from '../host/line-splitter.js';
  * history is bounded in bytes too, whatever a child prints.
  */
 export class OutputRecorder {
-  private buffer: { seq: number; streamId: string; at: string; fd: string; line: string; truncated: boolean }[] = [];
+  private buffer: StoredOutputLine[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private live: LiveBus | null = null;
   private seq: number;
-  private readonly insert: Statement;
-  private readonly trim: Statement;
 
   constructor(
     private readonly store: EventStore,
     private readonly keep: number,
     private readonly opts: { maxLineBytes?: number } = {},
   ) {
-    this.insert = store.db.prepare(`INSERT INTO output_lines (seq, stream_id, at, fd, line, truncated) VALUES (?, ?, ?, ?, ?, ?)`);
-    this.trim = store.db.prepare(
-      `DELETE FROM output_lines WHERE stream_id = ? AND seq <= (SELECT seq FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-    );
     // Live consumers and the table see the same seq, so a follower can skip what it already has.
-    const used = store.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'output_lines'`).get() as { seq: number } | undefined;
-    this.seq = used?.seq ?? 0;
+    this.seq = store.output.lastSeq();
   }
 
   useBus(live: LiveBus): void {
@@ -38,7 +30,7 @@ export class OutputRecorder {
   }
 
   attach(streamId: string, name: string, child: ChildProcess): void {
-    const subject = `flow.live.backend-child.${name}.output`;
+    const subject = liveSubjects.output('backend-child', name);
     for (const fd of ['stdout', 'stderr'] as const) {
       const stream = child[fd];
       if (!stream) continue;
@@ -59,15 +51,12 @@ export class OutputRecorder {
 
   lines(streamId: string, limit: number): OutputLine[] {
     this.flush();
-    const rows = this.store.db
-      .prepare(`SELECT seq, at, fd, line, truncated FROM output_lines WHERE stream_id = ? ORDER BY seq DESC LIMIT ?`)
-      .all(streamId, limit) as (Omit<OutputLine, 'truncated'> & { truncated: number })[];
-    return rows.reverse().map(({ truncated, ...l }) => (truncated ? { ...l, truncated: true } : l));
+    return this.store.output.read(streamId, limit);
   }
 
   forget(streamId: string): void {
     this.flush();
-    this.store.db.prepare(`DELETE FROM output_lines WHERE stream_id = ?`).run(streamId);
+    this.store.output.forget(streamId);
   }
 
   flush(): void {
@@ -76,12 +65,8 @@ export class OutputRecorder {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    const touched = new Set(batch.map((b) => b.streamId));
     try {
-      this.store.db.transaction(() => {
-        for (const b of batch) this.insert.run(b.seq, b.streamId, b.at, b.fd, b.line, b.truncated ? 1 : 0);
-        for (const id of touched) this.trim.run(id, id, this.keep - 1);
-      })();
+      this.store.output.append(batch, this.keep);
     } catch (err) {
       process.emitWarning(`could not store output lines: ${String(err)}`);
     }

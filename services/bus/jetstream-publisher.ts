@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import type { EventStore, Subscription } from '../store/event-store.js';
+import type { EventStore, Subscription } from '../store/types.js';
 import type { FlowNames } from './names.js';
 
 const CHECKPOINT_KEY = 'jetstream.published';
@@ -40,8 +40,7 @@ export class JetStreamPublisher {
     this.js = jetstream(nc, { timeout: 5000 });
     this.batch = opts.batch ?? 256;
     this.log = opts.log ?? ((line) => process.stderr.write(`[flow publisher] ${line}\n`));
-    store.db.exec(`INSERT OR IGNORE INTO store_meta (key, value) VALUES ('${CHECKPOINT_KEY}', '0')`);
-    this.acked = Number((store.db.prepare(`SELECT value FROM store_meta WHERE key = ?`).get(CHECKPOINT_KEY) as { value: string }).value);
+    this.acked = store.readCheckpoint(CHECKPOINT_KEY);
   }
 
   /** Position of the last event JetStream has acknowledged. */
@@ -82,7 +81,7 @@ export class JetStreamPublisher {
         // Reading the log failed (NATS errors are retried inside drain): a closed store ends
         // publishing; anything else is tried again, from the checkpoint, which did not move.
         // Without this catch the rejection would go unhandled and end the process.
-        if (this.closed || !this.store.db.open) return;
+        if (this.closed || this.store.closed) return;
         this.log(`could not read the log after position ${this.acked} (${err instanceof Error ? err.message : String(err)}); trying again`);
         this.retryTimer = setTimeout(() => this.kick(), 1000);
       })
@@ -96,7 +95,6 @@ export class JetStreamPublisher {
   }
 
   private async drain(): Promise<void> {
-    const save = this.store.db.prepare(`UPDATE store_meta SET value = ? WHERE key = '${CHECKPOINT_KEY}'`);
     while (!this.closed) {
       const events = this.store.readAll(this.acked, this.batch);
       if (events.length === 0) break;
@@ -112,7 +110,7 @@ export class JetStreamPublisher {
       if (this.failures > 0) this.log(`JetStream is acknowledging again (after ${this.failures} failed attempts)`);
       this.failures = 0;
       this.acked = events[events.length - 1]!.position;
-      if (!this.closed) save.run(String(this.acked));
+      if (!this.closed) this.store.storeCheckpoint(CHECKPOINT_KEY, this.acked);
     }
     if (this.acked >= this.store.headPosition()) for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -1,4 +1,5 @@
 import type { OutputLine } from '../store/read-model.js';
+import { liveSubjects } from './names.js';
 import type { LiveBus } from './types.js';
 
 /**
@@ -14,8 +15,8 @@ export class LiveOutputTail {
     live: LiveBus,
     private readonly keep = 1000,
   ) {
-    this.unsubscribe = live.subscribe('flow.live.backend-child.*.output', (m) => {
-      const name = m.subject.split('.')[3];
+    this.unsubscribe = live.subscribe(liveSubjects.outputs('backend-child'), (m) => {
+      const name = liveSubjects.parse(m.subject)?.tokens[0];
       if (!name) return;
       const line = m.data as OutputLine;
       if (typeof line?.line !== 'string' || typeof line.seq !== 'number') return;

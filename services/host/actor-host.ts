@@ -1,15 +1,13 @@
-import type { Statement } from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventMeta } from '../store/envelope.js';
-import type { EventStore } from '../store/event-store.js';
+import type { EventStore } from '../store/types.js';
 import { ConcurrencyError } from '../store/errors.js';
-import { readTimers } from './actor-projection.js';
 import { commandError, type Command, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
-import { fold, toStored, type Snapshot } from './fold.js';
+import { fold, toStored, type Snapshot } from '../../actors/fold.js';
 import { stopUnowned, type HomeProcess } from './orphans.js';
 import { homeIdOf, spawnSupervised, type Spawner } from './supervised-spawn.js';
 import { InvalidEventError, RejectedCommandError, recordEvent } from './writer.js';
@@ -54,7 +52,6 @@ export class ActorHost {
   private readonly spawned = new Set<string>();
   private readonly queue: (() => void)[] = [];
   private draining = false;
-  private causedBy: Statement<[string, string], { version: number; position: number }> | null = null;
   private stopping = false;
 
   private constructor(opts: HostOptions) {
@@ -63,7 +60,7 @@ export class ActorHost {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? ((line) => process.stderr.write(`[flow host] ${line}\n`));
     // The log lives in FLOW_HOME; a log in memory owns no process anyone could find again.
-    this.homeId = opts.homeId ?? (this.store.db.memory ? randomUUID() : homeIdOf(dirname(this.store.db.name)));
+    this.homeId = opts.homeId ?? (this.store.path === null ? randomUUID() : homeIdOf(dirname(this.store.path)));
     this.orphanGraceMs = opts.orphanGraceMs ?? 3000;
     for (const s of opts.services) {
       this.byType.set(s.kind.streamType, s);
@@ -122,8 +119,7 @@ export class ActorHost {
   }
 
   private findCaused(streamId: string, causationId: string): CommandResult | undefined {
-    this.causedBy ??= this.store.db.prepare(`SELECT version, position FROM events WHERE stream_id = ? AND json_extract(meta, '$.causationId') = ? ORDER BY version LIMIT 1`);
-    const row = this.causedBy.get(streamId, causationId);
+    const row = this.store.eventCausedBy(streamId, causationId);
     const actor = this.actors.get(streamId);
     if (!row || !actor) return undefined;
     return { ok: true, streamId, version: row.version, status: actor.services.kind.status(actor.snapshot as never), position: row.position };
@@ -285,29 +281,23 @@ export class ActorHost {
 
   private describeSpawn(spawnId: string | null): string {
     if (!spawnId) return 'a process of this FLOW_HOME with no spawn id';
-    const e = this.store.db.prepare(`SELECT stream_id, type FROM events WHERE id = ?`).get(spawnId) as { stream_id: string; type: string } | undefined;
-    return e ? `spawned for ${e.stream_id} after ${e.type} (event ${spawnId})` : `spawn ${spawnId}, which this log does not hold (a log of this FLOW_HOME that was replaced?)`;
+    const e = this.store.readEvent(spawnId);
+    return e ? `spawned for ${e.streamId} after ${e.type} (event ${spawnId})` : `spawn ${spawnId}, which this log does not hold (a log of this FLOW_HOME that was replaced?)`;
   }
 
   /** Fold every stream this host serves, reconcile with the world, re-arm timers, resume. */
   private async recover(): Promise<void> {
-    const streams = this.store.db.prepare(`SELECT stream_id, stream_type, version FROM streams ORDER BY stream_id`).all() as {
-      stream_id: string;
-      stream_type: string;
-      version: number;
-    }[];
-    const checkProjection = this.store.db.prepare(`SELECT version, snapshot FROM actor_state WHERE stream_id = ?`);
     let repaired = false;
-    for (const s of streams) {
-      const services = this.byType.get(s.stream_type);
+    for (const s of this.store.streams()) {
+      const services = this.byType.get(s.streamType);
       if (!services) continue;
-      const events = this.store.readStream(s.stream_id);
+      const events = this.store.readStream(s.streamId);
       const snapshot = fold(services.kind, events);
       const last = events[events.length - 1];
       const version = last?.version ?? 0;
-      this.actors.set(s.stream_id, { streamId: s.stream_id, services, snapshot, version, eventId: last?.id ?? '' });
-      const row = checkProjection.get(s.stream_id) as { version: number; snapshot: string } | undefined;
-      if (!row || row.version !== version || row.snapshot !== JSON.stringify(toStored(snapshot))) repaired = true;
+      this.actors.set(s.streamId, { streamId: s.streamId, services, snapshot, version, eventId: last?.id ?? '' });
+      const row = this.store.actor(s.streamId);
+      if (!row || row.version !== version || JSON.stringify(row.snapshot) !== JSON.stringify(toStored(snapshot))) repaired = true;
     }
     if (repaired) {
       // The log is the truth: a projection that disagrees with it is rebuilt, not trusted.
@@ -321,7 +311,7 @@ export class ActorHost {
     // Each actor waits only on its own processes' grace: reconcile them all at once.
     await Promise.all([...this.actors.values()].map((actor) => actor.services.reconcile?.(this.contextFor(actor))));
     if (recorded > 0) await this.stopOrphans();
-    for (const t of readTimers(this.store.db)) {
+    for (const t of this.store.timers()) {
       if (this.actors.has(t.streamId)) this.armTimer(t.streamId, t.timerId, t.event, t.dueAt);
     }
     for (const actor of [...this.actors.values()]) {

@@ -2,8 +2,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { ActorKind } from '../../actors/kind.js';
 import type { EventMeta, EventEnvelope } from '../store/envelope.js';
 import type { EventStore } from '../store/event-store.js';
-import { fromStored, initialSnapshot, step, type ActionLike, type Snapshot, type StoredSnapshot } from './fold.js';
-import type { FoldHint } from './actor-projection.js';
+import { fromStored, initialSnapshot, step, type ActionLike, type Snapshot } from '../../actors/fold.js';
+import type { FoldHint } from '../store/types.js';
 
 export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
@@ -62,7 +62,7 @@ export function recordEvent(
 
 /** Loads an actor's current state from the projection (for writers that are not the host). */
 export function loadActor(store: EventStore, kind: ActorKind, streamId: string): { snapshot: Snapshot; version: number } {
-  const row = store.db.prepare(`SELECT version, snapshot FROM actor_state WHERE stream_id = ?`).get(streamId) as { version: number; snapshot: string } | undefined;
+  const row = store.actor(streamId);
   if (!row) return { snapshot: initialSnapshot(kind), version: 0 };
-  return { snapshot: fromStored(kind, JSON.parse(row.snapshot) as StoredSnapshot), version: row.version };
+  return { snapshot: fromStored(kind, row.snapshot), version: row.version };
 }

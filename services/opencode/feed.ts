@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { liveSubjects } from '../bus/names.js';
 import { MessageRecordSchema } from '../../actors/opencode-instance.js';
 import { SessionViewSchema } from './views.js';
 
@@ -9,14 +10,14 @@ import { SessionViewSchema } from './views.js';
  * view needs: deltas in order, then the final text.
  */
 export function sessionSubject(instanceId: string, sessionId: string): string {
-  return `flow.live.opencode-instance.${instanceId}.session.${sessionId}`;
+  return liveSubjects.session(instanceId, sessionId);
 }
 
 /** Every change of "who waits for you", across instances. */
 export function attentionSubject(instanceId: string): string {
-  return `flow.live.opencode-instance.${instanceId}.attention`;
+  return liveSubjects.attention(instanceId);
 }
-export const ATTENTION_PATTERN = 'flow.live.opencode-instance.*.attention';
+export const ATTENTION_PATTERN = liveSubjects.attentionAll;
 
 export const PartFeedSchema = z.object({
   id: z.string(),

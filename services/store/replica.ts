@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { EventEnvelopeSchema, UNKNOWN_EPOCH, type EventEnvelope } from './envelope.js';
-import type { EventStore } from './event-store.js';
+import type { SqliteEventStore } from './event-store.js';
 import type { Retirement } from './read-model.js';
 
 const CHECKPOINT_KEY = 'replica.checkpoint';
@@ -158,7 +158,7 @@ export class ReplicaLog {
   private readonly warned = new Set<string>();
 
   constructor(
-    readonly store: EventStore,
+    readonly store: SqliteEventStore,
     private readonly log: (line: string) => void = (line) => process.stderr.write(`[flow replica] ${line}\n`),
   ) {
     this.stmt = prepareStatements(store.db);
@@ -459,7 +459,7 @@ class BatchPlan {
   private readonly twins = new Set<string>();
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: SqliteEventStore,
     private readonly stmt: Statements,
     private readonly log: (line: string) => void,
   ) {}

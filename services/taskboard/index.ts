@@ -1,4 +1,5 @@
 import { basename, dirname, relative, sep } from 'node:path';
+import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
 import { MetadataCache, METADATA_MAX_AGE_MS } from './metadata.js';
 import { isName, taskboardDirs, type TaskboardDirs } from './paths.js';
@@ -14,11 +15,7 @@ export { readTheme, writeTheme, ThemeSchema, SetThemeBodySchema, type Theme } fr
  * /api/ws; the payloads are seed 003's messages, plus `stream` so a client can filter by
  * session (`stream=taskboard:<session>`).
  */
-export const TASKBOARD_SUBJECTS = {
-  update: 'flow.live.taskboard.update',
-  metadata: 'flow.live.taskboard.metadata-update',
-  theme: 'flow.live.taskboard.theme',
-} as const;
+export const TASKBOARD_SUBJECTS = liveSubjects.taskboard;
 
 export interface TaskUpdate {
   type: 'update';

@@ -16,10 +16,10 @@ export interface Recorder {
  * Loaded with dynamic imports so that `f cli <id>` never pays for SQLite or XState.
  */
 export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
-  const [{ EventStore, logHost }, { openDatabase }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { HostIdSchema }, { defaultHostId }] = await Promise.all([
+  const [{ SqliteEventStore, logHost }, { openDatabase }, { ActorProjector }, { kindFor }, { recordEvent, loadActor }, { toolInstallKind, toolInstallStreamId }, { HostIdSchema }, { defaultHostId }] = await Promise.all([
     import('../store/event-store.js'),
     import('../store/db.js'),
-    import('../host/actor-projection.js'),
+    import('../store/projections.js'),
     import('../../actors/index.js'),
     import('../host/writer.js'),
     import('../../actors/tool-install.js'),
@@ -36,7 +36,7 @@ export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
     db.close();
     throw new Error(`FLOW_HOST_ID is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(host)}`);
   }
-  const store = new EventStore(db, { host, projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+  const store = new SqliteEventStore(db, { host, projectors: [new ActorProjector(kindFor)], pollMs: 0 });
   return {
     record(id, type, data) {
       // An id that is not valid has no stream: its failure is reported to the user only.

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
 import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel.js';
+import { liveSubjects } from '../bus/names.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
@@ -55,7 +56,7 @@ const TAIL_LINES = 20;
 const TAIL_BYTES = 2048;
 
 export function tunnelOutputSubject(name: string): string {
-  return `flow.live.tunnel.${name}.output`;
+  return liveSubjects.output(tunnelKind.streamType, name);
 }
 
 /** Observations arrive from callbacks long after the effect ran; a closed host must not crash us. */

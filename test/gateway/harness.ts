@@ -16,13 +16,13 @@ import { JetStreamPublisher } from '../../services/bus/jetstream-publisher.js';
 import { LiveOutputTail } from '../../services/bus/live-tail.js';
 import { flowNames } from '../../services/bus/names.js';
 import { connectNats, ensureEventStream, NatsLiveBus } from '../../services/bus/nats.js';
-import { ActorProjector, readActor, readActors } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { commandError } from '../../services/host/commands.js';
 import { CommandWorkers } from '../../services/queue/bullmq.js';
 import { InProcessCommandQueue, type CommandHandler } from '../../services/queue/in-process.js';
 import type { CommandQueue } from '../../services/queue/types.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
-import { EventStore } from '../../services/store/event-store.js';
+import { EventStore, type SqliteEventStore } from '../../services/store/event-store.js';
 import type { ReadModel } from '../../services/store/read-model.js';
 import { cleanupPrefix, serviceUrls, uniquePrefix } from '../support/services.js';
 import { tempDir } from '../support/tmp.js';
@@ -55,7 +55,7 @@ export async function until<T>(what: string, read: () => T | Promise<T>, pred: (
 }
 
 export interface StoreFixture {
-  store: EventStore;
+  store: SqliteEventStore;
   dir: string;
   cleanup(): void;
 }
@@ -83,8 +83,8 @@ export function appendEvents(store: EventStore, streamId = 'backend-child:x', n 
 
 export function storeReadModel(store: EventStore, lines: ReadModel['outputLines'] = () => []): ReadModel {
   return {
-    listActors: (streamType) => readActors(store.db, streamType),
-    getActor: (streamId) => readActor(store.db, streamId),
+    listActors: (streamType) => store.actors(streamType),
+    getActor: (streamId) => store.actor(streamId),
     outputLines: lines,
   };
 }

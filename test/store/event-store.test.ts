@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { EventStore } from '../../services/store/event-store.js';
 import { ConcurrencyError } from '../../services/store/errors.js';
-import { ActorProjector, readActors, readTimers } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { kindFor } from '../../actors/index.js';
-import type { EventEnvelope } from '../../services/store/envelope.js';
+import { UNKNOWN_EPOCH, type EventEnvelope } from '../../services/store/envelope.js';
 import { openDatabase, SCHEMA_VERSION } from '../../services/store/db.js';
 import { newEvent } from '../support/events.js';
 import { tempDir } from '../support/tmp.js';
@@ -117,13 +117,13 @@ describe('event store', () => {
       newEvent('PROCESS_STARTED', { pid: 10, startTicks: 1 }, at(10)),
       newEvent('PROCESS_EXITED', { pid: 10, code: 1, signal: null, cause: 'exit' }, at(20)),
     ]);
-    const before = readActors(store.db);
+    const before = store.actors();
     expect(before).toMatchObject([{ streamId: 'backend-child:a', status: 'backoff', version: 3 }]);
-    expect(readTimers(store.db)).toMatchObject([{ streamId: 'backend-child:a', dueAt: 1_700_000_000_000 + 20 + 1000 }]);
+    expect(store.timers()).toMatchObject([{ streamId: 'backend-child:a', dueAt: 1_700_000_000_000 + 20 + 1000 }]);
     store.db.exec(`UPDATE actor_state SET status = 'garbage'; DELETE FROM timers;`);
     expect(store.rebuild()).toEqual({ events: 3, streams: 1 });
-    expect(readActors(store.db)).toEqual(before);
-    expect(readTimers(store.db)).toHaveLength(1);
+    expect(store.actors()).toEqual(before);
+    expect(store.timers()).toHaveLength(1);
   });
 
   it('migrations are versioned and applied once; reopening keeps the data and the epoch', () => {
@@ -162,5 +162,130 @@ describe('event store', () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('the queries the host needs, as named methods of the store', () => {
+  it('given a stream whose events carry causation ids, eventCausedBy finds the first event a command caused, in that stream only', () => {
+    const { store } = open();
+    store.append('test', 'test:a', 0, [newEvent('A'), { ...newEvent('B'), meta: { causationId: 'job-1' } }, { ...newEvent('C'), meta: { causationId: 'job-1' } }]);
+    store.append('test', 'test:b', 0, [{ ...newEvent('D'), meta: { causationId: 'job-2' } }]);
+    expect(store.eventCausedBy('test:a', 'job-1')).toEqual({ version: 2, position: 2 });
+    expect(store.eventCausedBy('test:a', 'job-2')).toBeUndefined();
+    expect(store.eventCausedBy('test:b', 'job-2')).toEqual({ version: 1, position: 4 });
+  });
+
+  it('lists every stream head in id order, and reads one event by id', () => {
+    const { store } = open();
+    store.append('y', 'y:1', 0, [newEvent('A')]);
+    const [b] = store.append('x', 'x:2', 0, [newEvent('B'), newEvent('C')]);
+    expect(store.streams()).toEqual([
+      { streamId: 'x:2', streamType: 'x', version: 2 },
+      { streamId: 'y:1', streamType: 'y', version: 1 },
+    ]);
+    expect(store.readEvent(b!.id)).toEqual(b);
+    expect(store.readEvent('no-such-id')).toBeUndefined();
+  });
+
+  it('reads the actor projection by stream, by type, and its durable timers', () => {
+    const { store } = open();
+    const config = { command: ['sleep', '1'], cwd: '/tmp', env: {}, port: null, watch: [], watchExtensions: ['.js'], stopGraceMs: 100 };
+    store.append('backend-child', 'backend-child:a', 0, [newEvent('CREATED', { name: 'a', config, autostart: false }, new Date(1_700_000_000_000).toISOString())]);
+    expect(store.actor('backend-child:a')).toMatchObject({ streamId: 'backend-child:a', streamType: 'backend-child', version: 1, status: 'stopped', host: 'h1' });
+    expect(store.actor('backend-child:none')).toBeUndefined();
+    expect(store.actors('backend-child').map((r) => r.streamId)).toEqual(['backend-child:a']);
+    expect(store.actors('tunnel')).toEqual([]);
+    expect(store.timers()).toEqual([]);
+  });
+
+  it('keeps a named checkpoint (0 until stored) that survives reopening the file', () => {
+    const { store, file } = open();
+    expect(store.readCheckpoint('jetstream.published')).toBe(0);
+    store.storeCheckpoint('jetstream.published', 42);
+    store.close();
+    const again = EventStore.open(file, { host: 'h1', pollMs: 0 });
+    expect(again.readCheckpoint('jetstream.published')).toBe(42);
+    again.close();
+  });
+
+  it('keeps the last N output lines of each stream, in order, and forgets a stream on request', () => {
+    const { store } = open();
+    const at = new Date().toISOString();
+    const line = (seq: number, streamId: string, truncated = false) => ({ seq, streamId, at, fd: 'stdout' as const, line: `l${seq}`, truncated });
+    expect(store.output.lastSeq()).toBe(0);
+    store.output.append([line(1, 'backend-child:a'), line(2, 'backend-child:b'), line(3, 'backend-child:a', true), line(4, 'backend-child:a')], 2);
+    expect(store.output.read('backend-child:a', 10)).toEqual([
+      { seq: 3, at, fd: 'stdout', line: 'l3', truncated: true },
+      { seq: 4, at, fd: 'stdout', line: 'l4' },
+    ]);
+    expect(store.output.read('backend-child:a', 1).map((l) => l.seq)).toEqual([4]);
+    expect(store.output.lastSeq()).toBe(4);
+    store.output.forget('backend-child:a');
+    expect(store.output.read('backend-child:a', 10)).toEqual([]);
+    expect(store.output.read('backend-child:b', 10).map((l) => l.seq)).toEqual([2]);
+  });
+
+  it('says where the log lives and whether it is closed', () => {
+    const { store, file } = open();
+    expect(store.path).toBe(file);
+    expect(store.closed).toBe(false);
+    store.close();
+    expect(store.closed).toBe(true);
+  });
+});
+
+describe('one insert for local appends and imported copies', () => {
+  const copy = (over: Partial<EventEnvelope>): EventEnvelope => ({
+    ...newEvent('A'),
+    position: 7,
+    host: 'other-host',
+    epoch: 'epoch-of-other',
+    streamType: 'test',
+    streamId: 'test:a',
+    version: 1,
+    meta: { by: 'someone' },
+    ...over,
+  });
+
+  it('given events of another host, importBatch keeps their id, host, epoch, version, time and data; the position is this log\'s own', () => {
+    const { store } = open();
+    store.append('test', 'test:mine', 0, [newEvent('M')]);
+    const e = copy({ data: { n: 1 } });
+    const [written] = store.importBatch([e]);
+    expect(written).toEqual({ ...e, position: 2 });
+    expect(store.readStream('test:a')).toEqual([{ ...e, position: 2 }]);
+    expect(store.readStream('test:mine')[0]).toMatchObject({ host: 'h1', epoch: store.epoch });
+    expect(store.db.prepare(`SELECT origin_position FROM events WHERE id = ?`).pluck().get(e.id)).toBe(7);
+  });
+
+  it('a copy from a log that did not say its epoch keeps no origin position', () => {
+    const { store } = open();
+    const e = copy({ epoch: UNKNOWN_EPOCH });
+    store.importBatch([e]);
+    expect(store.db.prepare(`SELECT origin_position FROM events WHERE id = ?`).pluck().get(e.id)).toBeNull();
+  });
+
+  it('an imported event that is not its stream\'s next version fails with a ConcurrencyError and the whole batch writes nothing', () => {
+    const { store } = open();
+    const first = copy({ version: 1 });
+    const gap = copy({ id: newEvent('B').id, version: 3, position: 9 });
+    expect(() => store.importBatch([first, gap])).toThrow(ConcurrencyError);
+    expect(store.headPosition()).toBe(0);
+    expect(store.streamVersion('test:a')).toBe(0);
+  });
+
+  it('imports and appends reach the projections and the subscribers alike', () => {
+    const { store } = open();
+    const seen: string[] = [];
+    const sub = store.subscribe({ from: 0 }, (e) => seen.push(`${e.host}:${e.type}`));
+    const config = { command: ['sleep', '1'], cwd: '/tmp', env: {}, port: null, watch: [], watchExtensions: ['.js'], stopGraceMs: 100 };
+    store.importBatch([copy({ streamType: 'backend-child', streamId: 'backend-child:a', type: 'CREATED', data: { name: 'a', config, autostart: false } })]);
+    store.append('backend-child', 'backend-child:b', 0, [newEvent('CREATED', { name: 'b', config, autostart: false })]);
+    sub.close();
+    expect(seen).toEqual(['other-host:CREATED', 'h1:CREATED']);
+    expect(store.actors('backend-child').map((r) => [r.streamId, r.host, r.status])).toEqual([
+      ['backend-child:a', 'other-host', 'stopped'],
+      ['backend-child:b', 'h1', 'stopped'],
+    ]);
   });
 });
