@@ -7,7 +7,7 @@ import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
 import { hostRoutePlugin } from '../gateway/routes/hosts.js';
 import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
-import { authIsConfigured } from '../gateway/auth/password.js';
+import { authIsConfigured } from '../services/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';

@@ -5,7 +5,7 @@ import { ApiError, errorBody } from '../errors.js';
 import { zodRoute } from '../validation.js';
 import { authenticatedAs, presentedToken, publicRoute, sessionCookie as cookieHeader } from './guard.js';
 import { LoginThrottle } from './login-throttle.js';
-import type { TokenStore } from './tokens.js';
+import type { TokenStore } from '../../services/auth/tokens.js';
 
 export const LoginBodySchema = z.object({ password: z.string().min(1).max(1024), label: z.string().max(200).optional() }).strict();
 export const LoginResponseSchema = z.object({ token: z.string(), tokenType: z.literal('Bearer'), expiresAt: z.string() });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EventEnvelopeSchema, StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type FeedRequest } from '../streams/event-feed.js';
-import { envelopeFrame, SseConnection } from '../streams/sse.js';
+import { envelopeFrame } from '../streams/sse.js';
 import { subscribeLive } from '../streams/live-feed.js';
 import { wholeNumber, zodRoute } from '../validation.js';
 
@@ -90,12 +90,7 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
         streamType: query.streamType,
         stream: query.stream,
       };
-      const conn = SseConnection.open(
-        reply,
-        { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs },
-        () => ctx.clients.countSlowCutOff(),
-      );
-      const unregister = ctx.clients.add('sse', () => conn.end());
+      const conn = reply.sse();
       const feed = startFeed(ctx.deps.log, feedRequest, {
         get closed() {
           return conn.closed;
@@ -119,7 +114,6 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
       conn.onClose(() => {
         feed.stop();
         stopLive();
-        unregister();
       });
       return reply;
     }),

@@ -8,7 +8,7 @@ import { createGatewayAuth } from '../../gateway/auth/index.js';
 import { openApiPath } from '../../gateway/openapi.js';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
-import { setPassword } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { tempDir } from '../support/tmp.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from '../gateway/harness.js';
 import { callableRoutes, fill, raw } from './helpers.js';
