@@ -4,7 +4,7 @@ import { ApiError } from '../gateway/errors.js';
 import { catalogRoutes } from '../gateway/routes/catalog.js';
 import { installRoutes } from '../gateway/routes/installs.js';
 import { defaultHostId } from './host-id.js';
-import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
+import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';

@@ -1,15 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child.js';
 import type { Command } from '../../services/host/commands.js';
-import type { ActorRow } from '../../services/host/actor-projection.js';
-import type { OutputLine } from '../../services/store/read-model.js';
-import { backendView, type BackendView } from '../backend-view.js';
+import type { ActorListing, OutputLine } from '../../services/store/read-model.js';
+import { backendView } from '../backend-view.js';
+import { submitAndView } from '../submit.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { SseConnection } from '../streams/sse.js';
 import { LastEventIdHeadersSchema } from './events.js';
 import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
 import { COMMAND_RESPONSES, responds } from '../openapi.js';
@@ -40,15 +39,10 @@ export const OutputLineSchema = z.object({
 
 const STREAM_TYPE = backendChildKind.streamType;
 
-/** A backend that was removed is gone as far as the API is concerned (its log stays). */
-function findBackend(ctx: GatewayContext, name: string): ActorRow | undefined {
+/** What a read shows of a backend. One that was removed is gone as far as reads go (its log stays). */
+function readBackend(ctx: GatewayContext, name: string): ActorListing {
   const row = ctx.deps.readModel.getActor(backendStreamId(name));
-  return row && row.status !== 'removed' ? row : undefined;
-}
-
-function requireBackend(ctx: GatewayContext, name: string): ActorRow {
-  const row = findBackend(ctx, name);
-  if (!row) throw ApiError.notFound(`no backend named ${name}`);
+  if (!row || row.status === 'removed') throw ApiError.notFound(`no backend named ${name}`);
   return row;
 }
 
@@ -73,15 +67,6 @@ function resolveConfig(body: CreateBackendBody): BackendConfig {
   };
 }
 
-async function submit(ctx: GatewayContext, command: Command, host?: string): Promise<BackendView> {
-  const result = await ctx.deps.commands.submit(command, { by: 'api', ...(host ? { host } : {}) });
-  if (!result.ok) throw ApiError.fromCommand(result);
-  const row = ctx.deps.readModel.getActor(result.streamId);
-  if (row) return backendView(row);
-  // A read model fed from elsewhere (distributed mode) may not have caught up yet.
-  throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but the gateway's copy of the log has not caught up (is NATS reachable?); do not repeat the command, read it again shortly`);
-}
-
 export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.route({
     method: 'GET',
@@ -98,11 +83,9 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
     method: 'POST',
     url: '/api/backends',
     ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
-      const existing = findBackend(ctx, body.name);
-      // A retired one (its host's old log) is no one's: the new backend replaces it.
-      if (existing && existing.status !== 'retired') throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
-      const config = resolveConfig(body);
-      const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart }, body.host);
+      // A name in use is the host's to refuse (a retired one, of a host's old log, is no one's: it is replaced).
+      const command: Command = { type: 'backend.create', name: body.name, config: resolveConfig(body), autostart: body.autostart };
+      const view = await submitAndView(ctx, command, backendView, body.host ? { host: body.host } : {});
       return reply.code(201).send(view);
     })),
   });
@@ -110,15 +93,14 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id',
-    ...zodRoute({ params: BackendParamsSchema }, ({ params }) => backendView(requireBackend(ctx, params.id))),
+    ...zodRoute({ params: BackendParamsSchema }, ({ params }) => backendView(readBackend(ctx, params.id))),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/backends/:id',
     ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
-      requireBackend(ctx, params.id);
-      return submit(ctx, { type: 'backend.remove', name: params.id });
+      return submitAndView(ctx, { type: 'backend.remove', name: params.id }, backendView);
     })),
   });
 
@@ -127,8 +109,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
       method: 'POST',
       url: `/api/backends/:id/${action}`,
       ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
-        requireBackend(ctx, params.id);
-        return submit(ctx, { type: `backend.${action}`, name: params.id });
+        return submitAndView(ctx, { type: `backend.${action}`, name: params.id }, backendView);
       })),
     });
   }
@@ -137,7 +118,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
     method: 'GET',
     url: '/api/backends/:id/logs',
     ...responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
-      const row = requireBackend(ctx, params.id);
+      const row = readBackend(ctx, params.id);
       const limit = query.limit ?? 200;
       if (!query.follow) return { name: params.id, lines: ctx.deps.readModel.outputLines(row.streamId, limit) };
       followLogs(ctx, reply, params.id, row.streamId, limit, headers['last-event-id']);
@@ -152,9 +133,8 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
  * sent, so nothing is lost at the seam with an asynchronous bus; a line already sent (same seq)
  * is skipped. Lines are not durable events: a reconnect gets what the bounded history still has.
  */
-function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.open>[0], name: string, streamId: string, limit: number, resumeAfter: number | undefined): void {
-  const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
-  const unregister = ctx.clients.add('sse', () => conn.end());
+function followLogs(ctx: GatewayContext, reply: FastifyReply, name: string, streamId: string, limit: number, resumeAfter: number | undefined): void {
+  const conn = reply.sse();
   let lastSent = resumeAfter ?? 0;
   let held: OutputLine[] | null = [];
   const send = (line: OutputLine): void => {
@@ -171,8 +151,5 @@ function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.
   for (const line of ctx.deps.readModel.outputLines(streamId, limit)) send(line);
   for (const line of held) send(line);
   held = null;
-  conn.onClose(() => {
-    stopLive();
-    unregister();
-  });
+  conn.onClose(stopLive);
 }

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../actors/opencode-instance.js';
-import { sessionSubject, type SessionFeedMessage } from '../../services/opencode/feed.js';
-import { sessionView, type MessageView } from '../../services/opencode/views.js';
-import type { GatewayContext } from '../context.js';
-import { ApiError } from '../errors.js';
-import { SseConnection } from '../streams/sse.js';
-import { zodRoute } from '../validation.js';
-import { responds } from '../openapi.js';
-import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning, type OpencodeRouteDeps } from './instances.js';
+import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../../actors/opencode-instance.js';
+import { sessionSubject, type SessionFeedMessage } from '../../../services/opencode/feed.js';
+import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
+import { sessionView, type MessageView } from '../../../services/opencode/views.js';
+import type { GatewayContext } from '../../context.js';
+import { ApiError } from '../../errors.js';
+import { responds } from '../../openapi.js';
+import { zodRoute } from '../../validation.js';
+import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning } from './lookup.js';
 
 /**
  * /api/sessions/:id…: a session is found through the instance that owns it, and every call
@@ -29,8 +29,8 @@ export const QuestionReplyBodySchema = z.union([
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, deps: OpencodeRouteDeps): Promise<void> {
-  const lookup = new OpencodeLookup(deps.readModel);
+export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime): Promise<void> {
+  const lookup = new OpencodeLookup(ctx.deps.readModel);
 
   /** What the log holds of a session's conversation: each completed message with its final text. */
   const fromLog = (instanceId: string, sessionId: string): MessageView[] =>
@@ -57,8 +57,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       const id = instance.context.id;
-      if (instance.row.status === 'running' && deps.runtime.isLive(id)) {
-        const messages = await callOpencode(() => deps.runtime.messages(id, params.id));
+      if (instance.row.status === 'running' && runtime.isLive(id)) {
+        const messages = await callOpencode(() => runtime.messages(id, params.id));
         if (messages) return { source: 'opencode', messages };
       }
       // The instance is not running: the history Flow recorded is still there.
@@ -71,8 +71,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     url: '/api/sessions/:id/messages',
     ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema }, async ({ params, body }, _request, reply) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, deps.runtime);
-      await callOpencode(() => deps.runtime.sendMessage(instance.context.id, params.id, body.text));
+      requireRunning(instance, runtime);
+      await callOpencode(() => runtime.sendMessage(instance.context.id, params.id, body.text));
       return reply.code(202).send({ accepted: true, sessionId: params.id, events: `/api/sessions/${params.id}/events` });
     })),
   });
@@ -82,8 +82,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     url: '/api/sessions/:id/abort',
     ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, deps.runtime);
-      await callOpencode(() => deps.runtime.abort(instance.context.id, params.id));
+      requireRunning(instance, runtime);
+      await callOpencode(() => runtime.abort(instance.context.id, params.id));
       return { aborted: true, sessionId: params.id };
     })),
   });
@@ -93,8 +93,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     url: '/api/sessions/:id',
     ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, deps.runtime);
-      await callOpencode(() => deps.runtime.deleteSession(instance.context.id, params.id));
+      requireRunning(instance, runtime);
+      await callOpencode(() => runtime.deleteSession(instance.context.id, params.id));
       return { deleted: true, sessionId: params.id };
     })),
   });
@@ -105,8 +105,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       if (!session.permissions.some((p) => p.id === params.permissionId)) throw ApiError.notFound(`session ${params.id} has no pending permission ${params.permissionId}`);
-      requireRunning(instance, deps.runtime);
-      await callOpencode(() => deps.runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
+      requireRunning(instance, runtime);
+      await callOpencode(() => runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
       return { replied: true, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
     })),
   });
@@ -121,8 +121,8 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
       if ('answers' in body && body.answers.length !== question.questions.length) {
         throw ApiError.invalid(`body.answers: the request asks ${question.questions.length} question(s); send one array of answers for each`);
       }
-      requireRunning(instance, deps.runtime);
-      await callOpencode(() => deps.runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
+      requireRunning(instance, runtime);
+      await callOpencode(() => runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
       return { answered: true, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? 'rejected' : 'replied' };
     })),
   });
@@ -138,17 +138,13 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, d
     ...zodRoute({ params: SessionParamsSchema }, ({ params }, _request, reply) => {
       const { instance, session } = lookup.session(params.id);
       const instanceId = instance.context.id;
-      const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
-      const unregister = ctx.clients.add('sse', () => conn.end());
+      const conn = reply.sse();
       const send = (msg: SessionFeedMessage) => conn.send({ event: msg.type, data: JSON.stringify(msg) });
       send({ type: 'session', sessionId: params.id, session: sessionView(instanceId, session) });
       const unsubscribe = ctx.deps.live.subscribe(sessionSubject(instanceId, params.id), (m) => {
         if (!send(m.data as SessionFeedMessage)) unsubscribe();
       });
-      conn.onClose(() => {
-        unsubscribe();
-        unregister();
-      });
+      conn.onClose(unsubscribe);
     }),
   });
 }
