@@ -5,7 +5,7 @@ import { buildGateway } from '../../gateway/app.js';
 import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
 import { hostKindServices } from '../../infra/kind-services.js';
-import { closeInOrder } from '../../infra/lifetime.js';
+import { startWithin } from '../../infra/lifetime.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
 import { ActorProjector } from '../../services/host/actor-projection.js';
@@ -30,15 +30,17 @@ export interface InjectedGateway {
   close(): Promise<void>;
 }
 
-export async function injectGateway(): Promise<InjectedGateway> {
-  const tmp = tempDir('flow-route-tier-');
-  const store = EventStore.open(join(tmp.dir, 'flow.db'), { host: 'test', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
-  const live = new InProcessLiveBus();
-  const services = hostKindServices({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
-  const steps: (() => unknown)[] = [() => tmp.cleanup(), () => store.close(), () => live.close()];
-  try {
+export function injectGateway(): Promise<InjectedGateway> {
+  return startWithin(async (life) => {
+    const tmp = tempDir('flow-route-tier-');
+    life.defer(() => tmp.cleanup());
+    const store = EventStore.open(join(tmp.dir, 'flow.db'), { host: 'test', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+    life.defer(() => store.close());
+    const live = new InProcessLiveBus();
+    life.defer(() => live.close());
+    const services = hostKindServices({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
     const host = await ActorHost.start({ store, live, services: services.all, log: () => {} });
-    steps.push(() => host.stop());
+    life.defer(() => host.stop());
     const actors = new ActorReadModel(store);
     const commands = new InProcessCommandQueue(host);
     const app = await buildGateway({
@@ -48,22 +50,20 @@ export async function injectGateway(): Promise<InjectedGateway> {
       live,
       extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime)],
     });
-    steps.push(() => app.close(), () => commands.close());
+    life.defer(() => app.close());
+    life.defer(() => commands.close());
     await app.ready();
-    let closing: Promise<void> | null = null;
     return {
       app,
       host,
       store,
       dir: tmp.dir,
       async call<T>(method: InjectOptions['method'], url: string, body?: unknown) {
-        const res = await app.inject({ method, url, ...(body === undefined ? {} : typeof body === 'string' ? { payload: body, headers: { 'content-type': 'application/json' } } : { payload: body as object }) });
+        const payload = body === undefined ? {} : typeof body === 'string' ? { payload: body, headers: { 'content-type': 'application/json' } } : { payload: body as object };
+        const res = await app.inject({ method, url, ...payload });
         return { status: res.statusCode, body: (res.body ? res.json() : null) as T };
       },
-      close: () => (closing ??= closeInOrder([...steps].reverse())),
+      close: () => life.close(),
     };
-  } catch (err) {
-    await closeInOrder([...steps].reverse()).catch(() => {});
-    throw err;
-  }
+  });
 }
