@@ -29,6 +29,6 @@ async function opencodeElsewhere(app: FastifyInstance): Promise<void> {
   const refuse = () => {
     throw new ApiError(503, 'unavailable', 'OpenCode instances are served by a gateway that runs with their host: use "f up --nats ... --redis ..." on that machine, or the embedded "f up"');
   };
-  const config = { responses: { 503: 'OpenCode instances are not served by this gateway (f gateway); use the one that runs with their host' } };
+  const config = { refusesAll: true, responses: { 503: 'OpenCode instances are not served by this gateway (f gateway); use the one that runs with their host' } };
   for (const url of ['/api/instances', '/api/instances/*', '/api/sessions/*', '/api/attention']) app.all(url, { config }, refuse);
 }

@@ -5,13 +5,13 @@ import { z } from 'zod';
 import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child.js';
 import type { Command } from '../../services/host/commands.js';
 import type { ActorListing, OutputLine } from '../../services/store/read-model.js';
-import { backendView } from '../backend-view.js';
+import { BackendViewSchema, backendView } from '../backend-view.js';
 import { submitAndView } from '../submit.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { LastEventIdHeadersSchema } from './events.js';
 import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
-import { COMMAND_RESPONSES, responds } from '../openapi.js';
+import { COMMAND_RESPONSES, responds, streams } from '../openapi.js';
 
 /** The body of `POST /api/backends`: the backend config as a client sends it, plus its name. */
 export const CreateBackendBodySchema = BackendConfigInputSchema.extend({
@@ -36,6 +36,9 @@ export const OutputLineSchema = z.object({
   line: z.string(),
   truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
+
+export const BackendListSchema = z.object({ backends: z.array(BackendViewSchema) });
+export const BackendLogsSchema = z.object({ name: z.string(), lines: z.array(OutputLineSchema) });
 
 const STREAM_TYPE = backendChildKind.streamType;
 
@@ -71,7 +74,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends',
-    ...zodRoute({}, () => ({
+    ...zodRoute({ response: BackendListSchema }, () => ({
       backends: ctx.deps.readModel
         .listActors(STREAM_TYPE)
         .filter((r) => r.status !== 'removed')
@@ -82,7 +85,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'POST',
     url: '/api/backends',
-    ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema, response: BackendViewSchema }, async ({ body }, _request, reply) => {
       // A name in use is the host's to refuse (a retired one, of a host's old log, is no one's: it is replaced).
       const command: Command = { type: 'backend.create', name: body.name, config: resolveConfig(body), autostart: body.autostart };
       const view = await submitAndView(ctx, command, backendView, body.host ? { host: body.host } : {});
@@ -93,13 +96,13 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id',
-    ...zodRoute({ params: BackendParamsSchema }, ({ params }) => backendView(readBackend(ctx, params.id))),
+    ...zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, ({ params }) => backendView(readBackend(ctx, params.id))),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/backends/:id',
-    ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, async ({ params }) => {
       return submitAndView(ctx, { type: 'backend.remove', name: params.id }, backendView);
     })),
   });
@@ -108,7 +111,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
     app.route({
       method: 'POST',
       url: `/api/backends/:id/${action}`,
-      ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, async ({ params }) => {
         return submitAndView(ctx, { type: `backend.${action}`, name: params.id }, backendView);
       })),
     });
@@ -117,13 +120,13 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id/logs',
-    ...responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
+    ...streams(responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema, response: BackendLogsSchema }, ({ params, query, headers }, _request, reply) => {
       const row = readBackend(ctx, params.id);
       const limit = query.limit ?? 200;
       if (!query.follow) return { name: params.id, lines: ctx.deps.readModel.outputLines(row.streamId, limit) };
       followLogs(ctx, reply, params.id, row.streamId, limit, headers['last-event-id']);
       return reply;
-    })),
+    }))),
   });
 }
 

@@ -5,6 +5,7 @@ import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type FeedRequest } from '../streams/event-feed.js';
 import { envelopeFrame } from '../streams/sse.js';
 import { subscribeLive } from '../streams/live-feed.js';
+import { streams } from '../openapi.js';
 import { wholeNumber, zodRoute } from '../validation.js';
 
 const StreamTypeSchema = FeedRequestSchema.shape.streamType.unwrap();
@@ -77,13 +78,13 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
   app.route({
     method: 'GET',
     url: '/api/events/log',
-    ...zodRoute({ query: EventLogQuerySchema }, ({ query }) => readLogPage(ctx, query)),
+    ...zodRoute({ query: EventLogQuerySchema, response: EventLogPageSchema }, ({ query }) => readLogPage(ctx, query)),
   });
 
   app.route({
     method: 'GET',
     url: '/api/events',
-    ...zodRoute({ query: EventStreamQuerySchema, headers: LastEventIdHeadersSchema }, ({ query, headers }, request, reply) => {
+    ...streams(zodRoute({ query: EventStreamQuerySchema, headers: LastEventIdHeadersSchema }, ({ query, headers }, request, reply) => {
       const feedRequest: FeedRequest = {
         from: headers['last-event-id'] ?? query.last_event_id ?? query.from,
         epoch: query.epoch,
@@ -116,6 +117,6 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
         stopLive();
       });
       return reply;
-    }),
+    })),
   });
 }

@@ -45,6 +45,8 @@ export const TunnelViewSchema = z.object({
 });
 export type TunnelView = z.infer<typeof TunnelViewSchema>;
 
+export const TunnelListSchema = z.object({ tunnels: z.array(TunnelViewSchema) });
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function tunnelView(row: ActorListing): TunnelView {
@@ -85,7 +87,7 @@ export async function tunnelRoutes(app: FastifyInstance, ctx: GatewayContext, op
   app.route({
     method: 'GET',
     url: '/api/tunnels',
-    ...zodRoute({}, () => ({
+    ...zodRoute({ response: TunnelListSchema }, () => ({
       tunnels: ctx.deps.readModel
         .listActors(tunnelKind.streamType)
         .filter((r) => r.status !== 'removed')
@@ -96,7 +98,7 @@ export async function tunnelRoutes(app: FastifyInstance, ctx: GatewayContext, op
   app.route({
     method: 'POST',
     url: '/api/tunnels',
-    ...responds({ 200: 'a stopped tunnel of that name, started again', 201: 'the tunnel, created and starting', ...COMMAND_RESPONSES, 409: 'exposing that port is refused (the gateway has no password), or the tunnel already runs' }, zodRoute({ body: StartTunnelBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 200: 'a stopped tunnel of that name, started again', 201: 'the tunnel, created and starting', ...COMMAND_RESPONSES, 409: 'exposing that port is refused (the gateway has no password), or the tunnel already runs' }, zodRoute({ body: StartTunnelBodySchema, response: TunnelViewSchema }, async ({ body }, _request, reply) => {
       // Not a state: a policy about this gateway's port (no password, no exposure).
       const refusal = opts.refuse?.(body.port) ?? null;
       if (refusal) throw ApiError.conflict(refusal);
@@ -111,7 +113,7 @@ export async function tunnelRoutes(app: FastifyInstance, ctx: GatewayContext, op
   app.route({
     method: 'GET',
     url: '/api/tunnels/:id',
-    ...zodRoute({ params: TunnelParamsSchema }, ({ params }) => {
+    ...zodRoute({ params: TunnelParamsSchema, response: TunnelViewSchema }, ({ params }) => {
       const row = find(params.id);
       if (!row) throw ApiError.notFound(`no tunnel named ${params.id}`);
       return tunnelView(row);
@@ -122,7 +124,7 @@ export async function tunnelRoutes(app: FastifyInstance, ctx: GatewayContext, op
     app.route({
       method: 'POST',
       url: `/api/tunnels/:id/${action}`,
-      ...responds(COMMAND_RESPONSES, zodRoute({ params: TunnelParamsSchema }, ({ params }) => submitAndView(ctx, { type: `tunnel.${action}`, name: params.id }, tunnelView))),
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: TunnelParamsSchema, response: TunnelViewSchema }, ({ params }) => submitAndView(ctx, { type: `tunnel.${action}`, name: params.id }, tunnelView))),
     });
   }
 }

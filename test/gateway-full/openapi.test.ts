@@ -164,6 +164,23 @@ describe('every status a route can answer is in the document', () => {
     expect([...seen]).toEqual(expect.arrayContaining(['200', '400', '401', '404', '414', '415', '421']));
   });
 
+  it('every success says what it carries: a JSON schema (from the route\'s zod), an event stream, or a file\'s media type', async () => {
+    const doc = await documentOf();
+    const bare: string[] = [];
+    for (const r of callableRoutes(flow.app.routeTable)) {
+      if (r.websocket) continue;
+      const op = doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()];
+      for (const [status, res] of Object.entries(op?.responses ?? {})) {
+        if (/^2\d\d$/.test(status) && !res.content) bare.push(`${r.method} ${r.url} ${status}`);
+      }
+    }
+    expect(bare).toEqual([]);
+    const backend = doc.paths['/api/backends/{id}']!.get!.responses['200']!.content!['application/json'].schema as { properties: Record<string, unknown> };
+    expect(Object.keys(backend.properties)).toEqual(expect.arrayContaining(['name', 'status', 'pid', 'config', 'version']));
+    expect(Object.keys(doc.paths['/api/events']!.get!.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(Object.keys(doc.paths['/api/backends/{id}/logs']!.get!.responses['200']!.content!)).toEqual(['application/json', 'text/event-stream']);
+  });
+
   it('a create answers the 201 its document promises', async () => {
     const doc = await documentOf();
     const res = await raw(flow.url, 'POST', '/api/backends', { headers: { ...{ authorization: `Bearer ${token}` }, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'documented', command: ['true'], autostart: false }) });

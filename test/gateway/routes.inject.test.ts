@@ -114,3 +114,19 @@ describe('a command that does not apply', () => {
     }
   });
 });
+
+describe('response schemas', () => {
+  it('given actors of every kind, then every GET without parameters answers what its declared schema says', async () => {
+    const checked: string[] = [];
+    for (const route of gw.app.routeTable) {
+      const schema = route.zod?.response;
+      if (route.method !== 'GET' || /[:*]/.test(route.url) || !schema) continue;
+      const res = await gw.call('GET', route.url);
+      expect(res.status, route.url).toBe(200);
+      const parsed = schema.safeParse(res.body);
+      expect(parsed.success ? [] : parsed.error.issues, route.url).toEqual([]);
+      checked.push(route.url);
+    }
+    expect(checked).toEqual(expect.arrayContaining(['/api/health', '/api/backends', '/api/tunnels', '/api/instances', '/api/actors', '/api/events/log', '/api/attention', '/api/docs']));
+  });
+});

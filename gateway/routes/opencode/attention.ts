@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { needsAttention } from '../../../actors/opencode-instance.js';
 import { ATTENTION_PATTERN } from '../../../services/opencode/feed.js';
-import { sessionView, type SessionView } from '../../../services/opencode/views.js';
+import { SessionViewSchema, sessionView, type SessionView } from '../../../services/opencode/views.js';
 import type { GatewayContext } from '../../context.js';
+import { streams } from '../../openapi.js';
 import { queryFlag, zodRoute } from '../../validation.js';
 import { OpencodeLookup } from './lookup.js';
 
@@ -13,6 +14,7 @@ import { OpencodeLookup } from './lookup.js';
  * `?follow=1` it stays open as SSE: the list first, then an `attention` event on each change.
  */
 export const AttentionQuerySchema = z.object({ follow: queryFlag('follow').optional() });
+export const AttentionSchema = z.object({ sessions: z.array(SessionViewSchema) });
 
 export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   const lookup = new OpencodeLookup(ctx.deps.readModel);
@@ -25,7 +27,7 @@ export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext)
   app.route({
     method: 'GET',
     url: '/api/attention',
-    ...zodRoute({ query: AttentionQuerySchema }, ({ query }, _request, reply) => {
+    ...streams(zodRoute({ query: AttentionQuerySchema, response: AttentionSchema }, ({ query }, _request, reply) => {
       if (!query.follow) return { sessions: waiting() };
       const conn = reply.sse();
       conn.send({ event: 'sessions', data: JSON.stringify({ sessions: waiting() }) });
@@ -34,6 +36,6 @@ export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext)
       });
       conn.onClose(unsubscribe);
       return reply;
-    }),
+    })),
   });
 }

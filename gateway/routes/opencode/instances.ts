@@ -6,7 +6,7 @@ import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-inst
 import type { Command } from '../../../services/host/commands.js';
 import { isDirectory } from '../../../services/opencode/index.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
-import { sessionView } from '../../../services/opencode/views.js';
+import { InstanceViewSchema, SessionViewSchema, sessionView } from '../../../services/opencode/views.js';
 import type { GatewayContext } from '../../context.js';
 import { ApiError } from '../../errors.js';
 import { COMMAND_RESPONSES, responds } from '../../openapi.js';
@@ -29,6 +29,8 @@ export const CreateInstanceBodySchema = z
   .strict();
 
 export const InstanceParamsSchema = z.object({ id: InstanceIdSchema });
+export const InstanceListSchema = z.object({ instances: z.array(InstanceViewSchema) });
+export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema) });
 export const CreateSessionBodySchema = z.object({ title: z.string().max(500).optional() }).strict();
 
 function newInstanceId(directory: string): string {
@@ -47,13 +49,13 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
   app.route({
     method: 'GET',
     url: '/api/instances',
-    ...zodRoute({}, () => ({ instances: lookup.instances().map(viewOf) })),
+    ...zodRoute({ response: InstanceListSchema }, () => ({ instances: lookup.instances().map(viewOf) })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/instances',
-    ...responds({ 201: 'the instance, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateInstanceBodySchema }, async ({ body }, _request, reply) => {
+    ...responds({ 201: 'the instance, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateInstanceBodySchema, response: InstanceViewSchema }, async ({ body }, _request, reply) => {
       if (!isAbsolute(body.directory)) throw ApiError.invalid(`body.directory: ${body.directory} is not an absolute path`);
       const directory = resolve(body.directory);
       if (!isDirectory(directory)) throw ApiError.invalid(`body.directory: ${directory} does not exist or is not a directory`);
@@ -74,33 +76,33 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
   app.route({
     method: 'GET',
     url: '/api/instances/:id',
-    ...zodRoute({ params: InstanceParamsSchema }, ({ params }) => viewOf(lookup.instance(params.id))),
+    ...zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => viewOf(lookup.instance(params.id))),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/instances/:id',
-    ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema }, ({ params }) => submitAndView(ctx, { type: 'opencode.remove', id: params.id }, instanceViewOf))),
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => submitAndView(ctx, { type: 'opencode.remove', id: params.id }, instanceViewOf))),
   });
 
   for (const action of ['start', 'stop'] as const) {
     app.route({
       method: 'POST',
       url: `/api/instances/:id/${action}`,
-      ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema }, ({ params }) => submitAndView(ctx, { type: `opencode.${action}`, id: params.id }, instanceViewOf))),
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => submitAndView(ctx, { type: `opencode.${action}`, id: params.id }, instanceViewOf))),
     });
   }
 
   app.route({
     method: 'GET',
     url: '/api/instances/:id/sessions',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: SessionListSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
   });
 
   app.route({
     method: 'POST',
     url: '/api/instances/:id/sessions',
-    ...responds({ 201: 'the session, created', ...OPENCODE_RESPONSES, 503: 'created, but not readable yet; read it again' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema }, async ({ params, body }, _request, reply) => {
+    ...responds({ 201: 'the session, created', ...OPENCODE_RESPONSES, 503: 'created, but not readable yet; read it again' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema, response: SessionViewSchema }, async ({ params, body }, _request, reply) => {
       const r = lookup.instance(params.id);
       requireRunning(r, runtime);
       const info = await callOpencode(() => runtime.createSession(params.id, body.title));

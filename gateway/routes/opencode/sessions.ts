@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../../actors/opencode-instance.js';
 import { sessionSubject, type SessionFeedMessage } from '../../../services/opencode/feed.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
-import { sessionView, type MessageView } from '../../../services/opencode/views.js';
+import { MessageViewSchema, SessionViewSchema, sessionView, type MessageView } from '../../../services/opencode/views.js';
 import type { GatewayContext } from '../../context.js';
 import { ApiError } from '../../errors.js';
-import { responds } from '../../openapi.js';
+import { responds, streams } from '../../openapi.js';
 import { zodRoute } from '../../validation.js';
 import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning } from './lookup.js';
 
@@ -27,6 +27,13 @@ export const QuestionReplyBodySchema = z.union([
   z.object({ reject: z.literal(true) }).strict(),
 ]);
 
+export const MessageListSchema = z.object({ source: z.enum(['opencode', 'log']), messages: z.array(MessageViewSchema) });
+export const MessageAcceptedSchema = z.object({ accepted: z.literal(true), sessionId: z.string(), events: z.string() });
+export const AbortedSchema = z.object({ aborted: z.literal(true), sessionId: z.string() });
+export const DeletedSchema = z.object({ deleted: z.literal(true), sessionId: z.string() });
+export const PermissionRepliedSchema = z.object({ replied: z.literal(true), sessionId: z.string(), permissionId: z.string(), reply: PermissionReplyBodySchema.shape.reply });
+export const QuestionAnsweredSchema = z.object({ answered: z.literal(true), sessionId: z.string(), questionId: z.string(), outcome: z.enum(['replied', 'rejected']) });
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime): Promise<void> {
@@ -45,7 +52,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'GET',
     url: '/api/sessions/:id',
-    ...zodRoute({ params: SessionParamsSchema }, ({ params }) => {
+    ...zodRoute({ params: SessionParamsSchema, response: SessionViewSchema }, ({ params }) => {
       const { instance, session } = lookup.session(params.id);
       return sessionView(instance.context.id, session);
     }),
@@ -54,22 +61,22 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'GET',
     url: '/api/sessions/:id/messages',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: MessageListSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       const id = instance.context.id;
       if (instance.row.status === 'running' && runtime.isLive(id)) {
         const messages = await callOpencode(() => runtime.messages(id, params.id));
-        if (messages) return { source: 'opencode', messages };
+        if (messages) return { source: 'opencode' as const, messages };
       }
       // The instance is not running: the history Flow recorded is still there.
-      return { source: 'log', messages: fromLog(id, params.id) };
+      return { source: 'log' as const, messages: fromLog(id, params.id) };
     })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/messages',
-    ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema }, async ({ params, body }, _request, reply) => {
+    ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema, response: MessageAcceptedSchema }, async ({ params, body }, _request, reply) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, runtime);
       await callOpencode(() => runtime.sendMessage(instance.context.id, params.id, body.text));
@@ -80,41 +87,41 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/abort',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: AbortedSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, runtime);
       await callOpencode(() => runtime.abort(instance.context.id, params.id));
-      return { aborted: true, sessionId: params.id };
+      return { aborted: true as const, sessionId: params.id };
     })),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/sessions/:id',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema }, async ({ params }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: DeletedSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, runtime);
       await callOpencode(() => runtime.deleteSession(instance.context.id, params.id));
-      return { deleted: true, sessionId: params.id };
+      return { deleted: true as const, sessionId: params.id };
     })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/permissions/:permissionId',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema }, async ({ params, body }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema, response: PermissionRepliedSchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       if (!session.permissions.some((p) => p.id === params.permissionId)) throw ApiError.notFound(`session ${params.id} has no pending permission ${params.permissionId}`);
       requireRunning(instance, runtime);
       await callOpencode(() => runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
-      return { replied: true, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
+      return { replied: true as const, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
     })),
   });
 
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/questions/:questionId',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema }, async ({ params, body }) => {
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema, response: QuestionAnsweredSchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       const question = session.questions.find((q) => q.id === params.questionId);
       if (!question) throw ApiError.notFound(`session ${params.id} has no pending question ${params.questionId}`);
@@ -123,7 +130,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
       }
       requireRunning(instance, runtime);
       await callOpencode(() => runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
-      return { answered: true, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? 'rejected' : 'replied' };
+      return { answered: true as const, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? ('rejected' as const) : ('replied' as const) };
     })),
   });
 
@@ -135,7 +142,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'GET',
     url: '/api/sessions/:id/events',
-    ...zodRoute({ params: SessionParamsSchema }, ({ params }, _request, reply) => {
+    ...streams(zodRoute({ params: SessionParamsSchema }, ({ params }, _request, reply) => {
       const { instance, session } = lookup.session(params.id);
       const instanceId = instance.context.id;
       const conn = reply.sse();
@@ -145,6 +152,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
         if (!send(m.data as SessionFeedMessage)) unsubscribe();
       });
       conn.onClose(unsubscribe);
-    }),
+      return reply;
+    })),
   });
 }
