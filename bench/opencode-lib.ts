@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindFor } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
-import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
+import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
 import { ActorHost } from '../services/host/actor-host.js';

@@ -2,7 +2,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
 import { DEFAULT_OPTIONS, type GatewayContext, type GatewayDeps, type RoutePlugin } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers, stderrErrorLog } from './errors.js';
-import { hostGuard, originFormUrl, tunnelHosts } from './auth/host.js';
+import { flowAuthPlugin } from './auth/index.js';
+import { originFormUrl, tunnelHosts } from './auth/host.js';
+import { flowSsePlugin } from './streams/sse-plugin.js';
 import { ClientRegistry } from './streams/clients.js';
 import { healthRoutes } from './routes/health.js';
 import { backendRoutes } from './routes/backends.js';
@@ -55,21 +57,18 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // Before any route: every route lands in app.routeTable (OpenAPI, route-table tests).
   collectRoutes(app);
 
-  // Streams never finish on their own: end them, or close() would wait for clients that never
-  // leave. SSE responses are ours to end; WebSockets get 1001 (and are terminated if they do not
-  // complete the close). Added before the plugin so it runs before the plugin's own preClose.
+  // WebSockets never finish on their own: they get 1001 (and are terminated if they do not
+  // complete the close), or close() would wait for clients that never leave. Added before the
+  // WebSocket plugin so it runs before the plugin's own preClose. SSE streams: flowSse ends them.
   app.addHook('preClose', (done) => {
-    ctx.clients.endAll();
+    ctx.clients.endAll('ws');
     done();
   });
+  await app.register(flowSsePlugin, { clients: ctx.clients, capBytes: options.maxClientBufferBytes, heartbeatMs: options.heartbeatMs });
   await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
-  // After the WebSocket plugin, whose own onRequest hook marks upgrades so that a refused one
-  // has its socket destroyed; before every route, so nothing (no 101, no body) precedes them.
-  // The Host first: a rebound page is refused whether or not a password is set.
-  app.addHook('onRequest', hostGuard({ allowed: deps.allowedHosts ?? [], exposedAs: tunnelHosts(deps.readModel) }));
-  if (deps.auth) app.addHook('onRequest', deps.auth.onRequest);
+  await app.register(flowAuthPlugin, { hosts: { allowed: deps.allowedHosts ?? [], exposedAs: tunnelHosts(deps.readModel) }, auth: deps.auth });
 
-  for (const plugin of [...coreRoutes, ...(deps.auth ? [deps.auth.routes] : []), ...(deps.extraRoutes ?? [])]) {
+  for (const plugin of [...coreRoutes, ...(deps.extraRoutes ?? [])]) {
     await app.register(async (scope) => plugin(scope, ctx));
   }
   return app;

@@ -15,6 +15,12 @@ export interface CollectedRoute {
   public: boolean;
   /** What the route itself answers beyond what the gateway answers for every route of its shape. */
   responses: RouteResponses | undefined;
+  /** Its success is (or, asked so, becomes) a text/event-stream. */
+  stream: boolean;
+  /** The media type of a success that is not JSON (a file, a page). */
+  produces: string | undefined;
+  /** A stand-in that only refuses: its success is served by another gateway. */
+  refusesAll: boolean;
   websocket: boolean;
   /** Fastify's own HEAD twin of a GET route. */
   autoHead: boolean;
@@ -33,12 +39,20 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     responses?: RouteResponses;
+    stream?: boolean;
+    produces?: string;
+    refusesAll?: boolean;
   }
 }
 
 /** Declares the statuses a route answers: `app.route({ method, url, ...responds({ 201: 'created' }, zodRoute(...)) })`. */
 export function responds<R extends { config?: object }>(responses: RouteResponses, route: R): R & { config: NonNullable<R['config']> & { responses: RouteResponses } } {
   return { ...route, config: { ...(route.config as NonNullable<R['config']>), responses } };
+}
+
+/** Declares a route whose success is an SSE stream (always, or when the query asks for one). */
+export function streams<R extends { config?: object }>(route: R): R & { config: NonNullable<R['config']> & { stream: true } } {
+  return { ...route, config: { ...(route.config as NonNullable<R['config']>), stream: true as const } };
 }
 
 /**
@@ -82,6 +96,15 @@ export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
         get responses() {
           return route.config?.responses;
         },
+        get stream() {
+          return route.config?.stream === true;
+        },
+        get produces() {
+          return route.config?.produces;
+        },
+        get refusesAll() {
+          return route.config?.refusesAll === true;
+        },
         websocket: Boolean(route.wsHandler ?? route.websocket),
         // Fastify registers HEAD right after its GET with the same options.
         autoHead: method === 'HEAD' && gets.has(key),
@@ -93,9 +116,9 @@ export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
 
 type JsonSchema = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType): JsonSchema {
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
   try {
-    const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+    const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
     return rest;
   } catch {
     // A schema zod cannot express (a refinement on a custom type) is documented as "anything".
@@ -148,7 +171,7 @@ export function routeStatuses(route: CollectedRoute): Record<string, string> {
   if (route.websocket) {
     out['101'] = 'switching to a WebSocket';
     out['426'] = 'a plain GET: upgrade to a WebSocket';
-  } else if (successes.length === 0 && declared.default === undefined) {
+  } else if (successes.length === 0 && declared.default === undefined && !route.refusesAll) {
     out['200'] = 'success';
   }
   out['400'] = 'the request is not valid: a parameter, the query, the body, the URL or the Host header; the message says which';
@@ -168,10 +191,21 @@ export function routeStatuses(route: CollectedRoute): Record<string, string> {
   return out;
 }
 
-function responseObject(status: string, description: string): Record<string, unknown> {
+/** What a success carries: the route's JSON schema, its stream, or the media type it declares. */
+function successContent(route: CollectedRoute): Record<string, unknown> | undefined {
+  const content: Record<string, unknown> = {};
+  const response = route.zod?.response;
+  if (response) content['application/json'] = { schema: jsonSchema(response, 'output') };
+  if (route.stream) content['text/event-stream'] = { schema: { type: 'string', description: 'Server-Sent Events' } };
+  if (route.produces) content[route.produces] = {};
+  return Object.keys(content).length > 0 ? content : undefined;
+}
+
+function responseObject(route: CollectedRoute, status: string, description: string): Record<string, unknown> {
   // Errors (and whatever a proxied backend answers) are described by status; Flow's own errors have one shape.
   if (/^[45]\d\d$/.test(status)) return { description, content: { 'application/json': { schema: ERROR_REF } } };
-  return { description };
+  const content = /^2\d\d$/.test(status) ? successContent(route) : undefined;
+  return content ? { description, content } : { description };
 }
 
 function operation(route: CollectedRoute): Record<string, unknown> {
@@ -184,7 +218,7 @@ function operation(route: CollectedRoute): Record<string, unknown> {
   const op: Record<string, unknown> = {
     operationId: `${route.method.toLowerCase()} ${route.url}`,
     parameters: [...params, ...parametersOf(route.zod?.query, 'query'), ...parametersOf(route.zod?.headers, 'header')],
-    responses: Object.fromEntries(Object.entries(routeStatuses(route)).map(([status, description]) => [status, responseObject(status, description)])),
+    responses: Object.fromEntries(Object.entries(routeStatuses(route)).map(([status, description]) => [status, responseObject(route, status, description)])),
   };
   if (route.zod?.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.zod.body) } } };
   if (route.public) op.security = [];
@@ -192,8 +226,12 @@ function operation(route: CollectedRoute): Record<string, unknown> {
   return op;
 }
 
+/** An OpenAPI 3.1 document (its shape is OpenAPI's, not Flow's: only the top level is named here). */
+export const OpenApiDocumentSchema = z.looseObject({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) });
+export type OpenApiDocument = z.output<typeof OpenApiDocumentSchema>;
+
 /** OpenAPI 3.1 (whose schemas are JSON Schema 2020-12, what z.toJSONSchema writes). */
-export function openApiDocument(routes: readonly CollectedRoute[], info: { title: string; version: string }): Record<string, unknown> {
+export function openApiDocument(routes: readonly CollectedRoute[], info: { title: string; version: string }): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     if (route.autoHead) continue;

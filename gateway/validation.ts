@@ -12,6 +12,8 @@ export interface ZodRouteSchemas {
   query?: z.ZodType;
   body?: z.ZodType;
   headers?: z.ZodType;
+  /** The JSON body of the route's success (what its view function returns): documented, and checked by the route tier. */
+  response?: z.ZodType;
 }
 
 declare module 'fastify' {
@@ -44,10 +46,13 @@ export function parseRequest<S extends ZodRouteSchemas>(schemas: S, request: Fas
   };
 }
 
+/** With a response schema, what the handler returns must be of its shape (or the reply, sent by hand). */
+type Answer<S extends ZodRouteSchemas> = S['response'] extends z.ZodType ? z.output<S['response']> | FastifyReply : unknown;
+
 /** A route's options: its schemas (kept for OpenAPI) and a handler that receives parsed input. */
 export function zodRoute<S extends ZodRouteSchemas>(
   schemas: S,
-  handler: (input: RouteInput<S>, request: FastifyRequest, reply: FastifyReply) => unknown,
+  handler: (input: RouteInput<S>, request: FastifyRequest, reply: FastifyReply) => Answer<S> | Promise<Answer<S>>,
 ): { config: { zod: S }; handler: RouteHandlerMethod } {
   return {
     config: { zod: schemas },

@@ -13,7 +13,7 @@ import type { ReadModel } from '../services/store/read-model.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
-import { closeInOrder } from './lifetime.js';
+import { startWithin, type Lifetime } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -36,26 +36,30 @@ export interface Embedded {
  * The default mode: one process, nothing but Node. SQLite log, in-process bus and queue,
  * the actor host and the gateway.
  */
-export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedded> {
+export function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedded> {
+  return startWithin((life) => openEmbedded(life, opts));
+}
+
+/**
+ * Each part is deferred as soon as it is open, so close (or a failed start) runs
+ * commands → app → board → host → bus → store → lock.
+ */
+async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embedded> {
   const paths = flowPaths();
   const port = opts.port ?? DEFAULT_PORT;
   const bind = opts.bind ?? DEFAULT_BIND;
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
   const hosts = allowedHosts();
-  const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`);
+  life.defer(acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`));
   const store = openFlowStore({ host: opts.hostId });
+  life.defer(() => store.close());
   const live = new InProcessLiveBus();
+  life.defer(() => live.close());
   let boundPort = port;
   const { backends, opencode, refuseExposure, all } = hostKindServices({ home: paths.home, live, log: opts.log, gatewayPort: () => boundPort });
-  let host: ActorHost;
-  try {
-    host = await ActorHost.start({ store, live, services: all, log: opts.log });
-  } catch (err) {
-    store.close();
-    releaseLock();
-    throw err;
-  }
+  const host = await ActorHost.start({ store, live, services: all, log: opts.log });
+  life.defer(() => host.stop());
   const actors = new ActorReadModel(store);
   const readModel: ReadModel = {
     listActors: (streamType) => actors.listActors(streamType),
@@ -64,6 +68,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   };
   const commands = new InProcessCommandQueue(host);
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
+  // Deferred before it starts: a start that fails with one watcher up still closes it.
+  life.defer(() => board.close());
   await board.start();
   const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
   const auth = createGatewayAuth({ home: paths.home, db: store.db, exposure });
@@ -77,37 +83,20 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     logError: opts.log,
     extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }),
   });
+  life.defer(() => app.close());
+  // Last opened, first closed: no command reaches the host once the close has begun.
+  life.defer(() => commands.close());
   let url: string;
   try {
     const address = await app.listen({ port, host: bind });
     url = address.replace('[::1]', 'localhost');
     boundPort = Number(new URL(url).port) || port;
   } catch (err) {
-    await board.close();
-    await host.stop();
-    store.close();
-    releaseLock();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`port ${port} on ${bind} is already in use; choose another with --port (or FLOW_PORT)`);
     }
     throw err;
   }
   updateLockUrl(join(paths.home, 'host.lock'), url);
-  let closing: Promise<void> | null = null;
-  return {
-    url,
-    store,
-    host,
-    app,
-    close: () =>
-      (closing ??= closeInOrder([
-        () => commands.close(),
-        () => app.close(),
-        () => board.close(),
-        () => host.stop(),
-        () => live.close(),
-        () => store.close(),
-        releaseLock,
-      ])),
-  };
+  return { url, store, host, app, close: () => life.close() };
 }

@@ -7,7 +7,7 @@ import { buildGateway } from '../gateway/app.js';
 import { createGatewayAuth } from '../gateway/auth/index.js';
 import { hostRoutePlugin } from '../gateway/routes/hosts.js';
 import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
-import { authIsConfigured } from '../gateway/auth/password.js';
+import { authIsConfigured } from '../services/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
@@ -24,7 +24,7 @@ import { TaskBoard } from '../services/taskboard/index.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
-import { closeInOrder, stderrLog } from './lifetime.js';
+import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 
 export interface GatewayProcessOptions extends DistributedUrls {
@@ -124,13 +124,14 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   const lockPath = join(paths.home, 'gateway.lock');
   const releaseLock = acquireHostLock(lockPath, `http://${bind}:${port}`);
   const names = flowNames(opts.prefix);
-  const cleanups: (() => Promise<unknown> | unknown)[] = [releaseLock];
-  const unwind = () => closeInOrder(cleanups.splice(0).reverse());
-  try {
+  // Each part is deferred as it opens: a close, or a failed start, closes the newest first.
+  return startWithin(async (life) => {
+    life.defer(releaseLock);
     const nc = opts.nc ?? (await connectNats(opts.natsUrl, 'flow-gateway'));
-    if (!opts.nc) cleanups.push(() => nc.drain().catch(() => nc.close()));
+    if (!opts.nc) life.defer(() => nc.drain().catch(() => nc.close()));
     let replica = openReplica(paths.gatewayDb, log);
-    cleanups.push(() => replica.store.close());
+    // The replica open when the close comes (a rebuilt one replaces the first).
+    life.defer(() => replica.store.close());
     let feed = new JetStreamFeed(nc, names, replica, log);
     try {
       await feed.start();
@@ -145,17 +146,17 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       feed = new JetStreamFeed(nc, names, replica, log);
       await feed.start();
     }
-    cleanups.push(() => feed.close());
+    life.defer(() => feed.close());
     const live = opts.live ?? new NatsLiveBus(nc, names);
     const outputs = new LiveOutputTail(live);
-    cleanups.push(() => outputs.close());
+    life.defer(() => outputs.close());
     const readModel = replicaReadModel(replica, outputs);
     const commands = replicaCommandQueue(replica, { redisUrl: opts.redisUrl, names, resultTimeoutMs: opts.resultTimeoutMs, log });
-    cleanups.push(() => commands.close());
+    life.defer(() => commands.close());
     await commands.start();
     const board = new TaskBoard({ live, onError: (err) => log(`task board: ${String(err)}`) });
+    life.defer(() => board.close());
     await board.start();
-    cleanups.push(() => board.close());
     let boundPort = port;
     const exposure = gatewayExposure({ bind, port: () => boundPort, tunnels: () => readModel.listActors('tunnel') });
     const auth = createGatewayAuth({ home: paths.home, db: replica.store.db, exposure });
@@ -174,7 +175,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
         hostRoutePlugin({ list: () => replica.hostList(), connected: () => commands.connected(), forget: (id) => replica.forget(id) }),
       ],
     });
-    cleanups.push(() => app.close());
+    life.defer(() => app.close());
     let url: string;
     try {
       url = (await app.listen({ port, host: bind })).replace('[::1]', 'localhost');
@@ -184,16 +185,6 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     }
     boundPort = Number(new URL(url).port) || port;
     updateLockUrl(lockPath, url);
-    let closing: Promise<void> | null = null;
-    return {
-      url,
-      port: boundPort,
-      replica,
-      app,
-      close: () => (closing ??= unwind()),
-    };
-  } catch (err) {
-    await unwind().catch(() => {});
-    throw err;
-  }
+    return { url, port: boundPort, replica, app, close: () => life.close() };
+  });
 }

@@ -4,7 +4,7 @@ import { ApiError } from '../gateway/errors.js';
 import { catalogRoutes } from '../gateway/routes/catalog.js';
 import { installRoutes } from '../gateway/routes/installs.js';
 import { defaultHostId } from './host-id.js';
-import { opencodeRoutePlugin } from '../gateway/routes/instances.js';
+import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
@@ -29,6 +29,6 @@ async function opencodeElsewhere(app: FastifyInstance): Promise<void> {
   const refuse = () => {
     throw new ApiError(503, 'unavailable', 'OpenCode instances are served by a gateway that runs with their host: use "f up --nats ... --redis ..." on that machine, or the embedded "f up"');
   };
-  const config = { responses: { 503: 'OpenCode instances are not served by this gateway (f gateway); use the one that runs with their host' } };
+  const config = { refusesAll: true, responses: { 503: 'OpenCode instances are not served by this gateway (f gateway); use the one that runs with their host' } };
   for (const url of ['/api/instances', '/api/instances/*', '/api/sessions/*', '/api/attention']) app.all(url, { config }, refuse);
 }

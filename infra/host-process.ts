@@ -9,7 +9,7 @@ import type { EventStore } from '../services/store/event-store.js';
 import { flowPaths, parseEnv, type DistributedUrls } from './config.js';
 import { defaultHostId } from './host-id.js';
 import { hostKindServices } from './kind-services.js';
-import { closeInOrder, stderrLog } from './lifetime.js';
+import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
 
@@ -36,6 +36,10 @@ export interface HostProcess {
  * drained to JetStream; commands from its BullMQ queues; live output on core NATS. Durable
  * timers stay in its log's timers table (written in the same transaction as the event that
  * armed them), so a restart re-arms them without a second store to keep in step.
+ *
+ * Each part is deferred as it opens, so a close (or a failed start) runs workers first (running
+ * jobs finish), then the host (its processes' exits are recorded), then gives the publisher a
+ * moment to send those last events, then the rest, the lock last.
  */
 export async function startHostProcess(opts: HostProcessOptions): Promise<HostProcess> {
   const paths = flowPaths();
@@ -43,50 +47,26 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
   const names = flowNames(opts.prefix);
   const log = opts.log ?? stderrLog(`flow host ${hostId}`);
   const releaseLock = acquireHostLock(join(paths.home, 'host.lock'), `host ${hostId}`);
-  const cleanups: (() => Promise<void> | void)[] = [releaseLock];
-  const unwind = () => closeInOrder(cleanups.splice(0).reverse());
-  try {
+  return startWithin(async (life) => {
+    life.defer(releaseLock);
     const store = openFlowStore({ host: hostId });
-    cleanups.push(() => store.close());
+    life.defer(() => store.close());
     const nc = await connectNats(opts.natsUrl, `flow-host-${hostId}`);
-    cleanups.push(() => nc.drain().catch(() => nc.close()));
+    life.defer(() => nc.drain().catch(() => nc.close()));
     await ensureEventStream(nc, names);
     const live = new NatsLiveBus(nc, names);
-    cleanups.push(() => live.close());
+    life.defer(() => live.close());
     const services = hostKindServices({ home: paths.home, live, log, gatewayPort: opts.gatewayPort ?? (() => -1) });
     // Publishing starts before recovery, so what recovery records goes out as it happens.
     const publisher = new JetStreamPublisher(store, nc, names, { log }).start();
-    cleanups.push(() => publisher.close());
+    life.defer(() => publisher.close());
+    // After the host has stopped: the last events (its processes' exits) get a moment to go out.
+    life.defer(() => Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000).unref())]));
     const host = await ActorHost.start({ store, live, services: services.all, log });
-    cleanups.push(() => host.stop());
+    life.defer(() => host.stop());
     const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
-    cleanups.push(() => workers.close());
+    life.defer(() => workers.close());
     await workers.start();
-    let closing: Promise<void> | null = null;
-    return {
-      hostId,
-      store,
-      host,
-      nc,
-      live,
-      publisher,
-      services,
-      // Workers first (running jobs finish), then the host (its processes' exits are recorded),
-      // then the publisher gets a moment to send those last events.
-      close: () =>
-        (closing ??= closeInOrder([
-          () => workers.close(),
-          () => host.stop(),
-          () => Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000).unref())]),
-          () => publisher.close(),
-          () => live.close(),
-          () => nc.drain().catch(() => nc.close()),
-          () => store.close(),
-          releaseLock,
-        ])),
-    };
-  } catch (err) {
-    await unwind().catch(() => {});
-    throw err;
-  }
+    return { hostId, store, host, nc, live, publisher, services, close: () => life.close() };
+  });
 }

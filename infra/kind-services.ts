@@ -1,4 +1,4 @@
-import { authIsConfigured } from '../gateway/auth/index.js';
+import { authIsConfigured } from '../services/auth/password.js';
 import { backendChildServices } from '../services/backend-child/index.js';
 import type { LiveBus } from '../services/bus/types.js';
 import { opencodeServices } from '../services/opencode/index.js';

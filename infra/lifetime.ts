@@ -54,19 +54,61 @@ export function stderrLog(prefix: string): (line: string) => void {
 }
 
 /**
- * Closes in order, every step even when an earlier one failed (a gateway that fails to close
- * must not leave the host's processes running); the first error is rethrown at the end.
+ * What a process opened, closed in the reverse order: each thing it opens is deferred as soon as
+ * it exists (`life.defer(() => store.close())`), so a start that fails half-way closes exactly
+ * what it had opened, and a stop closes the newest first (commands before the app, the app
+ * before the host, the host before the bus, the store and, last, the lock). `close()` runs every
+ * step even when one fails (a gateway that fails to close must not leave the host's processes
+ * running), rethrows the first failure, and is safe to call twice: a second call (a signal
+ * during a stop) waits for the same close.
  */
-export async function closeInOrder(steps: readonly (() => unknown)[]): Promise<void> {
-  let first: unknown = null;
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (err) {
-      first ??= err;
+export class Lifetime {
+  private readonly steps: (() => unknown)[] = [];
+  private closing: Promise<void> | null = null;
+  private closed = false;
+
+  /** Runs `step` on close, before everything deferred earlier. */
+  defer(step: () => unknown): void {
+    if (!this.closed) {
+      // While closing, the loop below takes it next.
+      this.steps.push(step);
+      return;
     }
+    // Opened after the close was over (a start that outlived its stop): closed at once. Nobody
+    // waits for this close any more, so a failure has no one to go to.
+    void (async () => step())().catch(() => {});
   }
-  if (first !== null) throw first instanceof Error ? first : new Error(String(first));
+
+  close(): Promise<void> {
+    return (this.closing ??= this.closeAll());
+  }
+
+  private async closeAll(): Promise<void> {
+    let first: unknown = null;
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      try {
+        await step();
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    this.closed = true;
+    if (first !== null) throw first instanceof Error ? first : new Error(String(first));
+  }
+}
+
+/**
+ * Runs a start with a fresh Lifetime. If the start throws, what it had deferred is closed (in
+ * reverse) before the error reaches the caller, which sees the start's error, not a close's.
+ */
+export async function startWithin<T>(start: (life: Lifetime) => Promise<T>): Promise<T> {
+  const life = new Lifetime();
+  try {
+    return await start(life);
+  } catch (err) {
+    await life.close().catch(() => {});
+    throw err;
+  }
 }
 
 function describe(err: unknown): string {

@@ -144,7 +144,7 @@ export function register(program: Command): void {
     .command('set-password')
     .description('set (or change) the gateway password; ends every existing session')
     .action(async () => {
-      const { setPassword } = await import('../../gateway/auth/password.js');
+      const { setPassword } = await import('../../services/auth/password.js');
       const password = await readPassword({ confirm: true });
       const paths = flowPaths();
       await setPassword(paths.home, password);
@@ -153,7 +153,7 @@ export function register(program: Command): void {
       // Tokens live where the gateway keeps its data: flow.db (embedded), gateway.db (distributed).
       for (const file of [paths.db, paths.gatewayDb].filter((f) => existsSync(f))) {
         const { openDatabase } = await import('../../services/store/db.js');
-        const { TokenStore } = await import('../../gateway/auth/tokens.js');
+        const { TokenStore } = await import('../../services/auth/tokens.js');
         const db = openDatabase(file);
         try {
           new TokenStore(db).revokeAll();
@@ -169,7 +169,7 @@ export function register(program: Command): void {
     .description('remove the password: the gateway is open to anything that can reach it (loopback only); refused while the running Flow is exposed')
     .option('--force', 'remove it even when the running Flow cannot be asked whether it is exposed')
     .action(async (opts: { force?: boolean }) => {
-      const { removePassword } = await import('../../gateway/auth/password.js');
+      const { removePassword } = await import('../../services/auth/password.js');
       const home = flowPaths().home;
       await checkNotExposed(home, opts.force === true);
       removePassword(home);
@@ -184,7 +184,7 @@ export function register(program: Command): void {
       const { status, json } = await post('/api/auth/login', { password, label: `f cli (${process.env.USER ?? 'user'})` });
       if (status !== 200) throw new Error(`login failed: ${errorMessage(json, status)}`);
       const { token, expiresAt } = json as { token: string; expiresAt: string };
-      const { writePrivateFile } = await import('../../gateway/auth/password.js');
+      const { writePrivateFile } = await import('../../services/auth/password.js');
       const file = tokenFile();
       writePrivateFile(file, `${token}\n`, dirname(file));
       process.stdout.write(`logged in to ${apiBase()} until ${expiresAt}\n`);

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, type ApiErrorCode } from '../errors.js';
 import { isForeignOrigin, isUnsafeMethod, isWebSocketUpgrade } from './origin.js';
-import type { TokenStore } from './tokens.js';
+import type { TokenStore } from '../../services/auth/tokens.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -5,10 +5,11 @@ import { ApiError, errorBody } from '../errors.js';
 import { zodRoute } from '../validation.js';
 import { authenticatedAs, presentedToken, publicRoute, sessionCookie as cookieHeader } from './guard.js';
 import { LoginThrottle } from './login-throttle.js';
-import type { TokenStore } from './tokens.js';
+import type { TokenStore } from '../../services/auth/tokens.js';
 
 export const LoginBodySchema = z.object({ password: z.string().min(1).max(1024), label: z.string().max(200).optional() }).strict();
 export const LoginResponseSchema = z.object({ token: z.string(), tokenType: z.literal('Bearer'), expiresAt: z.string() });
+export const LogoutResponseSchema = z.object({ ok: z.literal(true) });
 export const AuthStatusSchema = z.object({
   /** A login is required (a password is set, or the file is gone while the gateway is exposed). */
   passwordSet: z.boolean(),
@@ -50,7 +51,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     method: 'POST',
     url: '/api/auth/login',
     bodyLimit: LOGIN_BODY_LIMIT,
-    ...publicRoute(zodRoute({ body: LoginBodySchema }, async ({ body }, request, reply: FastifyReply) => {
+    ...publicRoute(zodRoute({ body: LoginBodySchema, response: LoginResponseSchema }, async ({ body }, request, reply: FastifyReply) => {
       if (!deps.isConfigured()) throw ApiError.conflict('no password is set, so there is nothing to log in to; set one with "f auth set-password"');
       const client = clientKey(clientAddress(request.socket.remoteAddress, request.headers, trusted));
       const attempt = await throttle.attempt(client, () => deps.verify(body.password));
@@ -72,19 +73,19 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.route({
     method: 'POST',
     url: '/api/auth/logout',
-    ...zodRoute({}, (_input, request, reply) => {
+    ...zodRoute({ response: LogoutResponseSchema }, (_input, request, reply) => {
       // With auth on, the guard has validated this token; with it off there may be none.
       const presented = authenticatedAs(request) ?? presentedToken(request);
       if (presented) deps.tokens.revoke(presented.token);
       reply.header('set-cookie', sessionCookie(request, '', 0));
-      return { ok: true };
+      return { ok: true as const };
     }),
   });
 
   app.route({
     method: 'GET',
     url: '/api/auth/status',
-    ...publicRoute(zodRoute({}, (_input, request) => {
+    ...publicRoute(zodRoute({ response: AuthStatusSchema }, (_input, request) => {
       const passwordSet = deps.isConfigured();
       const presented = presentedToken(request);
       return {

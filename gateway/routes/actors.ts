@@ -51,6 +51,8 @@ export const ActorStateSchema = z.object({
 });
 export type ActorState = z.infer<typeof ActorStateSchema>;
 
+export const ActorListSchema = z.object({ actors: z.array(ActorSummarySchema) });
+
 export const summary = (r: ActorListing): ActorSummary => ({
   streamId: r.streamId,
   streamType: r.streamType,
@@ -88,7 +90,7 @@ export async function actorRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
   app.route({
     method: 'GET',
     url: '/api/actors',
-    ...zodRoute({ query: ActorListQuerySchema }, ({ query }) => {
+    ...zodRoute({ query: ActorListQuerySchema, response: ActorListSchema }, ({ query }) => {
       const types = query.streamType ? [query.streamType] : [...kinds.keys()];
       return { actors: types.flatMap((t) => ctx.deps.readModel.listActors(t)).map(summary) };
     }),
@@ -97,7 +99,7 @@ export async function actorRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
   app.route({
     method: 'GET',
     url: '/api/actors/:streamId/state',
-    ...zodRoute({ params: ActorParamsSchema, query: ActorStateQuerySchema }, ({ params, query }) =>
+    ...zodRoute({ params: ActorParamsSchema, query: ActorStateQuerySchema, response: ActorStateSchema }, ({ params, query }) =>
       foldStateAt(params.streamId, ctx.deps.log.readStream(params.streamId), query.version),
     ),
   });

@@ -5,7 +5,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
 import { BackendNameSchema, backendStreamId, type BackendContext } from '../../actors/backend-child.js';
 import { SESSION_COOKIE } from '../auth/guard.js';
-import { TOKEN_PREFIX } from '../auth/tokens.js';
+import { TOKEN_PREFIX } from '../../services/auth/tokens.js';
 import { isWebSocketUpgrade } from '../auth/origin.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';

@@ -1,19 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child.js';
 import { liveSubjects } from '../../services/bus/names.js';
 import type { Command } from '../../services/host/commands.js';
-import type { ActorRow } from '../../services/host/actor-projection.js';
-import type { OutputLine } from '../../services/store/read-model.js';
-import { backendView, type BackendView } from '../backend-view.js';
+import type { ActorListing, OutputLine } from '../../services/store/read-model.js';
+import { BackendViewSchema, backendView } from '../backend-view.js';
+import { submitAndView } from '../submit.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { SseConnection } from '../streams/sse.js';
 import { LastEventIdHeadersSchema } from './events.js';
 import { queryFlag, wholeNumber, zodRoute } from '../validation.js';
-import { COMMAND_RESPONSES, responds } from '../openapi.js';
+import { COMMAND_RESPONSES, responds, streams } from '../openapi.js';
 
 /** The body of `POST /api/backends`: the backend config as a client sends it, plus its name. */
 export const CreateBackendBodySchema = BackendConfigInputSchema.extend({
@@ -39,17 +38,15 @@ export const OutputLineSchema = z.object({
   truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
 
+export const BackendListSchema = z.object({ backends: z.array(BackendViewSchema) });
+export const BackendLogsSchema = z.object({ name: z.string(), lines: z.array(OutputLineSchema) });
+
 const STREAM_TYPE = backendChildKind.streamType;
 
-/** A backend that was removed is gone as far as the API is concerned (its log stays). */
-function findBackend(ctx: GatewayContext, name: string): ActorRow | undefined {
+/** What a read shows of a backend. One that was removed is gone as far as reads go (its log stays). */
+function readBackend(ctx: GatewayContext, name: string): ActorListing {
   const row = ctx.deps.readModel.getActor(backendStreamId(name));
-  return row && row.status !== 'removed' ? row : undefined;
-}
-
-function requireBackend(ctx: GatewayContext, name: string): ActorRow {
-  const row = findBackend(ctx, name);
-  if (!row) throw ApiError.notFound(`no backend named ${name}`);
+  if (!row || row.status === 'removed') throw ApiError.notFound(`no backend named ${name}`);
   return row;
 }
 
@@ -74,20 +71,11 @@ function resolveConfig(body: CreateBackendBody): BackendConfig {
   };
 }
 
-async function submit(ctx: GatewayContext, command: Command, host?: string): Promise<BackendView> {
-  const result = await ctx.deps.commands.submit(command, { by: 'api', ...(host ? { host } : {}) });
-  if (!result.ok) throw ApiError.fromCommand(result);
-  const row = ctx.deps.readModel.getActor(result.streamId);
-  if (row) return backendView(row);
-  // A read model fed from elsewhere (distributed mode) may not have caught up yet.
-  throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but the gateway's copy of the log has not caught up (is NATS reachable?); do not repeat the command, read it again shortly`);
-}
-
 export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.route({
     method: 'GET',
     url: '/api/backends',
-    ...zodRoute({}, () => ({
+    ...zodRoute({ response: BackendListSchema }, () => ({
       backends: ctx.deps.readModel
         .listActors(STREAM_TYPE)
         .filter((r) => r.status !== 'removed')
@@ -98,12 +86,10 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'POST',
     url: '/api/backends',
-    ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema }, async ({ body }, _request, reply) => {
-      const existing = findBackend(ctx, body.name);
-      // A retired one (its host's old log) is no one's: the new backend replaces it.
-      if (existing && existing.status !== 'retired') throw ApiError.conflict(`a backend named ${body.name} already exists (it is ${existing.status})`);
-      const config = resolveConfig(body);
-      const view = await submit(ctx, { type: 'backend.create', name: body.name, config, autostart: body.autostart }, body.host);
+    ...responds({ 201: 'the backend, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateBackendBodySchema, response: BackendViewSchema }, async ({ body }, _request, reply) => {
+      // A name in use is the host's to refuse (a retired one, of a host's old log, is no one's: it is replaced).
+      const command: Command = { type: 'backend.create', name: body.name, config: resolveConfig(body), autostart: body.autostart };
+      const view = await submitAndView(ctx, command, backendView, body.host ? { host: body.host } : {});
       return reply.code(201).send(view);
     })),
   });
@@ -111,15 +97,14 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id',
-    ...zodRoute({ params: BackendParamsSchema }, ({ params }) => backendView(requireBackend(ctx, params.id))),
+    ...zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, ({ params }) => backendView(readBackend(ctx, params.id))),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/backends/:id',
-    ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
-      requireBackend(ctx, params.id);
-      return submit(ctx, { type: 'backend.remove', name: params.id });
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, async ({ params }) => {
+      return submitAndView(ctx, { type: 'backend.remove', name: params.id }, backendView);
     })),
   });
 
@@ -127,9 +112,8 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
     app.route({
       method: 'POST',
       url: `/api/backends/:id/${action}`,
-      ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema }, async ({ params }) => {
-        requireBackend(ctx, params.id);
-        return submit(ctx, { type: `backend.${action}`, name: params.id });
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, async ({ params }) => {
+        return submitAndView(ctx, { type: `backend.${action}`, name: params.id }, backendView);
       })),
     });
   }
@@ -137,13 +121,13 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id/logs',
-    ...responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema }, ({ params, query, headers }, _request, reply) => {
-      const row = requireBackend(ctx, params.id);
+    ...streams(responds({ 200: 'the stored lines; with ?follow=1 a text/event-stream of them, then live ones' }, zodRoute({ params: BackendParamsSchema, query: BackendLogsQuerySchema, headers: LastEventIdHeadersSchema, response: BackendLogsSchema }, ({ params, query, headers }, _request, reply) => {
+      const row = readBackend(ctx, params.id);
       const limit = query.limit ?? 200;
       if (!query.follow) return { name: params.id, lines: ctx.deps.readModel.outputLines(row.streamId, limit) };
       followLogs(ctx, reply, params.id, row.streamId, limit, headers['last-event-id']);
       return reply;
-    })),
+    }))),
   });
 }
 
@@ -153,9 +137,8 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
  * sent, so nothing is lost at the seam with an asynchronous bus; a line already sent (same seq)
  * is skipped. Lines are not durable events: a reconnect gets what the bounded history still has.
  */
-function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.open>[0], name: string, streamId: string, limit: number, resumeAfter: number | undefined): void {
-  const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
-  const unregister = ctx.clients.add('sse', () => conn.end());
+function followLogs(ctx: GatewayContext, reply: FastifyReply, name: string, streamId: string, limit: number, resumeAfter: number | undefined): void {
+  const conn = reply.sse();
   let lastSent = resumeAfter ?? 0;
   let held: OutputLine[] | null = [];
   const send = (line: OutputLine): void => {
@@ -172,8 +155,5 @@ function followLogs(ctx: GatewayContext, reply: Parameters<typeof SseConnection.
   for (const line of ctx.deps.readModel.outputLines(streamId, limit)) send(line);
   for (const line of held) send(line);
   held = null;
-  conn.onClose(() => {
-    stopLive();
-    unregister();
-  });
+  conn.onClose(stopLive);
 }

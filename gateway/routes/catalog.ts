@@ -45,8 +45,9 @@ export async function catalogRoutes(app: FastifyInstance, opts: { home: string }
       .header('cache-control', 'no-cache')
       .send(createReadStream(real));
   };
-  app.get('/api/catalog/', { config: { responses: { 404: 'no catalog has been published here (no index.json)' } } }, (_req, reply) => serve('index.json', reply));
-  app.get('/api/catalog/*', (req, reply) => {
+  app.get('/api/catalog/', { config: { produces: 'application/json', responses: { 404: 'no catalog has been published here (no index.json)' } } }, (_req, reply) => serve('index.json', reply));
+  // index.json, manifests and archives: each with its own type.
+  app.get('/api/catalog/*', { config: { produces: '*/*' } }, (req, reply) => {
     const rel = (req.params as { '*': string })['*'] || 'index.json';
     return serve(join(rel), reply);
   });

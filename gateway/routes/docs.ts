@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { openApiDocument } from '../openapi.js';
+import { OpenApiDocumentSchema, openApiDocument, type OpenApiDocument } from '../openapi.js';
 import { zodRoute } from '../validation.js';
 
 /** A page that fetches /api/docs (with the session cookie) and lists it: no CDN, no build step. */
@@ -27,16 +27,17 @@ fetch('/api/docs').then(r => r.json()).then(doc => {
 
 /** `GET /api/docs` (OpenAPI from every route's zod schemas) and `GET /api/docs/ui`. */
 export async function docsRoutes(app: FastifyInstance): Promise<void> {
-  let doc: Record<string, unknown> | null = null;
+  let doc: OpenApiDocument | null = null;
   app.route({
     method: 'GET',
     url: '/api/docs',
     // Built on first request: by then every plugin, including ones registered after this, has its routes in.
-    ...zodRoute({}, () => (doc ??= openApiDocument(app.routeTable, { title: 'Flow', version: '0.1.0' }))),
+    ...zodRoute({ response: OpenApiDocumentSchema }, () => (doc ??= openApiDocument(app.routeTable, { title: 'Flow', version: '0.1.0' }))),
   });
   app.route({
     method: 'GET',
     url: '/api/docs/ui',
-    ...zodRoute({}, (_input, _request, reply) => reply.type('text/html; charset=utf-8').send(VIEWER)),
+    config: { produces: 'text/html' },
+    handler: (_request, reply) => reply.type('text/html; charset=utf-8').send(VIEWER),
   });
 }

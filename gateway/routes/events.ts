@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { EventEnvelopeSchema, StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { GatewayContext } from '../context.js';
 import { FeedRequestSchema, startFeed, type FeedRequest } from '../streams/event-feed.js';
-import { envelopeFrame, SseConnection } from '../streams/sse.js';
+import { envelopeFrame } from '../streams/sse.js';
 import { subscribeLive } from '../streams/live-feed.js';
+import { streams } from '../openapi.js';
 import { wholeNumber, zodRoute } from '../validation.js';
 
 const StreamTypeSchema = FeedRequestSchema.shape.streamType.unwrap();
@@ -77,25 +78,20 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
   app.route({
     method: 'GET',
     url: '/api/events/log',
-    ...zodRoute({ query: EventLogQuerySchema }, ({ query }) => readLogPage(ctx, query)),
+    ...zodRoute({ query: EventLogQuerySchema, response: EventLogPageSchema }, ({ query }) => readLogPage(ctx, query)),
   });
 
   app.route({
     method: 'GET',
     url: '/api/events',
-    ...zodRoute({ query: EventStreamQuerySchema, headers: LastEventIdHeadersSchema }, ({ query, headers }, request, reply) => {
+    ...streams(zodRoute({ query: EventStreamQuerySchema, headers: LastEventIdHeadersSchema }, ({ query, headers }, request, reply) => {
       const feedRequest: FeedRequest = {
         from: headers['last-event-id'] ?? query.last_event_id ?? query.from,
         epoch: query.epoch,
         streamType: query.streamType,
         stream: query.stream,
       };
-      const conn = SseConnection.open(
-        reply,
-        { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs },
-        () => ctx.clients.countSlowCutOff(),
-      );
-      const unregister = ctx.clients.add('sse', () => conn.end());
+      const conn = reply.sse();
       const feed = startFeed(ctx.deps.log, feedRequest, {
         get closed() {
           return conn.closed;
@@ -119,9 +115,8 @@ export async function eventRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
       conn.onClose(() => {
         feed.stop();
         stopLive();
-        unregister();
       });
       return reply;
-    }),
+    })),
   });
 }

@@ -17,6 +17,6 @@ export async function healthRoutes(app: FastifyInstance, ctx: GatewayContext): P
   app.route({
     method: 'GET',
     url: '/api/health',
-    ...publicRoute(zodRoute({}, (): Health => ({ ok: true, epoch: ctx.deps.log.epoch, head: ctx.deps.log.headPosition(), clients: ctx.clients.stats() }))),
+    ...publicRoute(zodRoute({ response: HealthSchema }, (): Health => ({ ok: true, epoch: ctx.deps.log.epoch, head: ctx.deps.log.headPosition(), clients: ctx.clients.stats() }))),
   });
 }

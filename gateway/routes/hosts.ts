@@ -31,6 +31,7 @@ export const HostViewSchema = z.object({
 export type HostView = z.infer<typeof HostViewSchema>;
 
 export const ForgetResultSchema = z.object({ id: z.string(), retired: z.number().int() });
+export const HostListSchema = z.object({ hosts: z.array(HostViewSchema) });
 
 const redisError = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -44,7 +45,7 @@ export function hostRoutePlugin(dir: HostDirectory): RoutePlugin {
     app.route({
       method: 'GET',
       url: '/api/hosts',
-      ...zodRoute({}, async () => {
+      ...zodRoute({ response: HostListSchema }, async () => {
         let connected: readonly ConnectedHost[] | null;
         try {
           connected = await dir.connected();
@@ -64,7 +65,7 @@ export function hostRoutePlugin(dir: HostDirectory): RoutePlugin {
     app.route({
       method: 'POST',
       url: '/api/hosts/:id/forget',
-      ...zodRoute({ params: HostParamsSchema }, async ({ params }) => {
+      ...zodRoute({ params: HostParamsSchema, response: ForgetResultSchema }, async ({ params }) => {
         let connected: readonly ConnectedHost[] | null;
         try {
           connected = await dir.connected();

@@ -2,8 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseToolInstallStreamId, ToolIdSchema } from '../../actors/tool-install.js';
 import { RetirementSchema, type ActorListing, type ReadModel } from '../../services/store/read-model.js';
-import { listTools, resolveTool } from '../../services/tool-install/resolver.js';
+import { ManifestSchema } from '../../services/tool-install/manifest.js';
+import { listTools, resolveTool, type ListedTool, type ToolListing } from '../../services/tool-install/resolver.js';
 import { toolPaths } from '../../services/tool-install/paths.js';
+import { ApiError } from '../errors.js';
+import { zodRoute } from '../validation.js';
 
 const IdParamsSchema = z.object({ id: ToolIdSchema });
 
@@ -27,6 +30,44 @@ function installActor(row: ActorListing): InstallActor {
   return { id, host: named?.host ?? row.host, status: row.status, streamId: row.streamId, version: row.version, updatedAt: row.updatedAt, epoch: row.epoch ?? null, retired: row.retired ?? null };
 }
 
+/** One tool `f cli` can run, as `f cli list` shows it. */
+export const ListedToolSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['link', 'remote', 'dev']),
+  root: z.string(),
+  manifestPath: z.string(),
+  installId: z.string().nullable(),
+  version: z.string().nullable(),
+  language: z.string().nullable(),
+  description: z.string().nullable(),
+  aliases: z.array(z.string()),
+  active: z.boolean(),
+  shadowedBy: z.string().nullable(),
+  error: z.string().nullable(),
+}) satisfies z.ZodType<ListedTool>;
+
+export const InstallListSchema = z.object({
+  tools: z.array(ListedToolSchema),
+  broken: z.array(z.object({ path: z.string(), error: z.string() })),
+  conflicts: z.array(z.object({ id: z.string(), active: z.string(), others: z.array(z.string()) })),
+  /** The host whose $FLOW_HOME/cli this lists (null when the gateway does not know it). */
+  host: z.string().nullable(),
+  installs: z.array(InstallActorSchema),
+}) satisfies z.ZodType<ToolListing>;
+
+/** What `f cli <id>` would run; env values may be secrets, so only their names are shown (as f cli doctor shows them). */
+export const ResolvedToolSchema = z.object({
+  id: z.string(),
+  kind: ListedToolSchema.shape.kind,
+  root: z.string(),
+  manifestPath: z.string(),
+  installId: z.string().nullable(),
+  version: z.string().nullable(),
+  via: z.string().nullable(),
+  manifest: ManifestSchema.extend({ exec: ManifestSchema.shape.exec.extend({ env: z.array(z.string()) }) }),
+  shadows: z.array(z.object({ kind: ListedToolSchema.shape.kind, root: z.string(), installId: z.string().nullable(), error: z.string().nullable() })),
+});
+
 /**
  * GET /api/installs: every tool `f cli` can run here (links, remote installs, dev roots) with
  * conflicts and broken manifests, read from $FLOW_HOME/cli as `f cli list` reads it, and the
@@ -36,16 +77,25 @@ function installActor(row: ActorListing): InstallActor {
  */
 export async function installRoutes(app: FastifyInstance, opts: { home: string; host?: string; readModel?: ReadModel }): Promise<void> {
   const paths = toolPaths(opts.home);
-  app.get('/api/installs', async () => ({
-    ...listTools(paths),
-    host: opts.host ?? null,
-    installs: (opts.readModel?.listActors('tool-install') ?? []).map(installActor),
-  }));
-  app.get('/api/installs/:id', async (req, reply) => {
-    const parsed = IdParamsSchema.safeParse(req.params);
-    if (!parsed.success) return reply.code(400).send({ error: { code: 'invalid', message: parsed.error.issues.map((i) => i.message).join('; ') } });
-    try {
-      const r = resolveTool(paths, parsed.data.id);
+  app.route({
+    method: 'GET',
+    url: '/api/installs',
+    ...zodRoute({ response: InstallListSchema }, () => ({
+      ...listTools(paths),
+      host: opts.host ?? null,
+      installs: (opts.readModel?.listActors('tool-install') ?? []).map(installActor),
+    })),
+  });
+  app.route({
+    method: 'GET',
+    url: '/api/installs/:id',
+    ...zodRoute({ params: IdParamsSchema, response: ResolvedToolSchema }, ({ params }) => {
+      let r: ReturnType<typeof resolveTool>;
+      try {
+        r = resolveTool(paths, params.id);
+      } catch (err) {
+        throw ApiError.notFound((err as Error).message);
+      }
       return {
         id: r.id,
         kind: r.kind,
@@ -54,12 +104,9 @@ export async function installRoutes(app: FastifyInstance, opts: { home: string; 
         installId: r.installId,
         version: r.version,
         via: r.via,
-        // env values may be secrets: keys only, as f cli doctor shows them
         manifest: { ...r.manifest, exec: { ...r.manifest.exec, env: Object.keys(r.manifest.exec.env) } },
         shadows: r.shadows.map((c) => ({ kind: c.kind, root: c.root, installId: c.install?.install_id ?? null, error: c.error })),
       };
-    } catch (err) {
-      return reply.code(404).send({ error: { code: 'not_found', message: (err as Error).message } });
-    }
+    }),
   });
 }

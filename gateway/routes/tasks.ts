@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { readTheme, SessionIdSchema, SetThemeBodySchema, TaskboardError, TaskIdSchema, writeTheme, type TaskBoard } from '../../services/taskboard/index.js';
+import {
+  readTheme,
+  SessionIdSchema,
+  SetThemeBodySchema,
+  TaskboardError,
+  TaskIdSchema,
+  TaskSchema,
+  ThemeSchema,
+  writeTheme,
+  type SessionSummary,
+  type TaskBoard,
+  type TaskWithSession,
+} from '../../services/taskboard/index.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
@@ -17,6 +29,25 @@ export const SessionsQuerySchema = z.object({
     .optional(),
 });
 
+/** What the board shows (seed 003's shapes): the task files as the agents wrote them, plus where they belong. */
+export const TaskWithSessionSchema = TaskSchema.extend({ sessionId: z.string(), sessionName: z.string().nullable(), project: z.string().nullable() }) satisfies z.ZodType<TaskWithSession>;
+export const TaskSessionSchema = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  slug: z.string().nullable(),
+  project: z.string().nullable(),
+  description: z.string().nullable(),
+  gitBranch: z.string().nullable(),
+  taskCount: z.number().int(),
+  completed: z.number().int(),
+  inProgress: z.number().int(),
+  pending: z.number().int(),
+  createdAt: z.string().nullable(),
+  modifiedAt: z.string(),
+}) satisfies z.ZodType<SessionSummary>;
+export const NoteAddedSchema = z.object({ success: z.literal(true), task: TaskSchema });
+export const TaskDeletedSchema = z.object({ success: z.literal(true), taskId: z.string() });
+
 async function board<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -32,13 +63,13 @@ export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard;
   app.route({
     method: 'GET',
     url: '/api/tasks/all',
-    ...zodRoute({}, async () => tb.files.allTasks(await tb.metadata.get())),
+    ...zodRoute({ response: z.array(TaskWithSessionSchema) }, async () => tb.files.allTasks(await tb.metadata.get())),
   });
 
   app.route({
     method: 'GET',
     url: '/api/tasks/sessions',
-    ...zodRoute({ query: SessionsQuerySchema }, async ({ query }) => {
+    ...zodRoute({ query: SessionsQuerySchema, response: z.array(TaskSessionSchema) }, async ({ query }) => {
       const sessions = await tb.files.sessions(await tb.metadata.get());
       const limit = query.limit ?? '20';
       return limit === 'all' ? sessions : sessions.slice(0, Number(limit));
@@ -48,24 +79,24 @@ export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard;
   app.route({
     method: 'GET',
     url: '/api/tasks/sessions/:id',
-    ...zodRoute({ params: SessionParamsSchema }, ({ params }) => board(() => tb.files.sessionTasks(params.id))),
+    ...zodRoute({ params: SessionParamsSchema, response: z.array(TaskSchema) }, ({ params }) => board(() => tb.files.sessionTasks(params.id))),
   });
 
   app.route({
     method: 'POST',
     url: '/api/tasks/:session/:task/note',
-    ...zodRoute({ params: TaskParamsSchema, body: NoteBodySchema }, ({ params, body }) =>
-      board(async () => ({ success: true, task: await tb.files.addNote(params.session, params.task, body.note) })),
+    ...zodRoute({ params: TaskParamsSchema, body: NoteBodySchema, response: NoteAddedSchema }, ({ params, body }) =>
+      board(async () => ({ success: true as const, task: await tb.files.addNote(params.session, params.task, body.note) })),
     ),
   });
 
   app.route({
     method: 'DELETE',
     url: '/api/tasks/:session/:task',
-    ...responds({ 409: 'another task is blocked by this one' }, zodRoute({ params: TaskParamsSchema }, ({ params }) =>
+    ...responds({ 409: 'another task is blocked by this one' }, zodRoute({ params: TaskParamsSchema, response: TaskDeletedSchema }, ({ params }) =>
       board(async () => {
         await tb.files.deleteTask(params.session, params.task);
-        return { success: true, taskId: params.task };
+        return { success: true as const, taskId: params.task };
       }),
     )),
   });
@@ -73,13 +104,13 @@ export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard;
   app.route({
     method: 'GET',
     url: '/api/theme',
-    ...zodRoute({}, () => readTheme(home)),
+    ...zodRoute({ response: ThemeSchema }, () => readTheme(home)),
   });
 
   app.route({
     method: 'POST',
     url: '/api/theme',
-    ...zodRoute({ body: SetThemeBodySchema }, ({ body }) => {
+    ...zodRoute({ body: SetThemeBodySchema, response: ThemeSchema }, ({ body }) => {
       const theme = writeTheme(home, body.theme);
       tb.publishTheme(theme);
       return theme;

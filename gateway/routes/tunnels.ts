@@ -1,22 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RelayConfigSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel.js';
-import type { Command } from '../../services/host/commands.js';
-import type { ActorRow } from '../../services/host/actor-projection.js';
-import type { CommandQueue } from '../../services/queue/types.js';
-import type { ReadModel } from '../../services/store/read-model.js';
+import type { ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
+import { submitAndView } from '../submit.js';
 import { zodRoute } from '../validation.js';
 import { COMMAND_RESPONSES, responds } from '../openapi.js';
 
-/**
- * /api/tunnels: list, start, inspect, stop (and restart, remove) tunnels. Relay tokens never
- * appear here (they are not in the log either).
- */
-export interface TunnelRouteDeps {
-  readModel: ReadModel;
-  commands: CommandQueue;
+export interface TunnelRouteOptions {
   /** Refuses to expose a port (the gateway without a password): the reason, or null. */
   refuse?: (port: number) => string | null;
 }
@@ -53,9 +45,11 @@ export const TunnelViewSchema = z.object({
 });
 export type TunnelView = z.infer<typeof TunnelViewSchema>;
 
+export const TunnelListSchema = z.object({ tunnels: z.array(TunnelViewSchema) });
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
-export function tunnelView(row: ActorRow): TunnelView {
+export function tunnelView(row: ActorListing): TunnelView {
   const c = row.snapshot.context as TunnelContext;
   const relay = c.config?.relay ?? null;
   return {
@@ -79,29 +73,22 @@ export function tunnelView(row: ActorRow): TunnelView {
   };
 }
 
-export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps): Promise<void> {
-  const find = (name: string): ActorRow | undefined => {
-    const row = deps.readModel.getActor(tunnelStreamId(name));
+/**
+ * /api/tunnels: list, start, inspect, stop (and restart, remove) tunnels. Relay tokens never
+ * appear here (they are not in the log either).
+ */
+export async function tunnelRoutes(app: FastifyInstance, ctx: GatewayContext, opts: TunnelRouteOptions = {}): Promise<void> {
+  /** A tunnel that was removed is gone as far as reads go (its log stays). */
+  const find = (name: string): ActorListing | undefined => {
+    const row = ctx.deps.readModel.getActor(tunnelStreamId(name));
     return row && row.status !== 'removed' ? row : undefined;
-  };
-  const require = (name: string): ActorRow => {
-    const row = find(name);
-    if (!row) throw ApiError.notFound(`no tunnel named ${name}`);
-    return row;
-  };
-  const submit = async (command: Command): Promise<TunnelView> => {
-    const result = await deps.commands.submit(command, { by: 'api' });
-    if (!result.ok) throw ApiError.fromCommand(result);
-    const row = deps.readModel.getActor(result.streamId);
-    if (row) return tunnelView(row);
-    throw new ApiError(503, 'unavailable', `${result.streamId} was updated (version ${result.version}) but is not readable yet; retry`);
   };
 
   app.route({
     method: 'GET',
     url: '/api/tunnels',
-    ...zodRoute({}, () => ({
-      tunnels: deps.readModel
+    ...zodRoute({ response: TunnelListSchema }, () => ({
+      tunnels: ctx.deps.readModel
         .listActors(tunnelKind.streamType)
         .filter((r) => r.status !== 'removed')
         .map(tunnelView),
@@ -111,39 +98,38 @@ export async function tunnelRoutes(app: FastifyInstance, deps: TunnelRouteDeps):
   app.route({
     method: 'POST',
     url: '/api/tunnels',
-    ...responds({ 200: 'a stopped tunnel of that name, started again', 201: 'the tunnel, created and starting', ...COMMAND_RESPONSES, 409: 'exposing that port is refused (the gateway has no password), or the tunnel already runs' }, zodRoute({ body: StartTunnelBodySchema }, async ({ body }, _request, reply) => {
-      const refusal = deps.refuse?.(body.port) ?? null;
+    ...responds({ 200: 'a stopped tunnel of that name, started again', 201: 'the tunnel, created and starting', ...COMMAND_RESPONSES, 409: 'exposing that port is refused (the gateway has no password), or the tunnel already runs' }, zodRoute({ body: StartTunnelBodySchema, response: TunnelViewSchema }, async ({ body }, _request, reply) => {
+      // Not a state: a policy about this gateway's port (no password, no exposure).
+      const refusal = opts.refuse?.(body.port) ?? null;
       if (refusal) throw ApiError.conflict(refusal);
       const name = body.name ?? defaultTunnelName(body.port);
-      const existing = find(name);
-      if (existing && !['stopped', 'failed', 'interrupted', 'backoff'].includes(existing.status)) {
-        throw ApiError.conflict(`the tunnel ${name} is already ${existing.status}${(existing.snapshot.context as TunnelContext).url ? ` at ${(existing.snapshot.context as TunnelContext).url}` : ''}`);
-      }
-      const view = await submit({ type: 'tunnel.start', name, port: body.port, command: body.command, relay: body.relay });
-      return reply.code(existing ? 200 : 201).send(view);
+      // Only which success to answer: whether a running tunnel may be started is the host's to say.
+      const known = find(name) !== undefined;
+      const view = await submitAndView(ctx, { type: 'tunnel.start', name, port: body.port, command: body.command, relay: body.relay }, tunnelView);
+      return reply.code(known ? 200 : 201).send(view);
     })),
   });
 
   app.route({
     method: 'GET',
     url: '/api/tunnels/:id',
-    ...zodRoute({ params: TunnelParamsSchema }, ({ params }) => tunnelView(require(params.id))),
+    ...zodRoute({ params: TunnelParamsSchema, response: TunnelViewSchema }, ({ params }) => {
+      const row = find(params.id);
+      if (!row) throw ApiError.notFound(`no tunnel named ${params.id}`);
+      return tunnelView(row);
+    }),
   });
 
   for (const action of ['stop', 'restart', 'remove'] as const) {
     app.route({
       method: 'POST',
       url: `/api/tunnels/:id/${action}`,
-      ...responds(COMMAND_RESPONSES, zodRoute({ params: TunnelParamsSchema }, async ({ params }) => {
-        const row = require(params.id);
-        if (action === 'stop' && row.status === 'stopped') throw ApiError.conflict(`the tunnel ${params.id} is already stopped`);
-        return submit({ type: `tunnel.${action}`, name: params.id });
-      })),
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: TunnelParamsSchema, response: TunnelViewSchema }, ({ params }) => submitAndView(ctx, { type: `tunnel.${action}`, name: params.id }, tunnelView))),
     });
   }
 }
 
 /** The same routes as a gateway RoutePlugin (for `extraRoutes`). */
-export function tunnelRoutePlugin(opts: Pick<TunnelRouteDeps, 'refuse'> = {}): RoutePlugin {
-  return (app: FastifyInstance, ctx: GatewayContext) => tunnelRoutes(app, { readModel: ctx.deps.readModel, commands: ctx.deps.commands, refuse: opts.refuse });
+export function tunnelRoutePlugin(opts: TunnelRouteOptions = {}): RoutePlugin {
+  return (app, ctx) => tunnelRoutes(app, ctx, opts);
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayContext } from '../context.js';
 import type { RouteResponses } from '../openapi.js';
@@ -30,6 +30,13 @@ const STATIC_RESPONSES: RouteResponses = {
   416: 'the Range is outside the file',
 };
 
+/** The media type each file is served with (as @fastify/send names it), for the route table. */
+const MEDIA: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' };
+
+function mediaOf(url: string): string {
+  return url.endsWith('/') ? 'text/html' : (MEDIA[extname(url)] ?? 'application/octet-stream');
+}
+
 export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'gateway', 'web');
 
 /**
@@ -42,7 +49,7 @@ export async function webRoutes(app: FastifyInstance, _ctx: GatewayContext): Pro
   // Every route of this scope is a file of the shell: public (the guard denies anything unmarked),
   // answered as @fastify/send answers a file request.
   app.addHook('onRoute', (route) => {
-    route.config = { ...route.config, public: true, responses: STATIC_RESPONSES };
+    route.config = { ...route.config, public: true, responses: STATIC_RESPONSES, produces: mediaOf(route.url) };
   });
   await app.register(fastifyStatic, {
     root: WEB_DIR,

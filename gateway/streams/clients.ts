@@ -38,14 +38,16 @@ export class ClientRegistry {
     return { sse, ws, cutOffSlow: this.slow };
   }
 
-  endAll(): void {
-    for (const c of [...this.open.values()]) {
+  /** Ends every client of `kind` (every client when no kind is given): the gateway is closing. */
+  endAll(kind?: ClientKind): void {
+    for (const [key, c] of [...this.open]) {
+      if (kind !== undefined && c.kind !== kind) continue;
+      this.open.delete(key);
       try {
         c.end();
       } catch {
         // Shutting down: a socket that fails to end is already gone.
       }
     }
-    this.open.clear();
   }
 }

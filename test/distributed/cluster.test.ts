@@ -124,7 +124,8 @@ describe.skipIf(!urls)('two f host processes and one f gateway, on the real Redi
       method: 'POST',
       body: { name: 'on-alpha', command: ['true'], host: 'beta' },
     });
+    // Not a route's check: the placement (who owns the actor) refuses it before any host sees it.
     expect(r.status).toBe(409);
-    expect(r.body.error.message).toMatch(/on-alpha already exists/);
+    expect(r.body.error.message).toMatch(/on-alpha belongs to host alpha/);
   });
 });

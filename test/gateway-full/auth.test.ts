@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createGatewayAuth, setPassword, TokenStore, TOKEN_TTL_MS } from '../../gateway/auth/index.js';
+import { createGatewayAuth } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
+import { TokenStore, TOKEN_TTL_MS } from '../../services/auth/tokens.js';
 import { isLoopbackBind } from '../../gateway/auth/exposure.js';
 import { startEmbedded } from '../../infra/embedded.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from '../gateway/harness.js';

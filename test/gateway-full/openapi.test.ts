@@ -8,7 +8,7 @@ import { createGatewayAuth } from '../../gateway/auth/index.js';
 import { openApiPath } from '../../gateway/openapi.js';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
-import { setPassword } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { tempDir } from '../support/tmp.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from '../gateway/harness.js';
 import { callableRoutes, fill, raw } from './helpers.js';
@@ -162,6 +162,23 @@ describe('every status a route can answer is in the document', () => {
     expect(undocumented).toEqual([]);
     // The sweep did meet the statuses it is meant to check.
     expect([...seen]).toEqual(expect.arrayContaining(['200', '400', '401', '404', '414', '415', '421']));
+  });
+
+  it('every success says what it carries: a JSON schema (from the route\'s zod), an event stream, or a file\'s media type', async () => {
+    const doc = await documentOf();
+    const bare: string[] = [];
+    for (const r of callableRoutes(flow.app.routeTable)) {
+      if (r.websocket) continue;
+      const op = doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()];
+      for (const [status, res] of Object.entries(op?.responses ?? {})) {
+        if (/^2\d\d$/.test(status) && !res.content) bare.push(`${r.method} ${r.url} ${status}`);
+      }
+    }
+    expect(bare).toEqual([]);
+    const backend = doc.paths['/api/backends/{id}']!.get!.responses['200']!.content!['application/json'].schema as { properties: Record<string, unknown> };
+    expect(Object.keys(backend.properties)).toEqual(expect.arrayContaining(['name', 'status', 'pid', 'config', 'version']));
+    expect(Object.keys(doc.paths['/api/events']!.get!.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(Object.keys(doc.paths['/api/backends/{id}/logs']!.get!.responses['200']!.content!)).toEqual(['application/json', 'text/event-stream']);
   });
 
   it('a create answers the 201 its document promises', async () => {

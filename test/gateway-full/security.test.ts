@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
-import { setPassword } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { tempDir } from '../support/tmp.js';
 import { callableRoutes, fill, jsonBody, openFds, raw } from './helpers.js';
 

@@ -85,10 +85,11 @@ describe('POST /api/backends', () => {
     expect(res.body.config).toMatchObject({ cwd: join(process.cwd(), 'test'), watch: [join(process.cwd(), 'test', 'gateway')], port: 4100 });
   });
 
-  it('refuses a second backend with the same name: 409', async () => {
+  it('refuses a second backend with the same name: the host\'s 409, naming it and its state', async () => {
     const res = await call<ErrorBody>('POST', '/api/backends', { name: 'idle', command: ['node', 'other.js'] });
     expect(res.status).toBe(409);
-    expect(res.body.error).toEqual({ code: 'conflict', message: 'a backend named idle already exists (it is stopped)' });
+    expect(res.body.error.message).toMatch(/idle/);
+    expect(res.body.error.message).toMatch(/stopped/);
   });
 
   it('rejects bad bodies with 400 and a message that names the field', async () => {
@@ -133,7 +134,9 @@ describe('unknown and malformed backend ids', () => {
     for (const [method, path] of routes) {
       const res = await call<ErrorBody>(method, path);
       expect(res.status, `${method} ${path}`).toBe(404);
-      expect(res.body.error).toEqual({ code: 'not_found', message: 'no backend named ghost' });
+      // Reads say so from the read model; commands are the host's to refuse, in its words.
+      expect(res.body.error.code).toBe('not_found');
+      expect(res.body.error.message, `${method} ${path}`).toMatch(/ghost/);
     }
   });
 

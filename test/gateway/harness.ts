@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { kindFor } from '../../actors/index.js';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.js';
 import { replicaCommandQueue, replicaReadModel } from '../../infra/gateway-process.js';
+import { startWithin } from '../../infra/lifetime.js';
 import { openReplica } from '../../infra/open-store.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { JetStreamFeed } from '../../services/bus/jetstream-feed.js';
@@ -164,44 +165,43 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
   const urls = services!;
   const prefix = uniquePrefix('gw');
   const names = flowNames(prefix);
-  const tmp = tempDir('flow-gateway-replica-');
-  const cleanups: (() => Promise<unknown> | unknown)[] = [() => tmp.cleanup(), () => cleanupPrefix(urls, prefix)];
-  const unwind = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  };
-  try {
+  return startWithin(async (life) => {
+    const tmp = tempDir('flow-gateway-replica-');
+    life.defer(() => tmp.cleanup());
+    life.defer(() => cleanupPrefix(urls, prefix));
     // The host's side.
     const hostNc = await connectNats(urls.natsUrl, 'flow-test-host');
-    cleanups.push(() => hostNc.close());
+    life.defer(() => hostNc.close());
     await ensureEventStream(hostNc, names);
     const publisher = new JetStreamPublisher(store, hostNc, names, { log }).start();
-    cleanups.push(() => publisher.close());
+    life.defer(() => publisher.close());
     if (hostLive) {
       const toNats = new NatsLiveBus(hostNc, names);
       const off = hostLive.subscribe('flow.live.>', (m) => toNats.publish(m.subject, m.data));
-      cleanups.push(() => toNats.close(), off);
+      life.defer(() => toNats.close());
+      life.defer(off);
     }
     if (host) {
       const workers = new CommandWorkers({ redisUrl: urls.redisUrl, names, hostId: host.hostId, handler: host, log });
-      cleanups.push(() => workers.close());
+      life.defer(() => workers.close());
       await workers.start();
     }
 
     // The gateway's side.
     const nc = await connectNats(urls.natsUrl, 'flow-test-gateway');
-    cleanups.push(() => nc.close());
+    life.defer(() => nc.close());
     const replica = openReplica(join(tmp.dir, 'gateway.db'), log);
-    cleanups.push(() => replica.store.close());
+    life.defer(() => replica.store.close());
     const feed = new JetStreamFeed(nc, names, replica, log);
     await feed.start();
-    cleanups.push(() => feed.close());
+    life.defer(() => feed.close());
     const live = new NatsLiveBus(nc, names);
-    cleanups.push(() => live.close());
+    life.defer(() => live.close());
     const outputs = new LiveOutputTail(live);
-    cleanups.push(() => outputs.close());
+    life.defer(() => outputs.close());
     const readModel = replicaReadModel(replica, outputs);
     const commands = replicaCommandQueue(replica, { redisUrl: urls.redisUrl, names, log });
-    cleanups.push(() => commands.close());
+    life.defer(() => commands.close());
     await commands.start();
 
     const caughtUp = async () => {
@@ -219,7 +219,7 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
       commands,
       live,
     });
-    cleanups.push(() => app.close());
+    life.defer(() => app.close());
     const gw: RunningGateway = {
       app,
       ...(await listen(app)),
@@ -227,15 +227,12 @@ async function startDistributedGateway(setup: GatewaySetup): Promise<RunningGate
       caughtUp,
       close: async () => {
         openGateways.delete(gw);
-        await unwind();
+        await life.close();
       },
     };
     openGateways.add(gw);
     return gw;
-  } catch (err) {
-    await unwind().catch(() => {});
-    throw err;
-  }
+  });
 }
 
 /** An SSE client over plain node:http, parsed by eventsource-parser, that can stop reading on demand. */

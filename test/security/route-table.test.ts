@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startEmbedded, type Embedded } from '../../infra/embedded.js';
-import { setPassword } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { buildRelay } from '../../services/relay/app.js';
 import { RelayRegistry } from '../../services/relay/registry.js';
 import { resolverFromDir } from '../../services/tunnel/resolve.js';

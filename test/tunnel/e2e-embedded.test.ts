@@ -8,7 +8,7 @@ import { isAlive } from '../../services/host/proc.js';
 import { buildRelay } from '../../services/relay/app.js';
 import { RelayRegistry } from '../../services/relay/registry.js';
 import { resolverFromDir } from '../../services/tunnel/resolve.js';
-import { setPassword } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { tempDir } from '../support/tmp.js';
 import { FAKE_CLOUDFLARED, json, request, until, wsEcho } from './helpers.js';
 import { freePort } from '../../services/host/ports.js';

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { needsAttention } from '../../actors/opencode-instance.js';
-import { ATTENTION_PATTERN } from '../../services/opencode/feed.js';
-import { sessionView, type SessionView } from '../../services/opencode/views.js';
-import type { GatewayContext } from '../context.js';
-import { SseConnection } from '../streams/sse.js';
-import { queryFlag, zodRoute } from '../validation.js';
-import { OpencodeLookup, type OpencodeRouteDeps } from './instances.js';
+import { needsAttention } from '../../../actors/opencode-instance.js';
+import { ATTENTION_PATTERN } from '../../../services/opencode/feed.js';
+import { SessionViewSchema, sessionView, type SessionView } from '../../../services/opencode/views.js';
+import type { GatewayContext } from '../../context.js';
+import { streams } from '../../openapi.js';
+import { queryFlag, zodRoute } from '../../validation.js';
+import { OpencodeLookup } from './lookup.js';
 
 /**
  * GET /api/attention: every session, across all instances, that waits on a permission or a
@@ -14,9 +14,10 @@ import { OpencodeLookup, type OpencodeRouteDeps } from './instances.js';
  * `?follow=1` it stays open as SSE: the list first, then an `attention` event on each change.
  */
 export const AttentionQuerySchema = z.object({ follow: queryFlag('follow').optional() });
+export const AttentionSchema = z.object({ sessions: z.array(SessionViewSchema) });
 
-export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext, deps: OpencodeRouteDeps): Promise<void> {
-  const lookup = new OpencodeLookup(deps.readModel);
+export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  const lookup = new OpencodeLookup(ctx.deps.readModel);
   const waiting = (): SessionView[] =>
     lookup
       .instances()
@@ -26,19 +27,15 @@ export async function attentionRoutes(app: FastifyInstance, ctx: GatewayContext,
   app.route({
     method: 'GET',
     url: '/api/attention',
-    ...zodRoute({ query: AttentionQuerySchema }, ({ query }, _request, reply) => {
+    ...streams(zodRoute({ query: AttentionQuerySchema, response: AttentionSchema }, ({ query }, _request, reply) => {
       if (!query.follow) return { sessions: waiting() };
-      const conn = SseConnection.open(reply, { capBytes: ctx.options.maxClientBufferBytes, heartbeatMs: ctx.options.heartbeatMs }, () => ctx.clients.countSlowCutOff());
-      const unregister = ctx.clients.add('sse', () => conn.end());
+      const conn = reply.sse();
       conn.send({ event: 'sessions', data: JSON.stringify({ sessions: waiting() }) });
       const unsubscribe = ctx.deps.live.subscribe(ATTENTION_PATTERN, (m) => {
         if (!conn.send({ event: 'attention', data: JSON.stringify(m.data) })) unsubscribe();
       });
-      conn.onClose(() => {
-        unsubscribe();
-        unregister();
-      });
-      return undefined;
-    }),
+      conn.onClose(unsubscribe);
+      return reply;
+    })),
   });
 }

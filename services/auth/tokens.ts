@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../../services/store/db.js';
+import type { Db } from '../store/db.js';
 
 /**
  * Bearer tokens for the gateway. A token is 32 random bytes; the database keeps only its

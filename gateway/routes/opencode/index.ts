@@ -1,0 +1,18 @@
+import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
+import type { RoutePlugin } from '../../context.js';
+import { attentionRoutes } from './attention.js';
+import { instanceRoutes } from './instances.js';
+import { sessionRoutes } from './sessions.js';
+
+/**
+ * /api/instances, /api/sessions and /api/attention (seed 004) as one gateway RoutePlugin: the
+ * instances' lifecycle goes through the host as commands; session calls go to the owning
+ * OpenCode process through `runtime`.
+ */
+export function opencodeRoutePlugin(runtime: OpencodeRuntime): RoutePlugin {
+  return async (app, ctx) => {
+    await instanceRoutes(app, ctx, runtime);
+    await sessionRoutes(app, ctx, runtime);
+    await attentionRoutes(app, ctx);
+  };
+}

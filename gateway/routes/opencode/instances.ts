@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance.js';
+import type { Command } from '../../../services/host/commands.js';
+import { isDirectory } from '../../../services/opencode/index.js';
+import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
+import { InstanceViewSchema, SessionViewSchema, sessionView } from '../../../services/opencode/views.js';
+import type { GatewayContext } from '../../context.js';
+import { ApiError } from '../../errors.js';
+import { COMMAND_RESPONSES, responds } from '../../openapi.js';
+import { submitAndView } from '../../submit.js';
+import { zodRoute } from '../../validation.js';
+import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, instanceViewOf, requireRunning, sessionsOf, viewOf } from './lookup.js';
+
+/**
+ * /api/instances (seed 004): opencode instances and the sessions in each. Lifecycle goes
+ * through commands (persist, then act); session calls go to the owning process through the
+ * runtime and are answered as soon as opencode answers.
+ */
+export const CreateInstanceBodySchema = z
+  .object({
+    directory: z.string().min(1, 'directory must not be empty'),
+    id: InstanceIdSchema.optional(),
+    start: z.boolean().default(true),
+    startTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+  })
+  .strict();
+
+export const InstanceParamsSchema = z.object({ id: InstanceIdSchema });
+export const InstanceListSchema = z.object({ instances: z.array(InstanceViewSchema) });
+export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema) });
+export const CreateSessionBodySchema = z.object({ title: z.string().max(500).optional() }).strict();
+
+function newInstanceId(directory: string): string {
+  const base =
+    basename(directory)
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^[-_]+|[-_]+$/g, '')
+      .slice(0, 40) || 'opencode';
+  return `${base}-${randomBytes(2).toString('hex')}`;
+}
+
+export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime): Promise<void> {
+  const lookup = new OpencodeLookup(ctx.deps.readModel);
+
+  app.route({
+    method: 'GET',
+    url: '/api/instances',
+    ...zodRoute({ response: InstanceListSchema }, () => ({ instances: lookup.instances().map(viewOf) })),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/instances',
+    ...responds({ 201: 'the instance, created', ...COMMAND_RESPONSES }, zodRoute({ body: CreateInstanceBodySchema, response: InstanceViewSchema }, async ({ body }, _request, reply) => {
+      if (!isAbsolute(body.directory)) throw ApiError.invalid(`body.directory: ${body.directory} is not an absolute path`);
+      const directory = resolve(body.directory);
+      if (!isDirectory(directory)) throw ApiError.invalid(`body.directory: ${directory} does not exist or is not a directory`);
+      // One instance per directory is a rule across actors, which no one actor's host state can judge.
+      const same = lookup.instances().find((r) => r.context.directory === directory);
+      if (same) throw ApiError.conflict(`the instance ${same.context.id} already serves ${directory} (it is ${same.row.status})`);
+      const command: Command = {
+        type: 'opencode.create',
+        id: body.id ?? newInstanceId(directory),
+        directory,
+        autostart: body.start,
+        startTimeoutMs: body.startTimeoutMs ?? OPENCODE_POLICY.defaultStartTimeoutMs,
+      };
+      return reply.code(201).send(await submitAndView(ctx, command, instanceViewOf));
+    })),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/instances/:id',
+    ...zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => viewOf(lookup.instance(params.id))),
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/api/instances/:id',
+    ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => submitAndView(ctx, { type: 'opencode.remove', id: params.id }, instanceViewOf))),
+  });
+
+  for (const action of ['start', 'stop'] as const) {
+    app.route({
+      method: 'POST',
+      url: `/api/instances/:id/${action}`,
+      ...responds(COMMAND_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: InstanceViewSchema }, ({ params }) => submitAndView(ctx, { type: `opencode.${action}`, id: params.id }, instanceViewOf))),
+    });
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/api/instances/:id/sessions',
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: SessionListSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/instances/:id/sessions',
+    ...responds({ 201: 'the session, created', ...OPENCODE_RESPONSES, 503: 'created, but not readable yet; read it again' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema, response: SessionViewSchema }, async ({ params, body }, _request, reply) => {
+      const r = lookup.instance(params.id);
+      requireRunning(r, runtime);
+      const info = await callOpencode(() => runtime.createSession(params.id, body.title));
+      const fresh = lookup.instance(params.id);
+      const s = fresh.context.sessions[info.id];
+      if (!s) throw new ApiError(503, 'unavailable', `session ${info.id} was created but is not readable yet; retry`);
+      return reply.code(201).send(sessionView(params.id, s));
+    })),
+  });
+}
