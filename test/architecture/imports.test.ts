@@ -52,15 +52,8 @@ const KNOWN_UPWARD: string[] = [
   // removed by the kind-contract / gateway-shape branches (tool installs through the host entry point)
   'services/tool-install/recorder.ts -> infra/host-id.ts',
 ];
-const KNOWN_CIRCLES: string[] = [
-  // removed by the kind-contract / gateway-shape branches (auth as a plugin; OpenCode routes under gateway/routes/opencode/)
-  'gateway/auth/index.ts -> gateway/context.ts -> gateway/auth/index.ts',
-  'gateway/routes/attention.ts -> gateway/routes/instances.ts -> gateway/routes/attention.ts (the circle also holds gateway/routes/sessions.ts)',
-];
-const KNOWN_REACH: string[] = [
-  // removed by the kind-contract / gateway-shape branches (password/tokens in services/auth/, infra/kinds.ts)
-  'infra/host-process.ts -> infra/kind-services.ts -> gateway/auth/index.ts',
-];
+const KNOWN_CIRCLES: string[] = [];
+const KNOWN_REACH: string[] = [];
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];

@@ -36,6 +36,7 @@ describe('the /proc scan for the processes of one FLOW_HOME', () => {
     const mine = spawnFor(a, 'spawn-a', 'sleep 60 & wait');
     const theirs = spawnFor(b, 'spawn-b', 'exec sleep 60');
     await until(() => groupMembers(mine.pid).length === 2, 'the grandchild to start');
+    await until(() => processesOfHome(homeIdOf(b)).length > 0, 'the other child to exec');
 
     const found = processesOfHome(homeIdOf(a));
     expect(found.map((p) => p.pid).sort()).toEqual(groupMembers(mine.pid).sort());
@@ -52,6 +53,8 @@ describe('the /proc scan for the processes of one FLOW_HOME', () => {
     expect(homeIdOf(a)).not.toBe(homeIdOf(home()));
 
     const child = spawnFor(a, 'short', 'exec sleep 60');
+    // Until the child has exec'd, /proc shows the environment it was forked with.
+    await until(() => processesOfHome(homeIdOf(a)).length > 0, 'the child to exec');
     expect(processesOfHome(homeIdOf(a)).map((p) => p.pid)).toEqual([child.pid]);
     signalGroup(child.pid, 'SIGKILL');
     // Unreaped, it lingers as a zombie: not a living process of the home.
@@ -59,13 +62,14 @@ describe('the /proc scan for the processes of one FLOW_HOME', () => {
     expect(processesOfHome(homeIdOf(a))).toEqual([]);
   });
 
-  it('a spawn wins over a marker the caller passed in its env', () => {
+  it('a spawn wins over a marker the caller passed in its env', async () => {
     const a = home();
     const s = spawnSupervised({ homeId: homeIdOf(a), spawnId: 'real', streamId: 'test:x' }, 'sleep', ['60'], {
       env: { ...process.env, FLOW_HOME_ID: 'forged', FLOW_SPAWN_ID: 'forged' },
       stdio: 'ignore',
     });
     groups.push(s.started!.pid);
+    await until(() => processesOfHome(homeIdOf(a)).length > 0, 'the child to exec');
     expect(processesOfHome('forged')).toEqual([]);
     expect(processesOfHome(homeIdOf(a))).toMatchObject([{ pid: s.started!.pid, spawnId: 'real' }]);
   });
