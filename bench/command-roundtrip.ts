@@ -35,7 +35,7 @@ import { connectNats, ensureEventStream } from '../services/bus/nats.js';
 import { backendChildServices } from '../services/backend-child/index.js';
 import { kindFor } from '../actors/index.js';
 import { ActorHost } from '../services/host/actor-host.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorProjector } from '../services/store/projections.js';
 import type { Command, CommandResult } from '../services/host/commands.js';
 import { BullCommandQueue, CommandWorkers } from '../services/queue/bullmq.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';

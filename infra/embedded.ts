@@ -6,7 +6,7 @@ import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
-import { ActorReadModel } from '../services/host/actor-read-model.js';
+import { ActorReadModel } from '../services/store/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { kinds, kindFor } from '../../actors/index.js';
-import { fold } from '../../services/host/fold.js';
+import { fold } from '../../actors/fold.js';
 import { StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import { RetirementSchema, type ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext } from '../context.js';

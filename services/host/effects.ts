@@ -1,7 +1,7 @@
 import type { ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventStore } from '../store/event-store.js';
-import type { Snapshot } from './fold.js';
+import type { Snapshot } from '../../actors/fold.js';
 import type { Spawner } from './supervised-spawn.js';
 
 export interface Clock {

@@ -1,5 +1,5 @@
 import type { ActorKind } from '../../actors/kind.js';
-import { initialSnapshot, step, timerWork, type ActionLike, type Snapshot } from '../../services/host/fold.js';
+import { initialSnapshot, step, timerWork, type ActionLike, type Snapshot } from '../../actors/fold.js';
 
 export interface SimEvent {
   type: string;

@@ -3,7 +3,7 @@ import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ActorKind } from '../../actors/kind.js';
 import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install.js';
-import { fold } from '../../services/host/fold.js';
+import { fold } from '../../actors/fold.js';
 import { validateEventData } from '../../services/host/writer.js';
 import { TOOL_ID_PATTERN } from '../../services/tool-install/tool-id.js';
 import { SimulatedActor } from '../support/sim.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { restartDelayMs, tunnelCommandTarget, tunnelKind, TUNNEL_POLICY, type TunnelContext } from '../../actors/tunnel.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../services/host/fold.js';
+import { fold } from '../../actors/fold.js';
 import { Sim } from './sim.js';
 
 const kind = tunnelKind as unknown as ActorKind;

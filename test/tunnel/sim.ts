@@ -1,5 +1,5 @@
 import type { ActorKind } from '../../actors/kind.js';
-import { initialSnapshot, step, timerWork, type ActionLike, type Snapshot, type TimerArm } from '../../services/host/fold.js';
+import { initialSnapshot, step, timerWork, type ActionLike, type Snapshot, type TimerArm } from '../../actors/fold.js';
 
 /**
  * A simulated host for one actor: events in, pure transitions, durable timers kept as data and

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { kindFor } from '../../actors/index.js';
 import { tunnelStreamId, type TunnelContext } from '../../actors/tunnel.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
-import { ActorProjector, readActor, readTimers } from '../../services/host/actor-projection.js';
+import { ActorProjector, readActor, readTimers } from '../../services/store/projections.js';
 import { ActorHost } from '../../services/host/actor-host.js';
 import { isAlive } from '../../services/host/proc.js';
 import { EventStore } from '../../services/store/event-store.js';

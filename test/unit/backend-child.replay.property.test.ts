@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { createActor, SimulatedClock } from 'xstate';
 import { backendChildKind, backendChildMachine } from '../../actors/backend-child.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../services/host/fold.js';
+import { fold } from '../../actors/fold.js';
 import { SimulatedActor } from '../support/sim.js';
 
 const kind = backendChildKind as unknown as ActorKind;
