@@ -1,8 +1,8 @@
 import type { ActorKind } from './kind.js';
-import { backendChildKind } from './backend-child.js';
-import { tunnelKind } from './tunnel.js';
-import { toolInstallKind } from './tool-install.js';
-import { opencodeInstanceKind } from './opencode-instance.js';
+import { backendChildKind } from './backend-child/index.js';
+import { tunnelKind } from './tunnel/index.js';
+import { toolInstallKind } from './tool-install/index.js';
+import { opencodeInstanceKind } from './opencode-instance/index.js';
 
 /** Every actor kind Flow knows, by stream type. */
 export const kinds: ReadonlyMap<string, ActorKind> = new Map<string, ActorKind>([

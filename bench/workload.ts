@@ -1,4 +1,4 @@
-import { backendChildKind, backendStreamId } from '../actors/backend-child.js';
+import { backendChildKind, backendStreamId } from '../actors/backend-child/index.js';
 import type { ActorKind } from '../actors/kind.js';
 import { initialSnapshot, step, timerWork, type TimerArm } from '../actors/fold.js';
 

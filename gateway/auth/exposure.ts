@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { TunnelContext } from '../../actors/tunnel.js';
+import type { TunnelContext } from '../../actors/tunnel/index.js';
 import type { ActorRow } from '../../services/store/projections.js';
 import { authIsConfigured, passwordFile, readPasswordRecord } from '../../services/auth/password.js';
 

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child.js';
+import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { BackendCommandSchema } from '../../actors/backend-child.js';
-import { TunnelCommandSchema } from '../../actors/tunnel.js';
-import { InstanceCommandSchema } from '../../actors/opencode-instance.js';
+import { BackendCommandSchema } from '../../actors/backend-child/index.js';
+import { TunnelCommandSchema } from '../../actors/tunnel/index.js';
+import { InstanceCommandSchema } from '../../actors/opencode-instance/index.js';
 
 /** Every command the host accepts. New actor kinds add their command schemas here. */
 export const CommandSchema = z.discriminatedUnion('type', [...BackendCommandSchema.options, ...TunnelCommandSchema.options, ...InstanceCommandSchema.options]);

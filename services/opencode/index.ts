@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
-import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance.js';
+import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance/index.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { isAlive, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ActorKind } from '../../actors/kind.js';
-import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel.js';
+import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel/index.js';
 import { liveSubjects } from '../bus/names.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup } from '../host/proc.js';

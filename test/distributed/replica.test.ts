@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { kindFor } from '../../actors/index.js';
-import { toolInstallStreamId } from '../../actors/tool-install.js';
+import { toolInstallStreamId } from '../../actors/tool-install/index.js';
 import { ActorProjector } from '../../services/store/projections.js';
 import { ActorReadModel } from '../../services/store/actor-read-model.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendStreamId } from '../../actors/backend-child.js';
+import { backendStreamId } from '../../actors/backend-child/index.js';
 import { fold } from '../../actors/fold.js';
 import { isAlive } from '../../services/host/proc.js';
 import { readActor, readTimers } from '../../services/store/projections.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { opencodeInstanceKind as kind, sessionStatus, type InstanceContext } from '../../actors/opencode-instance.js';
+import { opencodeInstanceKind as kind, sessionStatus, type InstanceContext } from '../../actors/opencode-instance/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import { fold, initialSnapshot, step, type ActionLike, type Snapshot } from '../../actors/fold.js';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ActorKind } from '../../actors/kind.js';
-import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install.js';
+import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install/index.js';
 import { fold } from '../../actors/fold.js';
 import { validateEventData } from '../../services/host/writer.js';
 import { TOOL_ID_PATTERN } from '../../services/tool-install/tool-id.js';

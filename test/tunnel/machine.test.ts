@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { restartDelayMs, tunnelCommandTarget, tunnelKind, TUNNEL_POLICY, type TunnelContext } from '../../actors/tunnel.js';
+import { restartDelayMs, tunnelCommandTarget, tunnelKind, TUNNEL_POLICY, type TunnelContext } from '../../actors/tunnel/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import { fold } from '../../actors/fold.js';
 import { Sim } from './sim.js';

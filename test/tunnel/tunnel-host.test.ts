@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { kindFor } from '../../actors/index.js';
-import { tunnelStreamId, type TunnelContext } from '../../actors/tunnel.js';
+import { tunnelStreamId, type TunnelContext } from '../../actors/tunnel/index.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorProjector, readActor, readTimers } from '../../services/store/projections.js';
 import { ActorHost } from '../../services/host/actor-host.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backendChildKind, BACKEND_POLICY } from '../../actors/backend-child.js';
+import { backendChildKind, BACKEND_POLICY } from '../../actors/backend-child/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import { SimulatedActor } from '../support/sim.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createActor, SimulatedClock } from 'xstate';
-import { backendChildKind, backendChildMachine } from '../../actors/backend-child.js';
+import { backendChildKind, backendChildMachine } from '../../actors/backend-child/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import { fold } from '../../actors/fold.js';
 import { SimulatedActor } from '../support/sim.js';

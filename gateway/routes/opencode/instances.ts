@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance.js';
+import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance/index.js';
 import type { Command } from '../../../services/host/commands.js';
 import { isDirectory } from '../../../services/opencode/index.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { and, assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
 
 /**
  * tunnel: a cloudflared quick tunnel that exposes a local port (seed 002, supervisor/tunnel.ts,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import { defineKind, HOST_ID_REGEX, HostIdSchema, type MachineEvents } from './kind.js';
+import { defineKind, HOST_ID_REGEX, HostIdSchema, type MachineEvents } from '../kind.js';
 
 /**
  * tool-install (seed 001): the life of one tool id on one host. Every step of `f install`,

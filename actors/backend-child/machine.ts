@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assign, raise, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
