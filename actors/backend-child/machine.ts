@@ -1,6 +1,6 @@
-import { z } from 'zod';
-import { assign, raise, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
+import { assertEvent, assign, raise, setup, type SnapshotFrom } from 'xstate';
+import { creatable, isCurrentRun, runOf, windingDown, withTransitions, type ExitCause, type ProcessRun } from '../lifecycle.js';
+import type { BackendConfig, BackendEvent } from './events.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
@@ -16,54 +16,12 @@ export const BACKEND_POLICY = {
   watchDebounceMs: 500,
 } as const;
 
-export const BackendNameSchema = actorNameSchema('a backend name');
-
-export const BackendConfigSchema = z.object({
-  command: z.array(z.string().min(1, 'command words must not be empty')).min(1, 'a backend needs a command to run'),
-  cwd: z.string().min(1),
-  env: z.record(z.string(), z.string()).default({}),
-  port: z.number().int().min(1).max(65535).nullable().default(null),
-  watch: z.array(z.string().min(1)).default([]),
-  watchExtensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/)).default(['.ts', '.js', '.json']),
-  stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
-});
-export type BackendConfig = z.infer<typeof BackendConfigSchema>;
-
-const ExitCause = z.enum(['exit', 'host-lost', 'host-shutdown']);
-
-export const backendEvents = {
-  CREATED: z.object({ name: BackendNameSchema, config: BackendConfigSchema, autostart: z.boolean() }),
-  START_REQUESTED: z.object({}),
-  STOP_REQUESTED: z.object({}),
-  RESTART_REQUESTED: z.object({}),
-  REMOVE_REQUESTED: z.object({}),
-  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema }),
-  SPAWN_FAILED: z.object({ error: z.string() }),
-  PROCESS_EXITED: z.object({
-    pid: z.number().int().positive(),
-    code: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    cause: ExitCause,
-  }),
-  FILES_CHANGED: z.object({ paths: z.array(z.string()).min(1) }),
-  HOST_RESUMED: z.object({}),
-  TIMER_FIRED: TimerFiredSchema,
-} as const;
-
-export type BackendEvent = MachineEvents<typeof backendEvents> | { type: 'WATCH_SETTLED' };
-
-export interface BackendRun {
-  pid: number;
-  startTicks: number | null;
-  /** The spawn id the process carries (null in logs from before spawn ids). */
-  spawnId: string | null;
-  startedAt: number;
-}
+export type BackendRun = ProcessRun;
 export interface BackendExit {
   pid: number | null;
   code: number | null;
   signal: string | null;
-  cause: z.infer<typeof ExitCause> | 'spawn-failed';
+  cause: ExitCause | 'spawn-failed';
   at: number;
   ranMs: number | null;
 }
@@ -79,8 +37,6 @@ export interface BackendContext {
   lastChange: { paths: string[]; at: number } | null;
 }
 
-type Ev<T extends BackendEvent['type']> = Extract<BackendEvent, { type: T }>;
-
 function ranMs(ctx: BackendContext, at: number): number | null {
   return ctx.run ? at - ctx.run.startedAt : null;
 }
@@ -92,7 +48,7 @@ function countBeforeCrash(ctx: BackendContext): number {
 }
 
 function isCurrentPid({ context, event }: { context: BackendContext; event: BackendEvent }): boolean {
-  return event.type === 'PROCESS_EXITED' && context.run !== null && context.run.pid === event.pid;
+  return event.type === 'PROCESS_EXITED' && isCurrentRun(context.run, event);
 }
 
 export const backendChildMachine = setup({
@@ -105,42 +61,38 @@ export const backendChildMachine = setup({
   },
   guards: {
     isCurrentPid,
-    hostGone: ({ context, event }) => isCurrentPid({ context, event }) && (event as Ev<'PROCESS_EXITED'>).cause !== 'exit',
-    cleanExit: ({ context, event }) => {
-      if (!isCurrentPid({ context, event })) return false;
-      const e = event as Ev<'PROCESS_EXITED'>;
-      return e.code === 0 && e.signal === null;
-    },
+    hostGone: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.cause !== 'exit',
+    cleanExit: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.code === 0 && event.signal === null,
     withinRestartBudget: ({ context }) => countBeforeCrash(context) < BACKEND_POLICY.maxRestarts,
-    autostart: ({ event }) => (event as Ev<'CREATED'>).autostart,
+    autostart: ({ event }) => event.type === 'CREATED' && event.autostart,
   },
   actions: {
     // Effects: named here, carried out by services/backend-child after the event is stored.
     spawnProcess: () => {},
     killProcess: () => {},
     configure: assign(({ event }) => {
-      const e = event as Ev<'CREATED'>;
-      return { name: e.name, config: e.config, restarts: 0, run: null, lastError: null };
+      assertEvent(event, 'CREATED');
+      return { name: event.name, config: event.config, restarts: 0, run: null, lastError: null };
     }),
     resetRestarts: assign({ restarts: 0 }),
     countRestart: assign(({ context }) => ({ restarts: countBeforeCrash(context) + 1 })),
     recordRun: assign(({ event }) => {
-      const e = event as Ev<'PROCESS_STARTED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, startedAt: e.at } };
+      assertEvent(event, 'PROCESS_STARTED');
+      return { run: runOf(event) };
     }),
     recordExit: assign(({ context, event }) => {
-      const e = event as Ev<'PROCESS_EXITED'>;
-      const lastExit: BackendExit = { pid: e.pid, code: e.code, signal: e.signal, cause: e.cause, at: e.at, ranMs: ranMs(context, e.at) };
+      assertEvent(event, 'PROCESS_EXITED');
+      const lastExit: BackendExit = { pid: event.pid, code: event.code, signal: event.signal, cause: event.cause, at: event.at, ranMs: ranMs(context, event.at) };
       return { lastExit, run: null, exits: context.exits + 1 };
     }),
     recordSpawnFailure: assign(({ context, event }) => {
-      const e = event as Ev<'SPAWN_FAILED'>;
-      const lastExit: BackendExit = { pid: null, code: null, signal: null, cause: 'spawn-failed', at: e.at, ranMs: null };
-      return { lastError: e.error, lastExit, run: null, exits: context.exits + 1 };
+      assertEvent(event, 'SPAWN_FAILED');
+      const lastExit: BackendExit = { pid: null, code: null, signal: null, cause: 'spawn-failed', at: event.at, ranMs: null };
+      return { lastError: event.error, lastExit, run: null, exits: context.exits + 1 };
     }),
     recordChange: assign(({ event }) => {
-      const e = event as Ev<'FILES_CHANGED'>;
-      return { lastChange: { paths: e.paths, at: e.at } };
+      assertEvent(event, 'FILES_CHANGED');
+      return { lastChange: { paths: event.paths, at: event.at } };
     }),
   },
 }).createMachine({
@@ -199,33 +151,12 @@ export const backendChildMachine = setup({
         failed: { on: { ...restartableWhenDown() } },
         exited: { on: { ...restartableWhenDown() } },
         interrupted: { on: { HOST_RESUMED: 'starting', ...restartableWhenDown() } },
-        stopping: {
-          entry: 'killProcess',
-          on: {
-            PROCESS_EXITED: { guard: 'isCurrentPid', target: 'stopped', actions: 'recordExit' },
-            PROCESS_STARTED: { target: 'stopping', reenter: true, actions: 'recordRun' },
-            SPAWN_FAILED: { target: 'stopped', actions: 'recordSpawnFailure' },
-            REMOVE_REQUESTED: 'removing',
-          },
-        },
-        restarting: {
-          entry: 'killProcess',
-          on: {
-            PROCESS_EXITED: { guard: 'isCurrentPid', target: 'starting', actions: 'recordExit' },
-            PROCESS_STARTED: { target: 'restarting', reenter: true, actions: 'recordRun' },
-            SPAWN_FAILED: { target: 'starting', actions: 'recordSpawnFailure' },
-            STOP_REQUESTED: 'stopping',
-            REMOVE_REQUESTED: 'removing',
-          },
-        },
-        removing: {
-          entry: 'killProcess',
-          on: {
-            PROCESS_EXITED: { guard: 'isCurrentPid', target: 'removed', actions: 'recordExit' },
-            PROCESS_STARTED: { target: 'removing', reenter: true, actions: 'recordRun' },
-            SPAWN_FAILED: { target: 'removed', actions: 'recordSpawnFailure' },
-          },
-        },
+        stopping: withTransitions(windingDown({ self: 'stopping', next: 'stopped', entry: 'killProcess', started: 'PROCESS_STARTED', exitActions: 'recordExit' }), { REMOVE_REQUESTED: 'removing' }),
+        restarting: withTransitions(windingDown({ self: 'restarting', next: 'starting', entry: 'killProcess', started: 'PROCESS_STARTED', exitActions: 'recordExit' }), {
+          STOP_REQUESTED: 'stopping',
+          REMOVE_REQUESTED: 'removing',
+        }),
+        removing: windingDown({ self: 'removing', next: 'removed', entry: 'killProcess', started: 'PROCESS_STARTED', exitActions: 'recordExit' }),
         removed: { on: { ...creatable() } },
       },
     },
@@ -241,15 +172,6 @@ export const backendChildMachine = setup({
     },
   },
 });
-
-function creatable() {
-  return {
-    CREATED: [
-      { guard: 'autostart', target: 'starting', actions: 'configure' },
-      { target: 'stopped', actions: 'configure' },
-    ],
-  } as const;
-}
 
 /** A run ended: the host went away, a clean exit, or a crash. Exits of older pids are ignored. */
 function onExit() {
@@ -277,43 +199,3 @@ export type BackendSnapshot = SnapshotFrom<typeof backendChildMachine>;
 export function backendLifeState(snapshot: BackendSnapshot): string {
   return (snapshot.value as { life: string }).life;
 }
-
-export const backendChildKind = defineKind({
-  streamType: 'backend-child',
-  machine: backendChildMachine,
-  events: backendEvents,
-  commands: new Set(['CREATED', 'START_REQUESTED', 'STOP_REQUESTED', 'RESTART_REQUESTED', 'REMOVE_REQUESTED']),
-  status: backendLifeState,
-  fromCommand(command) {
-    const parsed = BackendCommandSchema.safeParse(command);
-    if (!parsed.success) return undefined;
-    const c = parsed.data;
-    const data = c.type === 'backend.create' ? { name: c.name, config: c.config, autostart: c.autostart } : {};
-    return { streamId: backendStreamId(c.name), type: backendCommandEvent[c.type], data, creates: c.type === 'backend.create' };
-  },
-});
-
-export function backendStreamId(name: string): string {
-  return `backend-child:${name}`;
-}
-
-/** Config as a client sends it: paths and defaults are filled in before it becomes an event. */
-export const BackendConfigInputSchema = BackendConfigSchema.extend({ cwd: z.string().min(1).optional() });
-
-/** Commands a client may send about a backend; each maps to one event of the stream. */
-export const BackendCommandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('backend.create'), name: BackendNameSchema, config: BackendConfigSchema, autostart: z.boolean().default(true) }),
-  z.object({ type: z.literal('backend.start'), name: BackendNameSchema }),
-  z.object({ type: z.literal('backend.stop'), name: BackendNameSchema }),
-  z.object({ type: z.literal('backend.restart'), name: BackendNameSchema }),
-  z.object({ type: z.literal('backend.remove'), name: BackendNameSchema }),
-]);
-export type BackendCommand = z.infer<typeof BackendCommandSchema>;
-
-export const backendCommandEvent = {
-  'backend.create': 'CREATED',
-  'backend.start': 'START_REQUESTED',
-  'backend.stop': 'STOP_REQUESTED',
-  'backend.restart': 'RESTART_REQUESTED',
-  'backend.remove': 'REMOVE_REQUESTED',
-} as const satisfies Record<BackendCommand['type'], keyof typeof backendEvents>;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { kindFor, kinds } from '../../actors/index.js';
+import { kindFor, kinds, streamTypes } from '../../actors/index.js';
 import { step, initialSnapshot, toStored } from '../../actors/fold.js';
 import { EventEnvelopeSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { EventStore } from '../../services/store/event-store.js';
@@ -121,11 +121,12 @@ export function register(program: Command): void {
     .option('--type <streamType>', 'only this actor kind')
     .action((opts: { type?: string }) => {
       const out: Record<string, Record<string, unknown>> = {};
-      for (const [streamType, kind] of kinds) {
+      for (const kind of kinds) {
+        const streamType = kind.streamType;
         if (opts.type && opts.type !== streamType) continue;
         out[streamType] = Object.fromEntries(Object.entries(kind.events).map(([type, schema]) => [type, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));
       }
-      if (opts.type && !out[opts.type]) throw new Error(`no actor kind ${opts.type}; known: ${[...kinds.keys()].join(', ')}`);
+      if (opts.type && !out[opts.type]) throw new Error(`no actor kind ${opts.type}; known: ${streamTypes.join(', ')}`);
       printJson({ envelope: z.toJSONSchema(EventEnvelopeSchema, { unrepresentable: 'any' }), events: out });
     });
 }

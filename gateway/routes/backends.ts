@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child/index.js';
 import { liveSubjects } from '../../services/bus/names.js';
-import type { Command } from '../../services/host/commands.js';
+import type { Command } from '../../actors/index.js';
 import type { ActorListing, OutputLine } from '../../services/store/read-model.js';
 import { BackendViewSchema, backendView } from '../backend-view.js';
 import { submitAndView } from '../submit.js';

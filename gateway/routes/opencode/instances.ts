@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance/index.js';
-import type { Command } from '../../../services/host/commands.js';
+import type { Command } from '../../../actors/index.js';
 import { isDirectory } from '../../../services/opencode/index.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
 import { InstanceViewSchema, SessionViewSchema, sessionView } from '../../../services/opencode/views.js';
