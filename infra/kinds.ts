@@ -1,16 +1,55 @@
+import { opencodeInstanceKind } from '../actors/opencode-instance/index.js';
 import { authIsConfigured } from '../services/auth/password.js';
 import { backendChildServices } from '../services/backend-child/index.js';
 import type { LiveBus } from '../services/bus/types.js';
-import { opencodeServices } from '../services/opencode/index.js';
-import { parseEnv } from './config.js';
+import type { KindServices } from '../services/host/effects.js';
+import { opencodeServices, type OpencodeRuntime } from '../services/opencode/index.js';
+import type { OutputLine } from '../services/store/types.js';
 import { gatewayExposureGuard, tunnelDepsFromEnv, tunnelServices } from '../services/tunnel/index.js';
+import { parseEnv } from './config.js';
 
-/** What an actor host runs: the services of every long-lived kind, wired to one live bus. */
-export function hostKindServices(opts: { home: string; live: LiveBus; log?: (line: string) => void; gatewayPort: () => number }) {
-  const backends = backendChildServices({ live: opts.live, maxLineBytes: parseEnv().FLOW_MAX_LINE_BYTES });
+export interface KindWiringOptions {
+  home: string;
+  live: LiveBus;
+  log?: (line: string) => void;
+  /** Refuses to expose a port (the gateway's own, while no password is set): the reason, or null. */
+  refuseExposure: (port: number) => string | null;
+}
+
+/**
+ * The one wiring list: the services of every kind an actor host runs, built from what the
+ * process has. A new kind is its folders (actors/<kind>, services/<kind>) and one line here.
+ */
+export const kindWiring = [
+  (o: KindWiringOptions) => backendChildServices({ live: o.live, maxLineBytes: parseEnv().FLOW_MAX_LINE_BYTES }),
+  (o: KindWiringOptions) => tunnelServices({ ...tunnelDepsFromEnv(o.home), refuse: o.refuseExposure }),
+  (o: KindWiringOptions) => opencodeServices({ live: o.live, home: o.home, log: o.log }),
+] as const satisfies readonly ((o: KindWiringOptions) => KindServices)[];
+
+export interface HostKinds {
+  /** What the ActorHost runs: one entry per kind of kindWiring. */
+  readonly services: readonly KindServices[];
+  /** Output lines of any actor, from the kind that keeps them. */
+  outputLines(streamId: string, limit: number): OutputLine[];
+  readonly refuseExposure: (port: number) => string | null;
+  /**
+   * The live opencode processes, for the session routes (which still call opencode directly,
+   * not through instance commands).
+   */
+  readonly opencode: OpencodeRuntime;
+}
+
+/** The services of every kind, wired to one live bus, and what the gateway reads of them. */
+export function hostKinds(opts: { home: string; live: LiveBus; log?: (line: string) => void; gatewayPort: () => number }): HostKinds {
   // A tunnel to the gateway itself is refused while no password is set.
   const refuseExposure = gatewayExposureGuard({ gatewayPort: opts.gatewayPort, hasPassword: () => authIsConfigured(opts.home) });
-  const tunnels = tunnelServices({ ...tunnelDepsFromEnv(opts.home), refuse: refuseExposure });
-  const opencode = opencodeServices({ live: opts.live, home: opts.home, log: opts.log });
-  return { backends, tunnels, opencode, refuseExposure, all: [backends, tunnels, opencode] as const };
+  const services = kindWiring.map((make) => make({ home: opts.home, live: opts.live, log: opts.log, refuseExposure }));
+  const opencode = services.find((s): s is ReturnType<typeof opencodeServices> => s.kind === opencodeInstanceKind);
+  if (!opencode) throw new Error('the wiring list has no opencode-instance services');
+  return {
+    services,
+    refuseExposure,
+    opencode: opencode.runtime,
+    outputLines: (streamId, limit) => services.find((s) => streamId.startsWith(`${s.kind.streamType}:`))?.outputLines?.(streamId, limit) ?? [],
+  };
 }

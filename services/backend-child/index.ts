@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child/index.js';
-import type { ActorKind } from '../../actors/kind.js';
-import type { EffectContext, KindServices } from '../host/effects.js';
+import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
@@ -105,10 +104,9 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     void stopGroup(pid, grace).then((signal) => ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'exit' }));
   }
 
-  return {
-    kind: backendChildKind as unknown as ActorKind,
+  const services = defineServices(backendChildKind, {
     effects: { spawnProcess, killProcess },
-    outputs: () => output,
+    outputLines: (streamId, limit) => output?.lines(streamId, limit) ?? [],
 
     attach(store: EventStore) {
       output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes });
@@ -174,7 +172,8 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       );
       output?.flush();
     },
-  };
+  });
+  return { ...services, outputs: () => output };
 }
 
 function describeSpawnError(err: unknown, command: string[], cwd: string): string {

@@ -4,7 +4,7 @@ import { kindFor } from '../../actors/index.js';
 import { buildGateway } from '../../gateway/app.js';
 import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
-import { hostKindServices } from '../../infra/kind-services.js';
+import { hostKinds } from '../../infra/kinds.js';
 import { startWithin } from '../../infra/lifetime.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
@@ -38,8 +38,8 @@ export function injectGateway(): Promise<InjectedGateway> {
     life.defer(() => store.close());
     const live = new InProcessLiveBus();
     life.defer(() => live.close());
-    const services = hostKindServices({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
-    const host = await ActorHost.start({ store, live, services: services.all, log: () => {} });
+    const wired = hostKinds({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
+    const host = await ActorHost.start({ store, live, services: wired.services, log: () => {} });
     life.defer(() => host.stop());
     const actors = new ActorReadModel(store);
     const commands = new InProcessCommandQueue(host);
@@ -48,7 +48,7 @@ export function injectGateway(): Promise<InjectedGateway> {
       readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: () => [] },
       commands,
       live,
-      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime)],
+      extraRoutes: [tunnelRoutePlugin({ refuse: wired.refuseExposure }), opencodeRoutePlugin(wired.opencode)],
     });
     life.defer(() => app.close());
     life.defer(() => commands.close());
