@@ -7,6 +7,7 @@ import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
 import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
+import { MetricsSampler, type BackendMetrics } from './metrics.js';
 import { OutputRecorder } from './output.js';
 import { BackendWatcher } from './watcher.js';
 
@@ -17,6 +18,8 @@ export interface BackendServicesOptions {
   historyLines?: number;
   /** The longest output line kept, in UTF-8 bytes (default 64 KiB); a longer one is cut and marked. */
   maxLineBytes?: number;
+  /** Between CPU/memory samples of running backends (default 2 s). */
+  metricsIntervalMs?: number;
 }
 
 interface Running {
@@ -35,10 +38,14 @@ export function outputSubject(name: string): string {
 }
 
 /** The effects of backend-child: processes in their own group, output, file watching. */
-export function backendChildServices(opts: BackendServicesOptions = {}): KindServices & { outputs(): OutputRecorder | null } {
+export function backendChildServices(opts: BackendServicesOptions = {}): KindServices & { outputs(): OutputRecorder | null; metrics(streamId: string): BackendMetrics | null } {
   const running = new Map<string, Running>();
   const watchers = new Map<string, BackendWatcher>();
   let output: OutputRecorder | null = null;
+  const sampler = new MetricsSampler(() => new Map([...running].map(([id, run]) => [id, run.pid])), {
+    intervalMs: opts.metricsIntervalMs,
+    onSample: (streamId, m) => opts.live?.publish(liveSubjects.metrics(backendChildKind.streamType, streamId.slice(streamId.indexOf(':') + 1)), m),
+  });
 
   const ctxOf = (ctx: EffectContext) => ctx.snapshot.context as BackendContext;
 
@@ -109,10 +116,12 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     kind: backendChildKind as unknown as ActorKind,
     effects: { spawnProcess, killProcess },
     outputs: () => output,
+    metrics: (streamId) => (running.has(streamId) ? sampler.get(streamId) : null),
 
     attach(store: EventStore) {
       output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes });
       if (opts.live) output.useBus(opts.live);
+      sampler.start();
     },
 
     sync(ctx) {
@@ -154,6 +163,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     },
 
     async shutdown() {
+      sampler.stop();
       for (const w of watchers.values()) void w.close();
       watchers.clear();
       const runs = [...running.values()];

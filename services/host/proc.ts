@@ -127,3 +127,68 @@ export async function stopGroup(pgid: number, graceMs: number): Promise<'SIGTERM
   await waitGroupGone(pgid, 5000);
   return 'SIGKILL';
 }
+
+/**
+ * Linux reports CPU times in USER_HZ ticks, which the kernel fixes at 100 for user space on
+ * every architecture Node runs on (CONFIG_HZ may differ; /proc does not show it).
+ */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** What a process group uses right now, summed over its living members. */
+export interface GroupUsage {
+  /** utime + stime of every member, in clock ticks (what they have used since they started). */
+  cpuTicks: number;
+  /** Resident memory of every member, in bytes (shared pages count once per member, as `ps` does). */
+  rssBytes: number;
+  processes: number;
+}
+
+function memberUsage(pid: number): { pgid: number; state: string; cpuTicks: number; rssPages: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name: state(3) ppid pgrp ... utime(14) stime(15) ... rss(24).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', pgid: Number(rest[2]), cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
+}
+
+let pageBytes: number | null = null;
+/** The page size, from our own /proc entry: statm counts pages, status says kB. */
+function pageSize(): number {
+  if (pageBytes !== null) return pageBytes;
+  pageBytes = 4096;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const pages = Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+    // Both are read a moment apart; a page size is a power of two of at least 4 KiB.
+    if (kb && pages > 0) pageBytes = 2 ** Math.round(Math.log2((Number(kb) * 1024) / pages));
+  } catch {
+    // not Linux: keep the common 4 KiB
+  }
+  return pageBytes;
+}
+
+/** CPU ticks and resident memory of a group's living members (one pass over /proc); null if none lives. */
+export function groupUsage(pgid: number): GroupUsage | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  let cpuTicks = 0;
+  let rssPages = 0;
+  let processes = 0;
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const u = memberUsage(Number(name));
+    if (!u || u.pgid !== pgid || u.state === 'Z' || u.state === 'X') continue;
+    cpuTicks += u.cpuTicks;
+    rssPages += u.rssPages;
+    processes += 1;
+  }
+  return processes === 0 ? null : { cpuTicks, rssBytes: rssPages * pageSize(), processes };
+}
