@@ -93,7 +93,7 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
       const id = encodeURIComponent(name);
       // A line cut at the limit ends with a marker, so it is never taken for the whole line.
-      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
+      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.fd === 'flow' ? '[flow] ' : ''}${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
       if (opts.follow) {
         // The stream starts with the kept tail, then goes live.
         return followSse(`${apiBase()}/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {

@@ -33,7 +33,7 @@ export const BackendLogsQuerySchema = z.object({
 export const OutputLineSchema = z.object({
   seq: z.number().int(),
   at: z.string(),
-  fd: z.enum(['stdout', 'stderr']),
+  fd: z.enum(['stdout', 'stderr', 'flow']).describe('flow: a note of Flow\'s own (started, reloading, cannot run ...)'),
   line: z.string(),
   truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
