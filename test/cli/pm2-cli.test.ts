@@ -86,12 +86,12 @@ describe('f logs, like pm2 logs', () => {
     }, 'both backends in f logs');
     expect(out.code).toBe(0);
     const lines = out.stdout.trimEnd().split('\n');
-    expect(lines.every((l) => /^(alpha    |beta-long) [|!~] /.test(l))).toBe(true);
+    expect(lines.every((l) => /^(alpha {4}|beta-long) [|!~] /.test(l))).toBe(true);
     expect(out.stdout).toMatch(/^alpha {5}! crashy stderr pid=\d+$/m);
     expect(out.stdout).toMatch(/^beta-long ~ started pid \d+: /m);
     // Merged: by the time each line was printed.
     const timed = (await runF(['logs', 'alpha', 'beta-long', '--time'], env)).stdout.trimEnd().split('\n');
-    expect(timed.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (alpha    |beta-long) [|!~] /.test(l))).toBe(true);
+    expect(timed.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (alpha {4}|beta-long) [|!~] /.test(l))).toBe(true);
     const times = timed.map((l) => l.slice(0, 24));
     expect(times).toEqual([...times].sort());
     expect(out.stdout).not.toContain('\x1b[');
