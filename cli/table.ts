@@ -5,9 +5,9 @@ export { table } from './output.js';
  * looks: on a terminal the new table is drawn over the old one; into a pipe or a file each
  * table follows the last, separated by a blank line (no escape codes where no terminal is).
  */
-export async function watchTable(render: () => Promise<string>, intervalMs: number, out: NodeJS.WriteStream = process.stdout): Promise<never> {
+export async function watchTable(render: () => Promise<string>, intervalMs: number, out: Pick<NodeJS.WriteStream, 'write' | 'isTTY' | 'columns'> = process.stdout, signal?: AbortSignal): Promise<void> {
   let drawnRows = 0;
-  for (;;) {
+  while (!signal?.aborted) {
     const text = await render();
     if (out.isTTY) {
       const footer = `every ${intervalMs / 1000}s · ${new Date().toLocaleTimeString()} · Ctrl+C stops\n`;

@@ -301,6 +301,13 @@ export class ActorHost {
       if (!row || row.version !== version || JSON.stringify(row.snapshot) !== JSON.stringify(toStored(snapshot))) repaired = true;
     }
     const before = new Map([...this.actors.values()].map((a) => [a.streamId, a.services.kind.status(a.snapshot as never)]));
+    // Stopped by the last shutdown and not started again (an OpenCode instance): the banner names these too.
+    const stoppedWithHost = new Set(
+      [...this.actors.values()].filter((a) => {
+        const last = this.store.readStream(a.streamId, Math.max(1, a.version)).at(-1);
+        return last?.type === 'PROCESS_EXITED' && (last.data as { cause?: string }).cause === 'host-shutdown';
+      }).map((a) => a.streamId),
+    );
     if (repaired) {
       // The log is the truth: a projection that disagrees with it is rebuilt, not trusted.
       this.log('projections disagreed with the log; rebuilding them');
@@ -324,11 +331,15 @@ export class ActorHost {
     this.recoveryChanges = [...this.actors.values()].flatMap((a) => {
       const was = before.get(a.streamId)!;
       const now = a.services.kind.status(a.snapshot as never);
+      if (was === now && stoppedWithHost.has(a.streamId)) return [{ streamType: a.services.kind.streamType, streamId: a.streamId, before: 'stopped with Flow', after: now }];
       return was === now ? [] : [{ streamType: a.services.kind.streamType, streamId: a.streamId, before: was, after: now }];
     });
   }
 
-  /** What start-up recovery changed: each actor whose status differs from the one its log left (for the banner). */
+  /**
+   * What start-up recovery changed, for the banner: each actor whose status differs from the one
+   * its log left, and each that the last shutdown stopped and that stays stopped.
+   */
   recovered(): readonly RecoveryChange[] {
     return this.recoveryChanges;
   }
