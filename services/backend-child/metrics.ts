@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
-import { CLOCK_TICKS_PER_SECOND, groupUsage, type GroupUsage } from '../host/proc.js';
+import { CLOCK_TICKS_PER_SECOND, groupsUsage, type GroupUsage } from '../host/proc.js';
 
 /**
  * What a running backend uses, as `pm2 ls` shows it: CPU and resident memory of its whole
@@ -66,8 +66,9 @@ export class MetricsSampler {
   sample(nowMs = Date.now()): void {
     const wanted = this.groups();
     for (const key of this.last.keys()) if (!wanted.has(key)) this.last.delete(key);
+    const usages = groupsUsage(new Set(wanted.values()));
     for (const [key, pid] of wanted) {
-      const usage = groupUsage(pid);
+      const usage = usages.get(pid);
       if (!usage) {
         this.last.delete(key);
         continue;

@@ -171,24 +171,35 @@ function pageSize(): number {
   return pageBytes;
 }
 
-/** CPU ticks and resident memory of a group's living members (one pass over /proc); null if none lives. */
-export function groupUsage(pgid: number): GroupUsage | null {
+/**
+ * CPU ticks and resident memory of each group's living members, in one pass over /proc however
+ * many groups are asked for; a group with no living member is absent from the result.
+ */
+export function groupsUsage(pgids: ReadonlySet<number>): Map<number, GroupUsage> {
+  const out = new Map<number, GroupUsage>();
+  if (pgids.size === 0) return out;
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return null;
+    return out;
   }
-  let cpuTicks = 0;
-  let rssPages = 0;
-  let processes = 0;
+  const pages = new Map<number, number>();
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const u = memberUsage(Number(name));
-    if (!u || u.pgid !== pgid || u.state === 'Z' || u.state === 'X') continue;
-    cpuTicks += u.cpuTicks;
-    rssPages += u.rssPages;
-    processes += 1;
+    if (!u || !pgids.has(u.pgid) || u.state === 'Z' || u.state === 'X') continue;
+    const g = out.get(u.pgid) ?? { cpuTicks: 0, rssBytes: 0, processes: 0 };
+    g.cpuTicks += u.cpuTicks;
+    g.processes += 1;
+    out.set(u.pgid, g);
+    pages.set(u.pgid, (pages.get(u.pgid) ?? 0) + u.rssPages);
   }
-  return processes === 0 ? null : { cpuTicks, rssBytes: rssPages * pageSize(), processes };
+  for (const [pgid, g] of out) g.rssBytes = pages.get(pgid)! * pageSize();
+  return out;
+}
+
+/** One group's usage; null if none of it lives. */
+export function groupUsage(pgid: number): GroupUsage | null {
+  return groupsUsage(new Set([pgid])).get(pgid) ?? null;
 }
