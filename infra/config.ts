@@ -18,7 +18,20 @@ export const FlowEnvSchema = z.object({
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
   // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
+  /** Size past which `$FLOW_HOME/logs/<backend>.log` is rotated (default 10 MiB). */
+  FLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024, 'FLOW_LOG_MAX_BYTES must be at least 1024').optional(),
+  /** Log files kept per backend, the current one included (default 3). */
+  FLOW_LOG_FILES: z.coerce.number().int().min(1, 'FLOW_LOG_FILES must be at least 1').max(100, 'FLOW_LOG_FILES must be at most 100').optional(),
 });
+
+export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_LOG_FILES = 3;
+
+/** Where and how backends' log files are written: `$FLOW_HOME/logs`, FLOW_LOG_MAX_BYTES × FLOW_LOG_FILES. */
+export function logFileOptions(home: string, env: NodeJS.ProcessEnv = process.env): { dir: string; maxBytes: number; files: number } {
+  const parsed = parseEnv(env);
+  return { dir: join(home, 'logs'), maxBytes: parsed.FLOW_LOG_MAX_BYTES ?? DEFAULT_LOG_MAX_BYTES, files: parsed.FLOW_LOG_FILES ?? DEFAULT_LOG_FILES };
+}
 
 /** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): AllowedHost[] {

@@ -80,6 +80,7 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     live,
     auth,
     allowedHosts: hosts,
+    backendMetrics: (streamId) => backends.metrics(streamId),
     logError: opts.log,
     extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }),
   });

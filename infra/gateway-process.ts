@@ -10,6 +10,7 @@ import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { authIsConfigured } from '../services/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
+import { LiveMetricsTail } from '../services/backend-child/metrics.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
@@ -150,6 +151,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     const live = opts.live ?? new NatsLiveBus(nc, names);
     const outputs = new LiveOutputTail(live);
     life.defer(() => outputs.close());
+    const metrics = new LiveMetricsTail(live);
+    life.defer(() => metrics.close());
     const readModel = replicaReadModel(replica, outputs);
     const commands = replicaCommandQueue(replica, { redisUrl: opts.redisUrl, names, resultTimeoutMs: opts.resultTimeoutMs, log });
     life.defer(() => commands.close());
@@ -169,6 +172,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       live,
       auth,
       allowedHosts: hosts,
+      backendMetrics: (streamId) => metrics.get(streamId),
       logError: log,
       extraRoutes: [
         ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
+import { upBanner } from '../../infra/banner.js';
+import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, flowHome } from '../../infra/config.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
 
 export { runUntilSignal };
@@ -17,12 +18,26 @@ export function register(program: Command): void {
         const { startDistributedUp } = await import('../../infra/distributed.js');
         await runUntilSignal(
           () => startDistributedUp({ ...urls, port: opts.port, bind: opts.host }),
-          (flow) => ({ banner: `Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`, what }),
+          (flow) => ({
+            banner: upBanner({
+              title: `Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`,
+              home: flowHome(),
+              mode: `distributed: host ${flow.host.hostId} and the gateway in this process, events on NATS JetStream ${urls.natsUrl}, commands through BullMQ on ${urls.redisUrl}`,
+              recovered: flow.host.host.recovered(),
+            }),
+            what,
+          }),
         );
         return;
       }
       const { startEmbedded } = await import('../../infra/embedded.js');
-      await runUntilSignal(() => startEmbedded({ port: opts.port, bind: opts.host }), (flow) => ({ banner: `Flow is up at ${flow.url}`, what }));
+      await runUntilSignal(
+        () => startEmbedded({ port: opts.port, bind: opts.host }),
+        (flow) => ({
+          banner: upBanner({ title: `Flow is up at ${flow.url}`, home: flowHome(), mode: 'embedded (one process: SQLite log in FLOW_HOME/flow.db, in-process bus and queue)', recovered: flow.host.recovered() }),
+          what,
+        }),
+      );
     });
 }
 

@@ -74,6 +74,9 @@ export const liveSubjects = {
   output: (streamType: string, name: string): string => live(streamType, [name, 'output']),
   /** Every output of one kind. */
   outputs: (streamType: string): string => live(streamType, ['*', 'output'], true),
+  /** CPU and memory samples of a running backend: `flow.live.<streamType>.<name>.metrics`. */
+  metrics: (streamType: string, name: string): string => live(streamType, [name, 'metrics']),
+  allMetrics: (streamType: string): string => live(streamType, ['*', 'metrics'], true),
   /** One OpenCode session's feed (deltas, parts, its state). */
   session: (instanceId: string, sessionId: string): string => live('opencode-instance', [instanceId, 'session', sessionId]),
   /** Changes of "who waits for you" on one OpenCode instance. */
