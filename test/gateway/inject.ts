@@ -1,7 +1,9 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { join } from 'node:path';
 import { kindFor } from '../../actors/index.js';
-import { buildGateway } from '../../gateway/app.js';
+import { buildGateway, type RoutePlugin } from '../../gateway/app.js';
+import { createGatewayAuth } from '../../gateway/auth/index.js';
+import { setPassword } from '../../services/auth/password.js';
 import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
 import { hostKindServices } from '../../infra/kind-services.js';
@@ -30,14 +32,24 @@ export interface InjectedGateway {
   close(): Promise<void>;
 }
 
-export function injectGateway(): Promise<InjectedGateway> {
+export interface InjectOptionsForGateway {
+  /** Turn the login on with this password ($FLOW_HOME/auth); requests then need a token. */
+  password?: string;
+  /** More routes (the task board's, the features'), registered after the default ones. */
+  extraRoutes?: RoutePlugin[];
+  /** The live bus to use (the default: one of its own). */
+  live?: InProcessLiveBus;
+}
+
+export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<InjectedGateway> {
   return startWithin(async (life) => {
     const tmp = tempDir('flow-route-tier-');
     life.defer(() => tmp.cleanup());
+    if (opts.password) await setPassword(tmp.dir, opts.password);
     const store = EventStore.open(join(tmp.dir, 'flow.db'), { host: 'test', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
     life.defer(() => store.close());
-    const live = new InProcessLiveBus();
-    life.defer(() => live.close());
+    const live = opts.live ?? new InProcessLiveBus();
+    if (!opts.live) life.defer(() => live.close());
     const services = hostKindServices({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
     const host = await ActorHost.start({ store, live, services: services.all, log: () => {} });
     life.defer(() => host.stop());
@@ -48,7 +60,8 @@ export function injectGateway(): Promise<InjectedGateway> {
       readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: () => [] },
       commands,
       live,
-      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime)],
+      auth: opts.password ? createGatewayAuth({ home: tmp.dir, db: store.db }) : undefined,
+      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? [])],
     });
     life.defer(() => app.close());
     life.defer(() => commands.close());

@@ -232,7 +232,7 @@ describe('given a password is set and no token is sent', () => {
       .filter((r) => r.public && r.url.startsWith('/api'))
       .map((r) => `${r.method} ${r.url}`)
       .sort();
-    expect(open).toEqual(['GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
+    expect(open).toEqual(['GET /api/auth/login', 'GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
     // Everything else that is public is a static file of the dashboard.
     for (const r of callableRoutes(flow.app.routeTable).filter((x) => x.public && !x.url.startsWith('/api'))) expect(r.method).toMatch(/^(GET|HEAD)$/);
   });
