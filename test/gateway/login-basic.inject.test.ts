@@ -51,7 +51,7 @@ describe('GET /api/auth/login with Basic auth', () => {
   });
 
   it('given no Authorization header, or one that is not Basic, then 401 with the challenge and how to log in', async () => {
-    for (const headers of [{}, { authorization: 'Bearer something' }, { authorization: 'Basic %%%' }]) {
+    for (const headers of [{}, { authorization: 'Bearer something' }, { authorization: 'Basic %%%' }] as Record<string, string>[]) {
       const res = await getLogin(headers);
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Basic realm="flow", charset="UTF-8"');
