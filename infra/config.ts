@@ -17,12 +17,20 @@ export const FlowEnvSchema = z.object({
   /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
   // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  /** Seed 003's features API (`/api/features`): on with 1 (or true). */
+  FLOW_FEATURES: z.enum(['0', '1', 'true', 'false'], { message: 'FLOW_FEATURES is 1 (on) or 0 (off)' }).optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
 });
 
 /** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): AllowedHost[] {
   return parseEnv(env).FLOW_ALLOWED_HOSTS ?? [];
+}
+
+/** Whether the features API is on (FLOW_FEATURES=1). */
+export function featuresEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = parseEnv(env).FLOW_FEATURES;
+  return v === '1' || v === 'true';
 }
 
 export interface DistributedUrls {

@@ -8,12 +8,13 @@ import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
 import { hostKindServices } from '../../infra/kind-services.js';
 import { startWithin } from '../../infra/lifetime.js';
+import { FeatureProjector } from '../../services/features/index.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
 import { ActorProjector } from '../../services/host/actor-projection.js';
 import { ActorReadModel } from '../../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../../services/queue/in-process.js';
-import { EventStore } from '../../services/store/event-store.js';
+import { EventStore, type SqliteEventStore } from '../../services/store/event-store.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
@@ -37,6 +38,8 @@ export interface InjectOptionsForGateway {
   password?: string;
   /** More routes (the task board's, the features'), registered after the default ones. */
   extraRoutes?: RoutePlugin[];
+  /** Routes that need this gateway's own store or bus (the features'). */
+  routes?: (parts: { store: SqliteEventStore; live: InProcessLiveBus; dir: string }) => RoutePlugin[];
   /** The live bus to use (the default: one of its own). */
   live?: InProcessLiveBus;
 }
@@ -46,7 +49,7 @@ export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<Injec
     const tmp = tempDir('flow-route-tier-');
     life.defer(() => tmp.cleanup());
     if (opts.password) await setPassword(tmp.dir, opts.password);
-    const store = EventStore.open(join(tmp.dir, 'flow.db'), { host: 'test', projectors: [new ActorProjector(kindFor)], pollMs: 0 });
+    const store = EventStore.open(join(tmp.dir, 'flow.db'), { host: 'test', projectors: [new ActorProjector(kindFor), new FeatureProjector()], pollMs: 0 });
     life.defer(() => store.close());
     const live = opts.live ?? new InProcessLiveBus();
     if (!opts.live) life.defer(() => live.close());
@@ -61,7 +64,7 @@ export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<Injec
       commands,
       live,
       auth: opts.password ? createGatewayAuth({ home: tmp.dir, db: store.db }) : undefined,
-      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? [])],
+      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? []), ...(opts.routes?.({ store, live, dir: tmp.dir }) ?? [])],
     });
     life.defer(() => app.close());
     life.defer(() => commands.close());

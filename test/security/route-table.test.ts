@@ -42,6 +42,8 @@ beforeAll(async () => {
   process.env.FLOW_HOME = home;
   process.env.FLOW_TASKS_DIR = join(home, 'claude', 'tasks');
   process.env.FLOW_PROJECTS_DIR = join(home, 'claude', 'projects');
+  // The features API on, so its routes are in the route table (and documented).
+  process.env.FLOW_FEATURES = '1';
   // The name the relay's tunnel gives the gateway (as a real tunnel's public name would be).
   process.env.FLOW_ALLOWED_HOSTS = TUNNEL_HOST;
   await setPassword(home, PASSWORD);
