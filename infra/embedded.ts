@@ -11,7 +11,7 @@ import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
 import { FeatureService } from '../services/features/index.js';
-import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
 import { startWithin, type Lifetime } from './lifetime.js';
@@ -52,6 +52,7 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
   const hosts = allowedHosts();
+  const frontend = publicDir();
   life.defer(acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`));
   const store = openFlowStore({ host: opts.hostId });
   life.defer(() => store.close());
@@ -81,6 +82,7 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     live,
     auth,
     allowedHosts: hosts,
+    publicDir: frontend,
     logError: opts.log,
     extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime, features: featuresEnabled() ? { on: new FeatureService(store, live) } : { off: 'disabled' } }),
   });

@@ -22,7 +22,7 @@ import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import type { FeatureService } from '../services/features/index.js';
-import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, type DistributedUrls } from './config.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
 import { startWithin, stderrLog } from './lifetime.js';
@@ -172,6 +172,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       live,
       auth,
       allowedHosts: hosts,
+      publicDir: publicDir(),
       logError: log,
       extraRoutes: [
         ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode, features: !featuresEnabled() ? { off: 'disabled' } : opts.features ? { on: opts.features } : { off: 'no-log' } }),

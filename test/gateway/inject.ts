@@ -40,6 +40,8 @@ export interface InjectOptionsForGateway {
   extraRoutes?: RoutePlugin[];
   /** Routes that need this gateway's own store or bus (the features'). */
   routes?: (parts: { store: SqliteEventStore; live: InProcessLiveBus; dir: string }) => RoutePlugin[];
+  /** A user's own frontend at `/` (PUBLIC_DIR). */
+  publicDir?: string;
   /** The live bus to use (the default: one of its own). */
   live?: InProcessLiveBus;
 }
@@ -63,6 +65,7 @@ export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<Injec
       readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: () => [] },
       commands,
       live,
+      publicDir: opts.publicDir,
       auth: opts.password ? createGatewayAuth({ home: tmp.dir, db: store.db }) : undefined,
       extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? []), ...(opts.routes?.({ store, live, dir: tmp.dir }) ?? [])],
     });
