@@ -55,7 +55,7 @@ export async function webRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
   // answered as @fastify/send answers a file request.
   app.addHook('onRoute', (route) => {
     if (route.config?.public === false) return;
-    route.config = { ...route.config, public: true, responses: STATIC_RESPONSES, produces: mediaOf(route.url) };
+    route.config = { ...route.config, public: true, responses: route.config?.responses ?? STATIC_RESPONSES, produces: route.config?.produces ?? mediaOf(route.url) };
   });
   const publicDir = ctx.deps.publicDir;
   const prefixes = publicDir ? [DASHBOARD_PREFIX] : ['/', DASHBOARD_PREFIX];
