@@ -46,6 +46,8 @@ export interface GatewayDeps {
    * (FLOW_ALLOWED_HOSTS). The public names of tunnels exposing the gateway are added from the read model.
    */
   allowedHosts?: readonly AllowedHost[];
+  /** A user's own frontend served at `/` (PUBLIC_DIR); the dashboard is then at /flow/ only. */
+  publicDir?: string;
 }
 
 export type ResolvedOptions = Required<GatewayOptions>;

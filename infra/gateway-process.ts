@@ -22,7 +22,8 @@ import type { ReadModel } from '../services/store/read-model.js';
 import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
-import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
+import type { FeatureService } from '../services/features/index.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
 import { startWithin, stderrLog } from './lifetime.js';
@@ -36,6 +37,8 @@ export interface GatewayProcessOptions extends DistributedUrls {
   nc?: NatsConnection;
   live?: LiveBus;
   opencode?: OpencodeRuntime;
+  /** The host's features, when the host runs in this process (FLOW_FEATURES=1). */
+  features?: FeatureService;
   refuse?: (port: number) => string | null;
   /** How long the API waits for a command's result (default 15 s). */
   resultTimeoutMs?: number;
@@ -173,9 +176,10 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       auth,
       allowedHosts: hosts,
       backendMetrics: (streamId) => metrics.get(streamId),
+      publicDir: publicDir(),
       logError: log,
       extraRoutes: [
-        ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
+        ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode, features: !featuresEnabled() ? { off: 'disabled' } : opts.features ? { on: opts.features } : { off: 'no-log' } }),
         hostRoutePlugin({ list: () => replica.hostList(), connected: () => commands.connected(), forget: (id) => replica.forget(id) }),
       ],
     });

@@ -86,6 +86,8 @@ export const liveSubjects = {
     update: live('taskboard', ['update']),
     metadata: live('taskboard', ['metadata-update']),
     theme: live('taskboard', ['theme']),
+    /** A feature was created, changed or deleted (its events are in the log, stream type "feature"). */
+    feature: live('taskboard', ['feature']),
     all: live('taskboard', ['>'], true),
   },
   /** A live subject's stream type and the tokens after it (decoded); undefined for any other subject. */
