@@ -149,7 +149,8 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
     const refusal = deps.refuse?.(config.port) ?? null;
     if (refusal) return observe(ctx, 'SPAWN_FAILED', { error: refusal, permanent: true });
     const argv = (config.command ?? deps.command ?? DEFAULT_TUNNEL_COMMAND).map((w) => w.replaceAll('{port}', String(config.port)));
-    let [program, ...args] = argv as [string, ...string[]];
+    const [first, ...args] = argv as [string, ...string[]];
+    let program = first;
     const env = deps.env ?? process.env;
     if (program === 'cloudflared' && deps.home && !which('cloudflared', env)) {
       let present;
