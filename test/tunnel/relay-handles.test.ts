@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -38,6 +38,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+const tokenOf = (r: Awaited<ReturnType<typeof request>>): string => String(json(r).token);
+
 const api = (method: string, path: string, body?: unknown, token?: string) =>
   request(port, { host: '127.0.0.1', method, path, body: body === undefined ? undefined : JSON.stringify(body), headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) } });
 
@@ -60,13 +62,13 @@ describe('relay API: /api/handle/check, register, change, release', () => {
     expect(json(await api('POST', '/api/handle/register', { username: 'bea', tier: 'free' }))).toMatchObject({ error: 'taken' });
     const reserved = await api('POST', '/api/handle/register', { username: 'api' });
     expect(reserved.status).toBe(409);
-    expect(json<{ message: string }>(reserved).message).toContain('is reserved');
+    expect(String(json(reserved).message)).toContain('is reserved');
     expect((await api('POST', '/api/handle/register', { username: '-x' })).status).toBe(400);
     expect((await api('POST', '/api/handle/register', { username: 'ok', extra: 1 })).status).toBe(400);
   });
 
   it('change renames the handle the token owns, keeping token and tunnel; the old name is free again', async () => {
-    const token = json<{ token: string }>(await api('POST', '/api/handle/register', { username: 'cid' })).token;
+    const token = tokenOf(await api('POST', '/api/handle/register', { username: 'cid' }));
     const r = await api('POST', '/api/handle/change', { username: 'cid-new' }, token);
     expect(r.status).toBe(200);
     expect(json(r)).toMatchObject({ username: 'cid-new', tier: 'premium', url: 'http://cid-new.example.test/', previous: { username: 'cid', tier: 'premium' } });
@@ -77,7 +79,7 @@ describe('relay API: /api/handle/check, register, change, release', () => {
   });
 
   it('change to a taken, reserved or invalid name is refused and changes nothing', async () => {
-    const token = json<{ token: string }>(await api('POST', '/api/handle/register', { username: 'dan' })).token;
+    const token = tokenOf(await api('POST', '/api/handle/register', { username: 'dan' }));
     expect(json(await api('POST', '/api/handle/change', { username: 'ana' }, token))).toMatchObject({ error: 'taken' });
     expect((await api('POST', '/api/handle/change', { username: 'www' }, token)).status).toBe(409);
     expect((await api('POST', '/api/handle/change', { username: 'Dan!' }, token)).status).toBe(400);
@@ -85,8 +87,8 @@ describe('relay API: /api/handle/check, register, change, release', () => {
   });
 
   it('only the owner may change or release: no token, a wrong token or another handle’s token cannot touch it', async () => {
-    const owner = json<{ token: string }>(await api('POST', '/api/handle/register', { username: 'eve' })).token;
-    const other = json<{ token: string }>(await api('POST', '/api/handle/register', { username: 'fay' })).token;
+    const owner = tokenOf(await api('POST', '/api/handle/register', { username: 'eve' }));
+    const other = tokenOf(await api('POST', '/api/handle/register', { username: 'fay' }));
     expect((await api('POST', '/api/handle/change', { username: 'eve2' })).status).toBe(401);
     expect((await api('POST', '/api/handle/release', {}, 'nope')).status).toBe(401);
     // fay's token acts on fay, whatever the body names.
@@ -145,6 +147,7 @@ describe('f relay handle check|register|rename|release', () => {
     expect(reg.stdout).toContain(`f tunnel start --relay ${relayUrl} --handle hal`);
     const file = join(sb.home, 'relay-tokens.json');
     expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')) as object)).toEqual([`${relayUrl}|premium|hal`]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
 
     const ren = await f(['relay', 'handle', 'rename', 'hal', 'hal-9000', '--json'], env());
     expect(ren.code, ren.stderr).toBe(0);
