@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
 /** Process-level configuration, from the environment (and CLI flags that override it). */
@@ -17,12 +17,20 @@ export const FlowEnvSchema = z.object({
   /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
   // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  /** Directories besides the home that the dashboard's directory picker may browse, `:`-separated. */
+  FLOW_DIR_ROOTS: z.string().optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
 });
 
 /** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): AllowedHost[] {
   return parseEnv(env).FLOW_ALLOWED_HOSTS ?? [];
+}
+
+/** Where the working-directory picker may browse: the user's home, then FLOW_DIR_ROOTS. */
+export function dirRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (parseEnv(env).FLOW_DIR_ROOTS ?? '').split(delimiter).filter(Boolean).map((p) => resolve(p));
+  return [homedir(), ...extra];
 }
 
 export interface DistributedUrls {

@@ -4,19 +4,22 @@ import { ApiError } from '../gateway/errors.js';
 import { catalogRoutes } from '../gateway/routes/catalog.js';
 import { installRoutes } from '../gateway/routes/installs.js';
 import { defaultHostId } from './host-id.js';
+import { dirRoots } from './config.js';
+import { fsRoutePlugin } from '../gateway/routes/fs.js';
 import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
 import type { TaskBoard } from '../services/taskboard/index.js';
 
-/** The routes beyond the core ones: installs, catalog, task board, tunnels and OpenCode. */
+/** The routes beyond the core ones: installs, catalog, task board, tunnels, the directory picker and OpenCode. */
 export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime }): RoutePlugin[] {
   return [
     (scope, ctx) => installRoutes(scope, { home: opts.home, host: defaultHostId(), readModel: ctx.deps.readModel }),
     (scope) => catalogRoutes(scope, { home: opts.home }),
     taskRoutePlugin({ board: opts.board, home: opts.home }),
     tunnelRoutePlugin({ refuse: opts.refuse }),
+    fsRoutePlugin({ roots: () => dirRoots() }),
     opts.opencode ? opencodeRoutePlugin(opts.opencode) : opencodeElsewhere,
   ];
 }

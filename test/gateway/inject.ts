@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { join } from 'node:path';
 import { kindFor } from '../../actors/index.js';
-import { buildGateway } from '../../gateway/app.js';
+import { buildGateway, type RoutePlugin } from '../../gateway/app.js';
 import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
 import { hostKindServices } from '../../infra/kind-services.js';
@@ -30,7 +30,7 @@ export interface InjectedGateway {
   close(): Promise<void>;
 }
 
-export function injectGateway(): Promise<InjectedGateway> {
+export function injectGateway(opts: { extraRoutes?: RoutePlugin[] } = {}): Promise<InjectedGateway> {
   return startWithin(async (life) => {
     const tmp = tempDir('flow-route-tier-');
     life.defer(() => tmp.cleanup());
@@ -48,7 +48,7 @@ export function injectGateway(): Promise<InjectedGateway> {
       readModel: { listActors: (t) => actors.listActors(t), getActor: (id) => actors.getActor(id), outputLines: () => [] },
       commands,
       live,
-      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime)],
+      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? [])],
     });
     life.defer(() => app.close());
     life.defer(() => commands.close());
