@@ -18,12 +18,17 @@ const NAV = [
  * its sessions, and the live-connection state at the bottom. Instance and session lists are
  * re-read whenever an opencode-instance event arrives, so dots change as the actor does.
  */
+function connStatus(state) {
+  return h('span.status', { 'data-state': state }, dot(state === 'live' ? 'live' : 'reconnecting'), state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…');
+}
+
 export class Sidebar {
   constructor() {
     this.activePath = '';
     this.nav = h('nav.nav');
-    this.instances = h('div', { 'data-testid': 'instances' });
+    this.instances = h('div.instances', { 'data-testid': 'instances' });
     this.conn = h('span', { 'data-testid': 'connection' });
+    this.badges = [];
     this.el = h(
       'aside.sidebar',
       {},
@@ -42,10 +47,20 @@ export class Sidebar {
     this.offs = [
       onStreamType('opencode-instance', this.refresh),
       live.onResync(this.refresh),
-      live.onState((state) => render(this.conn, h('span.status', { 'data-state': state }, dot(state === 'live' ? 'live' : 'reconnecting'), state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'))),
+      live.onState((state) => {
+        render(this.conn, connStatus(state));
+        for (const badge of this.badges) render(badge, dot(state === 'live' ? 'live' : 'reconnecting'));
+      }),
     ];
     void this.load();
     void this.showAccount();
+  }
+
+  /** A dot for the phone's top bar, following the same connection state. */
+  connBadge() {
+    const badge = h('span.conn-badge', { title: 'connection to Flow' }, dot(live.state === 'live' ? 'live' : 'reconnecting'));
+    this.badges.push(badge);
+    return badge;
   }
 
   /** "Log out" only means something when the gateway has a password. */

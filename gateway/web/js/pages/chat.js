@@ -274,7 +274,7 @@ export function instancePage(el, params) {
         sessions.length === 0
           ? h('div.empty', {}, running ? 'No sessions yet: start one with “New session”.' : 'No sessions.')
           : h(
-              'table',
+              'table.cards',
               {},
               h('thead', {}, h('tr', {}, ['Session', 'Status', 'Messages', 'Last message', 'Updated'].map((t) => h('th', {}, t)))),
               h(
@@ -285,10 +285,10 @@ export function instancePage(el, params) {
                     'tr.selectable',
                     { onclick: () => navigate(`/sessions/${enc(s.id)}`), 'data-session': s.id },
                     h('td', {}, h('strong', {}, s.title || s.id), h('div.faint.mono', {}, s.id)),
-                    h('td', {}, statusBadge(s.status)),
-                    h('td.num', {}, String(s.messages)),
-                    h('td.muted', {}, s.lastMessage ? s.lastMessage.preview.slice(0, 80) : '—'),
-                    h('td.faint', {}, ago(s.updatedAt)),
+                    h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
+                    h('td.num', { 'data-label': 'Messages' }, String(s.messages)),
+                    h('td.muted', { 'data-label': 'Last' }, s.lastMessage ? s.lastMessage.preview.slice(0, 80) : '—'),
+                    h('td.faint', { 'data-label': 'Updated' }, ago(s.updatedAt)),
                   ),
                 ),
               ),
