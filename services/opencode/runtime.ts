@@ -85,7 +85,7 @@ export function messageViewOf(m: WireMessage): MessageView {
       .filter((p) => ['text', 'reasoning', 'tool'].includes(p.type) && !p.synthetic)
       .map((p) => {
         const v = partView(p);
-        return { id: v.id, type: v.type, ...(v.text !== undefined ? { text: v.text } : {}), ...(v.tool ? { tool: { name: v.tool.name, status: v.tool.status, title: v.tool.title } } : {}) };
+        return { id: v.id, type: v.type, ...(v.text !== undefined ? { text: v.text } : {}), ...(v.tool ? { tool: { name: v.tool.name, status: v.tool.status, title: v.tool.title, error: v.tool.error, input: v.tool.input, output: v.tool.output } } : {}) };
       }),
   };
 }

@@ -159,14 +159,24 @@ export interface PartView {
   messageId: string;
   type: string;
   text?: string;
-  tool?: { name: string; callId: string | null; status: string; title: string | null; error: string | null };
+  tool?: { name: string; callId: string | null; status: string; title: string | null; error: string | null; input: string | null; output: string | null };
+}
+
+/** What a tool was given and gave back, as text for a collapsed view, cut at 8 KiB. */
+const IO_MAX = 8192;
+function ioText(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  const text = typeof v === 'string' ? v : JSON.stringify(v, null, 2);
+  if (text === '{}' || text === '') return null;
+  return text.length > IO_MAX ? `${text.slice(0, IO_MAX)}\n… (${text.length - IO_MAX} more characters)` : text;
 }
 
 export function partView(p: WirePart): PartView {
   const view: PartView = { id: p.id, messageId: p.messageID, type: p.type };
   if ((p.type === 'text' || p.type === 'reasoning') && p.text !== undefined) view.text = p.text;
   if (p.type === 'tool') {
-    view.tool = { name: p.tool ?? 'unknown', callId: p.callID ?? null, status: p.state?.status ?? 'unknown', title: p.state?.title ?? null, error: p.state?.error ?? null };
+    const state = p.state as { status?: string; title?: string; error?: string; input?: unknown; output?: unknown } | undefined;
+    view.tool = { name: p.tool ?? 'unknown', callId: p.callID ?? null, status: state?.status ?? 'unknown', title: state?.title ?? null, error: state?.error ?? null, input: ioText(state?.input), output: ioText(state?.output) };
   }
   return view;
 }

@@ -4,6 +4,7 @@ import { live, onStreamType } from './live.js';
 import { navigate } from './router.js';
 import { openNewInstanceDialog } from './new-instance.js';
 import { listOf } from './opencode.js';
+import { sessionSeen } from './notify.js';
 
 const NAV = [
   ['/backends', 'Backends'],
@@ -122,6 +123,7 @@ export class Sidebar {
         }
       }),
     );
+    for (const { sessions } of withSessions) for (const s of sessions) sessionSeen(s);
     if (withSessions.length === 0) {
       render(this.instances, h('div.empty-side', {}, 'No instances yet. Press + to start OpenCode in a directory.'));
       return;

@@ -3,6 +3,8 @@ import { ago, coalesce, h, pageHead, render, statusBadge } from '../dom.js';
 import { live, onStreamType } from '../live.js';
 import { navigate } from '../router.js';
 import { listOf, messageRole, messageText } from '../opencode.js';
+import { renderMarkdown } from '../markdown.js';
+import { askToNotify } from '../notify.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform);
 
@@ -69,7 +71,11 @@ export function chatPage(el, params) {
     if (m.error) meta.push(m.error.message);
     if (role === 'assistant' && m.tokens) meta.push(`${m.tokens.input + m.tokens.cacheRead} in · ${m.tokens.output} out`);
     if (role === 'assistant' && m.cost) meta.push(`$${m.cost.toFixed(4)}`);
-    render(b.textEl, b.text);
+    // A reply is markdown (sanitized); what the user typed is shown as typed.
+    if (role === 'assistant') {
+      b.textEl.classList.add('md');
+      render(b.textEl, renderMarkdown(b.text));
+    } else render(b.textEl, b.text);
     for (const part of m.parts ?? []) if (part.tool) showTool(b, part);
     // A step that only called a tool has no text: its tool line is what there is to see.
     b.el.classList.toggle('empty', !b.text && !b.toolsEl.childElementCount && !m.error);
@@ -78,11 +84,19 @@ export function chatPage(el, params) {
     b.el.dataset.complete = 'true';
   };
 
-  /** A tool call in a reply: one line per call, updated in place as it runs. */
+  /** A tool call in a reply: its name, title and status, input and output folded away; updated in place. */
   const showTool = (b, part) => {
-    const line = b.toolsEl.querySelector(`[data-part="${CSS.escape(part.id)}"]`) ?? b.toolsEl.appendChild(h('div.tool', { 'data-part': part.id }));
     const t = part.tool;
-    render(line, h('span.mono', {}, `⚙ ${t.name}`), t.title ? h('span', {}, ` ${t.title}`) : null, h('span.faint', {}, ` · ${t.status}`), t.error ? h('span.error-text', {}, ` ${t.error}`) : null);
+    let el = b.toolsEl.querySelector(`[data-part="${CSS.escape(part.id)}"]`);
+    if (!el) el = b.toolsEl.appendChild(h('details.tool', { 'data-part': part.id }));
+    el.dataset.status = t.status;
+    render(
+      el,
+      h('summary', {}, h('span.tname', {}, t.name), h('span.ttitle.muted', { title: t.title ?? '' }, t.title ?? ''), statusBadge(t.status)),
+      t.input ? [h('div.io-label', {}, 'Input'), h('pre.tool-input', {}, t.input)] : null,
+      t.output ? [h('div.io-label', {}, 'Output'), h('pre.tool-output', {}, t.output)] : null,
+      t.error ? [h('div.io-label', {}, 'Error'), h('pre.error-text', {}, t.error)] : null,
+    );
   };
 
   const loadHistory = async () => {
@@ -148,6 +162,7 @@ export function chatPage(el, params) {
   const send = async () => {
     const text = input.value;
     if (!text.trim()) return;
+    askToNotify(); // a user gesture: the only time a browser lets a page ask
     sendError.textContent = '';
     sendButton.disabled = true;
     const pending = h('div.bubble.user.pending', { 'data-text': text, 'data-role': 'user' }, text);
