@@ -76,7 +76,13 @@ const HLJS_LANGUAGES = ['bash', 'css', 'diff', 'go', 'ini', 'javascript', 'json'
  */
 function vendorRoutes(app: FastifyInstance): void {
   const require = createRequire(import.meta.url);
-  const pkgDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+  // Not `${name}/package.json`: a package's "exports" may not list it (DOMPurify's does not).
+  const pkgDir = (name: string) => {
+    for (let dir = dirname(require.resolve(name)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, 'package.json')) && dir.endsWith(name)) return dir;
+      if (dirname(dir) === dir) throw new Error(`the package ${name} was not found in node_modules`);
+    }
+  };
   const hljs = pkgDir('highlight.js');
   const files: Record<string, { type: string; body: () => string }> = {
     '/vendor/marked.js': { type: 'text/javascript', body: () => readFileSync(join(pkgDir('marked'), 'lib', 'marked.esm.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '') },

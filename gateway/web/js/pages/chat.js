@@ -3,7 +3,10 @@ import { ago, coalesce, h, pageHead, render, statusBadge } from '../dom.js';
 import { live, onStreamType } from '../live.js';
 import { navigate } from '../router.js';
 import { listOf, messageRole, messageText } from '../opencode.js';
-import { renderMarkdown } from '../markdown.js';
+
+// Loaded on its own: if the markdown code cannot be had, replies show as plain text, the rest works.
+let renderMarkdown = (text) => document.createTextNode(text);
+const markdownReady = import('../markdown.js').then((m) => (renderMarkdown = m.renderMarkdown)).catch(() => {});
 import { askToNotify } from '../notify.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform);
@@ -228,7 +231,7 @@ export function chatPage(el, params) {
     if (feed.readyState === EventSource.CLOSED) void api(`/api/sessions/${enc(sessionId)}`).catch((err) => render(head, h('div.banner', {}, err.message)));
   };
 
-  void loadHistory();
+  void markdownReady.then(loadHistory);
   input.focus();
   return () => feed.close();
 }
