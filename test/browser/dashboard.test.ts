@@ -102,7 +102,10 @@ async function layoutProblems(page: Page, scope: string): Promise<{ scrollWidth:
       if (el.closest('details:not([open])') || el.offsetParent === null) continue;
       el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
       const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.left < -1 || r.right > innerWidth + 1) unreachable.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('name') || '').trim()}" at ${Math.round(r.left)}..${Math.round(r.right)}`);
+      // Reachable: inside the window and not clipped or covered: what is at its centre is it.
+      const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      const covered = !hit || !(hit === el || el.contains(hit) || hit.contains(el));
+      if (r.width === 0 || r.left < -1 || r.right > innerWidth + 1 || covered) unreachable.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('name') || '').trim()}" at ${Math.round(r.left)}..${Math.round(r.right)}`);
     }
     return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, unreachable };
   }, scope);

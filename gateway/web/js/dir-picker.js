@@ -31,7 +31,10 @@ export function dirPicker(input) {
     recent = data.recent;
     parent = data.parent;
     up.disabled = !data.path;
-    where.textContent = data.path ?? 'Places you may browse';
+    // The end of a long path is the part that tells directories apart.
+    const parts = (data.path ?? '').split('/');
+    where.textContent = data.path ? (parts.length > 3 ? `…/${parts.slice(-2).join('/')}` : data.path) : 'Places you may browse';
+    where.title = data.path ?? '';
     render(
       list,
       !path && recent.length ? [h('div.group', {}, 'Recent'), recent.map((p) => row(p, p, 'recent'))] : null,

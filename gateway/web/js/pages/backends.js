@@ -169,7 +169,7 @@ function backendTable(backends, selected, refresh) {
           h('td', { 'data-testid': 'status', 'data-label': 'Status' }, statusBadge(b.status)),
           h('td.num', { 'data-testid': 'restarts', 'data-label': 'Restarts' }, String(b.restarts)),
           h('td.num.mono', { 'data-label': 'PID' }, b.pid ?? '—'),
-          h('td', { title: b.startedAt ?? '', 'data-label': 'Up since' }, b.startedAt ? ago(b.startedAt) : '—'),
+          h('td', { title: b.startedAt ?? '', 'data-label': 'Up since', style: { whiteSpace: 'nowrap' } }, b.startedAt ? ago(b.startedAt) : '—'),
           h('td', { 'data-label': 'Last exit' }, b.lastExit ? exitText(b.lastExit) : '—'),
           h('td', {}, actionButtons(b, refresh)),
         ),
