@@ -52,6 +52,8 @@ export function renderMarkdown(text) {
   const html = marked.parse(text ?? '', { async: false });
   const fragment = purify.sanitize(html, { ...SANITIZE, RETURN_DOM_FRAGMENT: true });
   for (const code of fragment.querySelectorAll('pre code')) highlight(code);
+  // What the sanitizer emptied (a paragraph that held only an <img onerror>) leaves no gap.
+  for (const p of fragment.querySelectorAll('p')) if (!p.textContent.trim() && !p.querySelector('img, br')) p.remove();
   return fragment;
 }
 
