@@ -83,6 +83,18 @@ export type WirePart = z.infer<typeof WirePartSchema>;
 export const WireMessageSchema = z.object({ info: WireMessageInfoSchema, parts: z.array(WirePartSchema) });
 export type WireMessage = z.infer<typeof WireMessageSchema>;
 
+/** One file of a turn's diff (`GET /session/:id/diff?messageID=<user message>`). */
+export const WireFileDiffSchema = z.object({ file: z.string(), patch: z.string().default(''), additions: num.default(0), deletions: num.default(0), status: z.string().optional() }).passthrough();
+
+/**
+ * `GET /config/providers`: the providers this instance can use and its default model per
+ * provider. Their `options` hold API keys: only ids and names are ever read from it.
+ */
+export const WireProvidersSchema = z.object({
+  providers: z.array(z.object({ id: z.string(), name: z.string().optional(), models: z.record(z.string(), z.object({ id: z.string().optional(), name: z.string().optional() }).passthrough()).default({}) }).passthrough()),
+  default: z.record(z.string(), z.string()).default({}),
+});
+
 export const WireHealthSchema = z.object({ healthy: z.boolean(), version: z.string().optional() });
 
 /** One event of `/event`: `{id?, type, properties}`. */

@@ -96,19 +96,20 @@ afterAll(async () => {
 
 /** Whether the page scrolls sideways, and which visible controls of `scope` lie outside the window. */
 async function layoutProblems(page: Page, scope: string): Promise<{ scrollWidth: number; innerWidth: number; unreachable: string[] }> {
-  return page.evaluate((sel) => {
-    const unreachable: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>(`${sel} button, ${sel} a.btn, ${sel} input, ${sel} textarea, ${sel} select`)) {
+  // A string: the tests are type-checked without the DOM library.
+  return page.evaluate(`((sel) => {
+    const unreachable = [];
+    for (const el of document.querySelectorAll(\`\${sel} button, \${sel} a.btn, \${sel} input, \${sel} textarea, \${sel} select\`)) {
       if (el.closest('details:not([open])') || el.offsetParent === null) continue;
       el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
       const r = el.getBoundingClientRect();
       // Reachable: inside the window and not clipped or covered: what is at its centre is it.
       const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
       const covered = !hit || !(hit === el || el.contains(hit) || hit.contains(el));
-      if (r.width === 0 || r.left < -1 || r.right > innerWidth + 1 || covered) unreachable.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('name') || '').trim()}" at ${Math.round(r.left)}..${Math.round(r.right)}`);
+      if (r.width === 0 || r.left < -1 || r.right > innerWidth + 1 || covered) unreachable.push(\`\${el.tagName.toLowerCase()} "\${(el.textContent || el.getAttribute('name') || '').trim()}" at \${Math.round(r.left)}..\${Math.round(r.right)}\`);
     }
-    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, unreachable };
-  }, scope);
+    return { scrollWidth: document.scrollingElement.scrollWidth, innerWidth, unreachable };
+  })(${JSON.stringify(scope)})`);
 }
 
 const PAGES: { hash: string; ready: string; name: string }[] = [
@@ -133,7 +134,7 @@ describe('the dashboard at a phone’s and a laptop’s size', () => {
       try {
         await page.goto(`${flow.url}/#/backends`);
         for (const p of PAGES) {
-          await page.evaluate((hash) => (location.hash = hash), p.hash || `#/sessions/${encodeURIComponent(sessionId)}`);
+          await page.evaluate(`location.hash = ${JSON.stringify(p.hash || `#/sessions/${encodeURIComponent(sessionId)}`)}`);
           await page.locator(p.ready).first().waitFor({ timeout: 20_000 });
           await page.screenshot({ path: `/tmp/flow-dashboard-${size}-${p.name}.png` });
           const found = await layoutProblems(page, '#main');
@@ -152,7 +153,7 @@ describe('the dashboard at a phone’s and a laptop’s size', () => {
         await nav.click();
         await page.locator('[data-page="tunnels"]').waitFor();
         // The chat's input stays on screen and usable.
-        await page.evaluate((id) => (location.hash = `#/sessions/${encodeURIComponent(id)}`), sessionId);
+        await page.evaluate(`location.hash = ${JSON.stringify(`#/sessions/${encodeURIComponent(sessionId)}`)}`);
         const composer = page.locator('[data-testid="composer"]');
         await composer.waitFor();
         const box = (await composer.boundingBox())!;
@@ -185,22 +186,58 @@ describe('the chat', () => {
       // Highlighted: highlight.js marked up the keyword and the number.
       await md.locator('pre code.hljs .hljs-keyword', { hasText: 'const' }).waitFor();
       // The payload: no handler, no script, no javascript: target survived; nothing ran.
-      const found = await page.evaluate(() => ({
-        xss: (window as unknown as { __xss?: number }).__xss ?? null,
+      const found = await page.evaluate(`({
+        xss: window.__xss ?? null,
         handlers: [...document.querySelectorAll('.bubble *')].filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
         scripts: document.querySelectorAll('.bubble script').length,
-        jsLinks: [...document.querySelectorAll('.bubble a')].filter((a) => /^\s*javascript:/i.test(a.getAttribute('href') ?? '')).length,
-      }));
+        jsLinks: [...document.querySelectorAll('.bubble a')].filter((a) => /^\\s*javascript:/i.test(a.getAttribute('href') ?? '')).length,
+      })`);
       expect(found).toEqual({ xss: null, handlers: 0, scripts: 0, jsLinks: 0 });
       await md.locator('a', { hasText: 'click me' }).click();
       await md.locator('a', { hasText: 'raw link' }).click();
-      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss ?? null)).toBeNull();
+      expect(await page.evaluate('window.__xss ?? null')).toBeNull();
       expect(dialogs).toEqual([]);
       await page.screenshot({ path: '/tmp/flow-dashboard-chat-markdown.png', fullPage: true });
     } finally {
       await context.close();
     }
   }, 60_000);
+});
+
+describe('the chat: models, tools, diffs, notifications', () => {
+  it('sends with a chosen model, shows the tool call folded and the files the turn changed, and badges the title when done', async () => {
+    const context = await browser.newContext({ viewport: SIZES.phone });
+    const page = await context.newPage();
+    const sent: unknown[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith(`/api/sessions/${sessionId}/messages`)) sent.push(r.postDataJSON());
+    });
+    try {
+      await page.goto(`${flow.url}/#/sessions/${encodeURIComponent(sessionId)}`);
+      const model = page.locator('[data-testid="model"]');
+      await model.locator('option', { hasText: 'Stub' }).first().waitFor({ state: 'attached' });
+      await model.selectOption({ label: 'Stub · Stub (default)' });
+      // Looking elsewhere: the finished turn is announced in the title.
+      await page.evaluate('document.hasFocus = () => false');
+      const composer = page.locator('[data-testid="composer"]');
+      await composer.fill(`Write it [tool:write:${join(project, 'hello.txt')}]`);
+      await composer.press('Control+Enter');
+      const diff = page.locator('[data-testid="turn-diff"] [data-file="hello.txt"]');
+      await diff.waitFor({ timeout: 30_000 });
+      expect(await diff.locator('summary').textContent()).toContain('+2');
+      expect(sent.at(-1)).toMatchObject({ model: { providerId: 'stub', modelId: 'stub' } });
+      const tool = page.locator('details.tool', { hasText: 'write' }).first();
+      expect(await tool.getAttribute('open')).toBeNull();
+      await tool.locator('summary').click();
+      expect(await tool.locator('.tool-input').textContent()).toContain('hello.txt');
+      await diff.locator('summary').click();
+      expect(await diff.locator('.diff-lines .add').allTextContents()).toEqual(expect.arrayContaining(['+hello', '+world']));
+      await until(async () => /^\(\d+\) /.test(await page.title()), 'the title to count the finished turn');
+      await page.screenshot({ path: '/tmp/flow-dashboard-phone-chat-diff.png', fullPage: true });
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });
 
 describe('the timeline', () => {
@@ -216,7 +253,7 @@ describe('the timeline', () => {
       await page.keyboard.press('ArrowDown');
       await page.waitForURL(/\?v=2$/);
       await state.locator('[data-version="2"]').waitFor();
-      const changed = await state.locator('[data-testid="changes"] li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-key')));
+      const changed = await Promise.all((await state.locator('[data-testid="changes"] li').all()).map((li) => li.getAttribute('data-key')));
       expect(changed.length).toBeGreaterThan(0);
       expect(changed.every((k) => k === 'machine state' || k === 'status' || k!.startsWith('context.'))).toBe(true);
       // The whole context is still there, folded away.

@@ -25,7 +25,44 @@ export function chatPage(el, params) {
   const input = h('textarea', { placeholder: `Message… (${isMac ? '⌘' : 'Ctrl'}+Enter to send)`, rows: 3, 'data-testid': 'composer' });
   const sendButton = h('button.primary', { onclick: () => void send() }, 'Send');
   const sendError = h('div.error-text.hint');
-  render(el, h('div.chat', { 'data-page': 'chat', 'data-session': sessionId }, head, messages, attention, h('div.composer', {}, input, h('div.send', {}, sendButton, sendError, h('span.hint', {}, `${isMac ? '⌘' : 'Ctrl'}+Enter`)))));
+  // The model for the next message: the instance's default unless one is chosen (opencode's list).
+  const model = h('select.model', { 'data-testid': 'model', 'aria-label': 'Model', hidden: true }, h('option', { value: '' }, 'Default model'));
+  render(el, h('div.chat', { 'data-page': 'chat', 'data-session': sessionId }, head, messages, attention, h('div.composer', {}, input, h('div.send', {}, model, sendButton, sendError, h('span.hint', {}, `${isMac ? '⌘' : 'Ctrl'}+Enter`)))));
+
+  let modelsOf = null;
+  const loadModels = async (instanceId) => {
+    if (modelsOf === instanceId) return;
+    modelsOf = instanceId;
+    try {
+      const { models, defaults } = await api(`/api/instances/${enc(instanceId)}/models`);
+      const isDefault = (m) => defaults.some((d) => d.providerId === m.providerId && d.modelId === m.modelId);
+      render(model, h('option', { value: '' }, 'Default model'), models.map((m) => h('option', { value: JSON.stringify({ providerId: m.providerId, modelId: m.modelId }) }, `${m.name}${isDefault(m) ? ' (default)' : ''}`)));
+      model.hidden = models.length === 0;
+    } catch {
+      model.hidden = true; // not running, or an opencode without the list: the default it is
+    }
+  };
+
+  /** userMessageId → its diff element, once the turn's diff was read. */
+  const diffs = new Map();
+  const showDiff = async (userBubble) => {
+    const id = userBubble.dataset.message;
+    let files;
+    try {
+      files = (await api(`/api/sessions/${enc(sessionId)}/diff?messageId=${enc(id)}`)).files;
+    } catch {
+      return; // a stopped instance has no diffs to give
+    }
+    diffs.get(id)?.remove();
+    if (files.length === 0) return;
+    const el = diffView(id, files);
+    diffs.set(id, el);
+    // At the end of the turn: before the next message the user sent, or at the end.
+    let next = userBubble.nextElementSibling;
+    while (next && !(next.classList.contains('bubble') && next.classList.contains('user'))) next = next.nextElementSibling;
+    messages.insertBefore(el, next);
+  };
+  const lastUserBubble = () => [...messages.querySelectorAll('.bubble.user[data-message]')].at(-1);
 
   /** messageId → { el, role, text } for every bubble on screen. */
   const bubbles = new Map();
@@ -106,6 +143,7 @@ export function chatPage(el, params) {
     try {
       const data = await api(`/api/sessions/${enc(sessionId)}/messages`);
       for (const m of listOf(data, 'messages')) showMessage(m);
+      if (data.source === 'opencode') await Promise.all([...messages.querySelectorAll('.bubble.user[data-message]')].slice(-10).map(showDiff));
       scrollToEnd();
     } catch (err) {
       if (err.status !== 401) messages.append(h('div.banner', {}, err.message));
@@ -172,7 +210,9 @@ export function chatPage(el, params) {
     messages.append(pending);
     scrollToEnd();
     try {
-      await api(`/api/sessions/${enc(sessionId)}/messages`, { method: 'POST', body: { text } });
+      const body = { text };
+      if (model.value) body.model = JSON.parse(model.value);
+      await api(`/api/sessions/${enc(sessionId)}/messages`, { method: 'POST', body });
       input.value = '';
     } catch (err) {
       pending.remove();
@@ -198,7 +238,11 @@ export function chatPage(el, params) {
   feed.onopen = () => {
     if (opens++ > 0) void loadHistory();
   };
-  feed.addEventListener('session', (msg) => showSession(JSON.parse(msg.data).session));
+  feed.addEventListener('session', (msg) => {
+    const session = JSON.parse(msg.data).session;
+    showSession(session);
+    void loadModels(session.instanceId);
+  });
   feed.addEventListener('message', (msg) => {
     const m = JSON.parse(msg.data);
     roles.set(m.messageId, m.role);
@@ -222,7 +266,11 @@ export function chatPage(el, params) {
     showTool(b, part);
   });
   feed.addEventListener('message.completed', (msg) => {
-    showFinal(JSON.parse(msg.data).message);
+    const m = JSON.parse(msg.data).message;
+    showFinal(m);
+    // A reply that ends its turn: what the turn changed in files shows under it.
+    const user = lastUserBubble();
+    if (messageRole(m) === 'assistant' && m.finish !== 'tool-calls' && user) void showDiff(user).then(scrollToEnd);
     scrollToEnd();
   });
   feed.addEventListener('session.deleted', () => navigate('/backends'));
@@ -234,6 +282,29 @@ export function chatPage(el, params) {
   void markdownReady.then(loadHistory);
   input.focus();
   return () => feed.close();
+}
+
+/** A turn's changed files: one folded entry per file, `+3 −1`, its patch coloured by line. */
+function diffView(messageId, files) {
+  const adds = files.reduce((n, f) => n + f.additions, 0);
+  const dels = files.reduce((n, f) => n + f.deletions, 0);
+  return h(
+    'div.diffs',
+    { 'data-diff-for': messageId, 'data-testid': 'turn-diff' },
+    h('div.hint', {}, `${files.length} file${files.length === 1 ? '' : 's'} changed · `, h('span.add', {}, `+${adds}`), ' ', h('span.del', {}, `−${dels}`)),
+    files.map((f) =>
+      h(
+        'details.diff-file',
+        { 'data-file': f.file },
+        h('summary', {}, f.file, ' ', h('span.add', {}, `+${f.additions}`), ' ', h('span.del', {}, `−${f.deletions}`), f.status ? h('span.faint', {}, ` · ${f.status}`) : null),
+        h(
+          'div.diff-lines',
+          {},
+          f.patch.split('\n').map((line) => h(`span.${line.startsWith('+') && !line.startsWith('+++') ? 'add' : line.startsWith('-') && !line.startsWith('---') ? 'del' : 'ctx'}`, {}, line || ' ')),
+        ),
+      ),
+    ),
+  );
 }
 
 /** One instance: its state, its sessions, and the controls to start, stop and add a session. */
