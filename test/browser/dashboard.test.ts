@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,8 @@ beforeAll(async () => {
   writeFileSync(join(sessionDir, '1.json'), JSON.stringify({ id: '1', subject: 'Sketch the schema with a rather long subject line', status: 'in_progress', blocks: [], blockedBy: [] }));
   stub = await startStubModel();
   writeFileSync(join(project, 'opencode.json'), JSON.stringify(stub.opencodeConfig(), null, 2));
+  // A repository with a commit: opencode's turn diffs are taken against its snapshots of one.
+  for (const args of [['init', '-q'], ['add', '.'], ['-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'start']]) execFileSync('git', args, { cwd: project });
   [browser, flow] = await Promise.all([
     launchBrowser(),
     startFlow(home.dir, {
@@ -234,6 +237,9 @@ describe('the chat: models, tools, diffs, notifications', () => {
       expect(await diff.locator('.diff-lines .add').allTextContents()).toEqual(expect.arrayContaining(['+hello', '+world']));
       await until(async () => /^\(\d+\) /.test(await page.title()), 'the title to count the finished turn');
       await page.screenshot({ path: '/tmp/flow-dashboard-phone-chat-diff.png', fullPage: true });
+    } catch (err) {
+      await page.screenshot({ path: '/tmp/flow-dashboard-chat-diff-failure.png', fullPage: true });
+      throw err;
     } finally {
       await context.close();
     }
@@ -266,7 +272,7 @@ describe('the timeline', () => {
       await page.keyboard.press('ArrowUp');
       await page.waitForURL(/\?v=1$/);
       await page.keyboard.press('End');
-      await page.waitForURL((u) => !/\?v=1$/.test(u.toString()));
+      await page.waitForURL((u) => !u.toString().endsWith('?v=1'));
       await page.screenshot({ path: '/tmp/flow-dashboard-timeline-changes.png' });
     } finally {
       await context.close();
@@ -287,9 +293,12 @@ describe('the new-instance dialog', () => {
       // The instance's directory comes first, as a recent one.
       expect(await picker.locator('.row').first().getAttribute('data-path')).toBe(project);
       expect(await dialog.textContent()).not.toContain('`');
-      await picker.locator(`.row[data-path="${roots.dir}"]`).click();
-      await picker.locator('.row', { hasText: 'projects' }).click();
-      await picker.locator('.row', { hasText: 'other' }).click();
+      // Each choice opens that directory (by exact path: a recent row also names "projects").
+      const where = dialog.locator('[data-testid="picker-where"]');
+      for (const dir of [roots.dir, join(roots.dir, 'projects'), join(roots.dir, 'projects', 'other')]) {
+        await picker.locator(`.row[data-path="${dir}"]`).click();
+        await until(async () => (await where.getAttribute('title')) === dir, `the picker to open ${dir}`);
+      }
       const input = dialog.locator('input[name="directory"]');
       expect(await input.inputValue()).toBe(join(roots.dir, 'projects', 'other'));
       await page.screenshot({ path: '/tmp/flow-dashboard-phone-picker.png' });

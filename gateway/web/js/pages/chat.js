@@ -62,7 +62,6 @@ export function chatPage(el, params) {
     while (next && !(next.classList.contains('bubble') && next.classList.contains('user'))) next = next.nextElementSibling;
     messages.insertBefore(el, next);
   };
-  const lastUserBubble = () => [...messages.querySelectorAll('.bubble.user[data-message]')].at(-1);
 
   /** messageId → { el, role, text } for every bubble on screen. */
   const bubbles = new Map();
@@ -268,9 +267,9 @@ export function chatPage(el, params) {
   feed.addEventListener('message.completed', (msg) => {
     const m = JSON.parse(msg.data).message;
     showFinal(m);
-    // A reply that ends its turn: what the turn changed in files shows under it.
-    const user = lastUserBubble();
-    if (messageRole(m) === 'assistant' && m.finish !== 'tool-calls' && user) void showDiff(user).then(scrollToEnd);
+    // A reply that ends its turn: the history is read again, which gives the message just sent
+    // its id (the feed tells replies, not our own messages) and shows the files the turn changed.
+    if (messageRole(m) === 'assistant' && m.finish !== 'tool-calls') void loadHistory();
     scrollToEnd();
   });
   feed.addEventListener('session.deleted', () => navigate('/backends'));
