@@ -84,8 +84,8 @@ beforeAll(async () => {
   await until(async () => {
     const { body } = await json<{ messages: { role: string; completedAt: string | null }[] }>(`${flow.url}/api/sessions/${sessionId}/messages`);
     return body.messages.some((m) => m.role === 'assistant' && m.completedAt);
-  }, 'the reply to complete', 30_000);
-}, 120_000);
+  }, 'the reply to complete', 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -244,6 +244,43 @@ describe('the chat: models, tools, diffs, notifications', () => {
       await context.close();
     }
   }, 90_000);
+});
+
+describe('backends and tunnels', () => {
+  it('adds a backend with watch paths and env, and removes a backend and a tunnel after a confirm', async () => {
+    const context = await browser.newContext({ viewport: SIZES.laptop });
+    const page = await context.newPage();
+    const confirms: string[] = [];
+    page.on('dialog', (d) => {
+      confirms.push(d.message());
+      void d.accept();
+    });
+    try {
+      await page.goto(`${flow.url}/#/backends`);
+      const form = page.locator('[data-testid="add-backend"]');
+      await form.locator('input[name="name"]').fill('watched');
+      await form.locator('input[name="command"]').fill(`"${process.execPath}" "${CRASHY}"`);
+      await form.locator('input[name="cwd"]').fill(process.cwd());
+      await form.locator('input[name="watch"]').fill('test/fixtures, package.json');
+      await form.locator('textarea[name="env"]').fill('MODE=demo\nGREETING=hello there');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('tr[data-backend="watched"]').waitFor();
+      const { body } = await json<{ config: { env: Record<string, string>; watch: string[] } }>(`${flow.url}/api/backends/watched`);
+      expect(body.config.env).toEqual({ MODE: 'demo', GREETING: 'hello there' });
+      expect(body.config.watch).toEqual([join(process.cwd(), 'test/fixtures'), join(process.cwd(), 'package.json')]);
+
+      await page.locator('tr[data-backend="watched"] [data-action="remove"]').click();
+      await page.locator('tr[data-backend="watched"]').waitFor({ state: 'detached', timeout: 20_000 });
+      expect(confirms.at(-1)).toContain('watched');
+
+      await page.evaluate(`location.hash = '#/tunnels'`);
+      await page.locator('[data-tunnel="echo"] [data-action="remove"]').click();
+      await page.locator('[data-tunnel="echo"]').waitFor({ state: 'detached', timeout: 20_000 });
+      expect(confirms.at(-1)).toContain('echo');
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 });
 
 describe('the timeline', () => {
