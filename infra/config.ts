@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
 /** Process-level configuration, from the environment (and CLI flags that override it). */
@@ -28,6 +28,8 @@ export const FlowEnvSchema = z.object({
     .string()
     .regex(/^(true|false|1|0|yes|no|)$/i, 'OPEN_BROWSER is true or false')
     .optional(),
+  /** Directories besides the home that the dashboard's directory picker may browse, `:`-separated. */
+  FLOW_DIR_ROOTS: z.string().optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
   /** Size past which `$FLOW_HOME/logs/<backend>.log` is rotated (default 10 MiB). */
   FLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024, 'FLOW_LOG_MAX_BYTES must be at least 1024').optional(),
@@ -77,6 +79,12 @@ export function publicDir(env: NodeJS.ProcessEnv = process.env): string | undefi
 /** OPEN_BROWSER=true (or 1, yes): open the dashboard when `f up` is ready, as `f up --open` does. */
 export function openBrowserWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   return /^(true|1|yes)$/i.test(parseEnv(env).OPEN_BROWSER ?? '');
+}
+
+/** Where the working-directory picker may browse: the user's home, then FLOW_DIR_ROOTS. */
+export function dirRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (parseEnv(env).FLOW_DIR_ROOTS ?? '').split(delimiter).filter(Boolean).map((p) => resolve(p));
+  return [homedir(), ...extra];
 }
 
 export interface DistributedUrls {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayContext } from '../context.js';
@@ -57,6 +58,7 @@ export async function webRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
     if (route.config?.public === false) return;
     route.config = { ...route.config, public: true, responses: route.config?.responses ?? STATIC_RESPONSES, produces: route.config?.produces ?? mediaOf(route.url) };
   });
+  vendorRoutes(app);
   const publicDir = ctx.deps.publicDir;
   const prefixes = publicDir ? [DASHBOARD_PREFIX] : ['/', DASHBOARD_PREFIX];
   for (const [i, prefix] of prefixes.entries()) {
@@ -125,4 +127,42 @@ export function insideRoot(root: string, pathName: string): boolean {
   }
   const rel = relative(root, real);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** The highlight.js languages the chat highlights (each file is a self-contained ES module). */
+const HLJS_LANGUAGES = ['bash', 'css', 'diff', 'go', 'ini', 'javascript', 'json', 'markdown', 'python', 'rust', 'shell', 'sql', 'typescript', 'xml', 'yaml'];
+
+/**
+ * The chat's third-party code, served from node_modules (no CDN: Flow runs with no internet and
+ * a page should not load code from elsewhere): marked and DOMPurify as their ES builds,
+ * highlight.js's core (a CommonJS file, wrapped as a module here) with a few languages and a
+ * dark theme. Read once at start; they change only with an npm install.
+ */
+function vendorRoutes(app: FastifyInstance): void {
+  const require = createRequire(import.meta.url);
+  // Not `${name}/package.json`: a package's "exports" may not list it (DOMPurify's does not).
+  const pkgDir = (name: string) => {
+    for (let dir = dirname(require.resolve(name)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, 'package.json')) && dir.endsWith(name)) return dir;
+      if (dirname(dir) === dir) throw new Error(`the package ${name} was not found in node_modules`);
+    }
+  };
+  const hljs = pkgDir('highlight.js');
+  const files: Record<string, { type: string; body: () => string }> = {
+    '/vendor/marked.js': { type: 'text/javascript', body: () => readFileSync(join(pkgDir('marked'), 'lib', 'marked.esm.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '') },
+    '/vendor/purify.js': { type: 'text/javascript', body: () => readFileSync(join(pkgDir('dompurify'), 'dist', 'purify.es.mjs'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '') },
+    '/vendor/highlight.js': {
+      type: 'text/javascript',
+      body: () => `const module = { exports: {} };\n${readFileSync(join(hljs, 'lib', 'core.js'), 'utf8')}\nexport default module.exports;\n`,
+    },
+    '/vendor/highlight.css': { type: 'text/css', body: () => readFileSync(join(hljs, 'styles', 'github-dark.min.css'), 'utf8') },
+  };
+  for (const lang of HLJS_LANGUAGES) files[`/vendor/hljs/${lang}.js`] = { type: 'text/javascript', body: () => readFileSync(join(hljs, 'es', 'languages', `${lang}.js`), 'utf8') };
+  for (const [url, file] of Object.entries(files)) {
+    let body: string | null = null;
+    app.get(url, (_request, reply) => {
+      body ??= file.body();
+      return reply.type(`${file.type}; charset=utf-8`).header('cache-control', 'public, max-age=0').send(body);
+    });
+  }
 }
