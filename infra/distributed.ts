@@ -23,6 +23,7 @@ export function startDistributedUp(opts: DistributedUrls & { port?: number; bind
       live: host.live,
       opencode: host.kinds.opencode,
       refuse: host.kinds.refuseExposure,
+      features: host.features,
     });
     life.defer(() => gateway.close());
     gatewayPort = gateway.port;

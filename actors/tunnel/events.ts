@@ -59,6 +59,11 @@ export const tunnelEvents = {
   RELAY_FAILED: z.object({ stage: z.enum(['register', 'tunnel', 'heartbeat', 'disconnect']), error: z.string() }),
   RELAY_DISCONNECTED: z.object({}),
   HOST_RESUMED: z.object({}),
+  /** cloudflared was missing: its release is being fetched (services/tunnel/cloudflared-download.ts). */
+  DOWNLOAD_STARTED: z.object({ program: z.string(), version: z.string(), url: z.string().url(), totalBytes: z.number().int().nonnegative().nullable() }),
+  /** A checkpoint of that download (a few per download, not every chunk). */
+  DOWNLOAD_PROGRESS: z.object({ receivedBytes: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative().nullable() }),
+  DOWNLOADED: z.object({ program: z.string(), version: z.string(), path: z.string(), bytes: z.number().int().nonnegative(), sha256: z.string() }),
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 
