@@ -1,26 +1,30 @@
-import type { ActorKind } from './kind.js';
-import { backendChildKind } from './backend-child.js';
-import { tunnelKind } from './tunnel.js';
-import { toolInstallKind } from './tool-install.js';
-import { opencodeInstanceKind } from './opencode-instance.js';
+import type { z } from 'zod';
+import { commandRouter, commandUnion, type AnyKind } from './kind.js';
+import { backendChildKind } from './backend-child/index.js';
+import { tunnelKind } from './tunnel/index.js';
+import { toolInstallKind } from './tool-install/index.js';
+import { opencodeInstanceKind } from './opencode-instance/index.js';
 
-/** Every actor kind Flow knows, by stream type. */
-export const kinds: ReadonlyMap<string, ActorKind> = new Map<string, ActorKind>([
-  [backendChildKind.streamType, backendChildKind as unknown as ActorKind],
-  [tunnelKind.streamType, tunnelKind as unknown as ActorKind],
-  [toolInstallKind.streamType, toolInstallKind as unknown as ActorKind],
-  [opencodeInstanceKind.streamType, opencodeInstanceKind as unknown as ActorKind],
-]);
+/** Every actor kind Flow knows. A new kind is one folder under actors/ and one line here. */
+export const kinds = [backendChildKind, tunnelKind, toolInstallKind, opencodeInstanceKind] as const;
 
-export function kindFor(streamType: string): ActorKind | undefined {
-  return kinds.get(streamType);
+const byType: ReadonlyMap<string, AnyKind> = new Map<string, AnyKind>(kinds.map((k) => [k.streamType, k]));
+
+/** The stream types of every kind. */
+export const streamTypes: readonly string[] = kinds.map((k) => k.streamType);
+
+export function kindFor(streamType: string): AnyKind | undefined {
+  return byType.get(streamType);
 }
+
+/** Every command the host accepts: the union of every kind's command schemas. */
+export const CommandSchema = commandUnion(kinds);
+export type Command = z.infer<typeof CommandSchema>;
+
+const route = commandRouter<AnyKind>(kinds);
 
 /** The actor a command is for, and whether it may create it; undefined if no kind handles it. */
 export function commandTarget(command: { type: string }): { streamId: string; creates: boolean } | undefined {
-  for (const kind of kinds.values()) {
-    const t = kind.fromCommand?.(command);
-    if (t) return { streamId: t.streamId, creates: t.creates };
-  }
-  return undefined;
+  const t = route(command);
+  return t && { streamId: t.event.streamId, creates: t.event.creates };
 }

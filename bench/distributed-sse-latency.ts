@@ -30,7 +30,7 @@ import { JetStreamFeed } from '../services/bus/jetstream-feed.js';
 import { JetStreamPublisher } from '../services/bus/jetstream-publisher.js';
 import { flowNames, type FlowNames } from '../services/bus/names.js';
 import { connectNats, ensureEventStream } from '../services/bus/nats.js';
-import { ActorProjector } from '../services/host/actor-projection.js';
+import { ActorProjector } from '../services/store/projections.js';
 import { EventStore } from '../services/store/event-store.js';
 import { appender, gatewayOver, storeTarget } from './sse-target.js';
 import { openReplica } from '../infra/open-store.js';

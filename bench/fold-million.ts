@@ -17,7 +17,7 @@
  * Diagnostic (paired, --paired events, not Flow's code): step() against machine.transition()
  * with one inert actor scope made once, on the same slices alternately. xstate's transition()
  * builds a throwaway actor per call and that actor computes the machine's initial snapshot;
- * this shows what services/host/fold.ts would gain by not doing that.
+ * this shows what actors/fold.ts would gain by not doing that.
  * Each line stops after `budget` seconds; a line that did not reach the end reports its measured
  * rate and the time projected for all events (marked "projected"). Finished folds are checked
  * against the plain reducer, stream by stream.
@@ -29,8 +29,8 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { createActor, type EventObject } from 'xstate';
-import { BACKEND_POLICY, backendLifeState, type BackendContext, type BackendSnapshot } from '../actors/backend-child.js';
-import { fold, initialSnapshot, step, toMachineEvent, type Snapshot } from '../services/host/fold.js';
+import { BACKEND_POLICY, backendLifeState, type BackendContext, type BackendSnapshot } from '../actors/backend-child/index.js';
+import { fold, initialSnapshot, step, toMachineEvent, type Snapshot } from '../actors/fold.js';
 import { EventStore } from '../services/store/event-store.js';
 import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table, timed } from './lib.js';
 import { backendWorkload, backendWorkloadArray, kind, type BenchEvent } from './workload.js';

@@ -5,7 +5,7 @@ import { kindFor } from '../actors/index.js';
 import { buildGateway } from '../gateway/app.js';
 import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
-import { ActorProjector, readActor, readActors } from '../services/host/actor-projection.js';
+import { ActorProjector, readActor, readActors } from '../services/store/projections.js';
 import { ActorHost } from '../services/host/actor-host.js';
 import type { OpencodeEndpoint } from '../services/opencode/client.js';
 import { opencodeServices } from '../services/opencode/index.js';

@@ -1,6 +1,6 @@
-import { backendChildKind, backendStreamId } from '../actors/backend-child.js';
+import { backendChildKind, backendStreamId } from '../actors/backend-child/index.js';
 import type { ActorKind } from '../actors/kind.js';
-import { initialSnapshot, step, timerWork, type TimerArm } from '../services/host/fold.js';
+import { initialSnapshot, step, timerWork, type TimerArm } from '../actors/fold.js';
 
 /**
  * A realistic backend-child log: every stream is CREATED (autostart), then goes through cycles

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackendConfigSchema, type BackendContext } from '../actors/backend-child.js';
+import { BackendConfigSchema, type BackendContext } from '../actors/backend-child/index.js';
 import type { BackendMetrics } from '../services/backend-child/metrics.js';
 import { RetirementSchema, type ActorListing } from '../services/store/read-model.js';
 

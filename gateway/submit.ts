@@ -1,4 +1,4 @@
-import type { Command } from '../services/host/commands.js';
+import type { Command } from '../actors/index.js';
 import type { SubmitOptions } from '../services/queue/types.js';
 import type { ActorListing } from '../services/store/read-model.js';
 import type { GatewayContext } from './context.js';

@@ -21,8 +21,8 @@ export function startDistributedUp(opts: DistributedUrls & { port?: number; bind
       ...opts,
       nc: host.nc,
       live: host.live,
-      opencode: host.services.opencode.runtime,
-      refuse: host.services.refuseExposure,
+      opencode: host.kinds.opencode,
+      refuse: host.kinds.refuseExposure,
       features: host.features,
     });
     life.defer(() => gateway.close());

@@ -6,14 +6,14 @@ import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { TaskBoard } from '../services/taskboard/index.js';
 import { InProcessLiveBus } from '../services/bus/in-process.js';
 import { ActorHost } from '../services/host/actor-host.js';
-import { ActorReadModel } from '../services/host/actor-read-model.js';
+import { ActorReadModel } from '../services/store/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
 import { FeatureService } from '../services/features/index.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
-import { hostKindServices } from './kind-services.js';
+import { hostKinds } from './kinds.js';
 import { startWithin, type Lifetime } from './lifetime.js';
 import { acquireHostLock, updateLockUrl } from './lock.js';
 import { openFlowStore } from './open-store.js';
@@ -59,14 +59,14 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
   const live = new InProcessLiveBus();
   life.defer(() => live.close());
   let boundPort = port;
-  const { backends, opencode, refuseExposure, all } = hostKindServices({ home: paths.home, live, log: opts.log, gatewayPort: () => boundPort });
-  const host = await ActorHost.start({ store, live, services: all, log: opts.log });
+  const wired = hostKinds({ home: paths.home, live, log: opts.log, gatewayPort: () => boundPort });
+  const host = await ActorHost.start({ store, live, services: wired.services, log: opts.log });
   life.defer(() => host.stop());
   const actors = new ActorReadModel(store);
   const readModel: ReadModel = {
     listActors: (streamType) => actors.listActors(streamType),
     getActor: (streamId) => actors.getActor(streamId),
-    outputLines: (streamId, limit) => backends.outputs()?.lines(streamId, limit) ?? [],
+    outputLines: (streamId, limit) => wired.outputLines(streamId, limit),
   };
   const commands = new InProcessCommandQueue(host);
   const board = new TaskBoard({ live, onError: (err) => opts.log?.(`task board: ${String(err)}`) });
@@ -82,10 +82,10 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     live,
     auth,
     allowedHosts: hosts,
-    backendMetrics: (streamId) => backends.metrics(streamId),
+    backendMetrics: (streamId) => wired.backendMetrics(streamId),
     publicDir: frontend,
     logError: opts.log,
-    extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime, features: featuresEnabled() ? { on: new FeatureService(store, live) } : { off: 'disabled' } }),
+    extraRoutes: flowRoutes({ home: paths.home, board, refuse: wired.refuseExposure, opencode: wired.opencode, features: featuresEnabled() ? { on: new FeatureService(store, live) } : { off: 'disabled' } }),
   });
   life.defer(() => app.close());
   // Last opened, first closed: no command reaches the host once the close has begun.

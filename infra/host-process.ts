@@ -8,7 +8,7 @@ import { CommandWorkers } from '../services/queue/bullmq.js';
 import type { EventStore } from '../services/store/event-store.js';
 import { flowPaths, parseEnv, type DistributedUrls, featuresEnabled } from './config.js';
 import { defaultHostId } from './host-id.js';
-import { hostKindServices } from './kind-services.js';
+import { hostKinds, type HostKinds } from './kinds.js';
 import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
@@ -28,7 +28,7 @@ export interface HostProcess {
   nc: NatsConnection;
   live: NatsLiveBus;
   publisher: JetStreamPublisher;
-  services: ReturnType<typeof hostKindServices>;
+  kinds: HostKinds;
   /** Features in this host's log (FLOW_FEATURES=1), for a gateway in the same process. */
   features?: FeatureService;
   close(): Promise<void>;
@@ -59,18 +59,18 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     await ensureEventStream(nc, names);
     const live = new NatsLiveBus(nc, names);
     life.defer(() => live.close());
-    const services = hostKindServices({ home: paths.home, live, log, gatewayPort: opts.gatewayPort ?? (() => -1) });
+    const kinds = hostKinds({ home: paths.home, live, log, gatewayPort: opts.gatewayPort ?? (() => -1) });
     // Publishing starts before recovery, so what recovery records goes out as it happens.
     const publisher = new JetStreamPublisher(store, nc, names, { log }).start();
     life.defer(() => publisher.close());
     // After the host has stopped: the last events (its processes' exits) get a moment to go out.
     life.defer(() => Promise.race([publisher.idle(), new Promise((r) => setTimeout(r, 2000).unref())]));
-    const host = await ActorHost.start({ store, live, services: services.all, log });
+    const host = await ActorHost.start({ store, live, services: kinds.services, log });
     life.defer(() => host.stop());
     const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
     life.defer(() => workers.close());
     await workers.start();
     const features = featuresEnabled() ? new FeatureService(store, live) : undefined;
-    return { hostId, store, host, nc, live, publisher, services, features, close: () => life.close() };
+    return { hostId, store, host, nc, live, publisher, kinds, features, close: () => life.close() };
   });
 }

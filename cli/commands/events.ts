@@ -123,12 +123,12 @@ export function register(program: Command): void {
     .action((opts: { type?: string }) => {
       const out: Record<string, Record<string, unknown>> = {};
       // The actor kinds' streams, and the features' (not an actor: a stream of records).
-      const streamTypes: [string, Readonly<Record<string, z.ZodType>>][] = [...[...kinds].map(([t, k]) => [t, k.events] as [string, Readonly<Record<string, z.ZodType>>]), [FEATURE_STREAM_TYPE, featureEvents]];
-      for (const [streamType, events] of streamTypes) {
+      const schemas: [string, Readonly<Record<string, z.ZodType>>][] = [...kinds.map((k) => [k.streamType, k.events] as [string, Readonly<Record<string, z.ZodType>>]), [FEATURE_STREAM_TYPE, featureEvents]];
+      for (const [streamType, events] of schemas) {
         if (opts.type && opts.type !== streamType) continue;
         out[streamType] = Object.fromEntries(Object.entries(events).map(([type, schema]) => [type, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));
       }
-      if (opts.type && !out[opts.type]) throw new Error(`no stream type ${opts.type}; known: ${streamTypes.map(([t]) => t).join(', ')}`);
+      if (opts.type && !out[opts.type]) throw new Error(`no stream type ${opts.type}; known: ${schemas.map(([t]) => t).join(', ')}`);
       printJson({ envelope: z.toJSONSchema(EventEnvelopeSchema, { unrepresentable: 'any' }), events: out });
     });
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import type { TunnelContext } from '../../actors/tunnel.js';
-import type { ActorRow } from '../../services/host/actor-projection.js';
+import type { TunnelContext } from '../../actors/tunnel/index.js';
+import type { ActorRow } from '../../services/store/projections.js';
 import { authIsConfigured, passwordFile, readPasswordRecord } from '../../services/auth/password.js';
 
 /** Addresses only this machine can reach. "0.0.0.0" and "::" are every interface, not loopback. */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { tunnelKind, type TunnelContext } from '../../actors/tunnel.js';
+import { tunnelKind, type TunnelContext } from '../../actors/tunnel/index.js';
 import { formatHost, judgeHost, parseHostName, refusalMessage, type AllowedHost, type HostVerdict } from '../../services/auth/allowed-hosts.js';
 import type { ReadModel } from '../../services/store/read-model.js';
 import { errorBody } from '../errors.js';

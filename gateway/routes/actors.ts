@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { kinds, kindFor } from '../../actors/index.js';
-import { fold } from '../../services/host/fold.js';
+import { kindFor, streamTypes } from '../../actors/index.js';
+import { fold } from '../../actors/fold.js';
 import { StreamIdSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import { RetirementSchema, type ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext } from '../context.js';
@@ -91,7 +91,7 @@ export async function actorRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
     method: 'GET',
     url: '/api/actors',
     ...zodRoute({ query: ActorListQuerySchema, response: ActorListSchema }, ({ query }) => {
-      const types = query.streamType ? [query.streamType] : [...kinds.keys()];
+      const types = query.streamType ? [query.streamType] : streamTypes;
       return { actors: types.flatMap((t) => ctx.deps.readModel.listActors(t)).map(summary) };
     }),
   });

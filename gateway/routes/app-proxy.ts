@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import { request as httpRequest } from 'node:http';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
-import { BackendNameSchema, backendStreamId, type BackendContext } from '../../actors/backend-child.js';
+import { BackendNameSchema, backendStreamId, type BackendContext } from '../../actors/backend-child/index.js';
 import { SESSION_COOKIE } from '../auth/guard.js';
 import { TOKEN_PREFIX } from '../../services/auth/tokens.js';
 import { isWebSocketUpgrade } from '../auth/origin.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseToolInstallStreamId, ToolIdSchema } from '../../actors/tool-install.js';
+import { parseToolInstallStreamId, ToolIdSchema } from '../../actors/tool-install/index.js';
 import { RetirementSchema, type ActorListing, type ReadModel } from '../../services/store/read-model.js';
 import { ManifestSchema } from '../../services/tool-install/manifest.js';
 import { listTools, resolveTool, type ListedTool, type ToolListing } from '../../services/tool-install/resolver.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RelayConfigSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel.js';
+import { RelayConfigSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel/index.js';
 import type { ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';

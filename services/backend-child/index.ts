@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child.js';
-import type { ActorKind } from '../../actors/kind.js';
-import type { EffectContext, KindServices } from '../host/effects.js';
+import { backendChildKind, backendLifeState, type BackendContext, type BackendSnapshot } from '../../actors/backend-child/index.js';
+import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
@@ -132,11 +131,9 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     });
   }
 
-  return {
-    kind: backendChildKind as unknown as ActorKind,
+  const services = defineServices(backendChildKind, {
     effects: { spawnProcess, killProcess },
-    outputs: () => output,
-    metrics: (streamId) => (running.has(streamId) ? sampler.get(streamId) : null),
+    outputLines: (streamId, limit) => output?.lines(streamId, limit) ?? [],
 
     attach(store: EventStore) {
       files = opts.logFiles ? new BackendLogFiles({ onError: (m) => process.emitWarning(m), ...opts.logFiles }) : undefined;
@@ -206,7 +203,8 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       output?.flush();
       files?.close();
     },
-  };
+  });
+  return { ...services, outputs: () => output, metrics: (streamId: string) => (running.has(streamId) ? sampler.get(streamId) : null) };
 }
 
 /**

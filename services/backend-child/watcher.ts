@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { extname, resolve } from 'node:path';
-import type { BackendConfig } from '../../actors/backend-child.js';
+import type { BackendConfig } from '../../actors/backend-child/index.js';
 
 /**
  * Watches a backend's paths and reports changed files. Bursts within 50 ms are sent as one

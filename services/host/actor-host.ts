@@ -1,11 +1,12 @@
+import type { Command } from '../../actors/index.js';
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { ActorKind } from '../../actors/kind.js';
+import { commandRouter, type AnyKind as ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventMeta } from '../store/envelope.js';
 import type { EventStore } from '../store/types.js';
 import { ConcurrencyError } from '../store/errors.js';
-import { commandError, type Command, type CommandMeta, type CommandResult } from './commands.js';
+import { commandError, type KindCommand, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
 import { fold, toStored, type Snapshot } from '../../actors/fold.js';
 import { stopUnowned, type HomeProcess } from './orphans.js';
@@ -46,6 +47,7 @@ export class ActorHost {
   private readonly homeId: string;
   private readonly orphanGraceMs: number;
   private readonly byType = new Map<string, KindServices>();
+  private readonly route: ReturnType<typeof commandRouter<ActorKind>>;
   private readonly actors = new Map<string, LiveActor>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Spawn ids of this host's living children: never taken for orphans, whatever the log says yet. */
@@ -67,6 +69,7 @@ export class ActorHost {
       this.byType.set(s.kind.streamType, s);
       s.attach?.(this.store);
     }
+    this.route = commandRouter(opts.services.map((s) => s.kind));
   }
 
   static async start(opts: HostOptions): Promise<ActorHost> {
@@ -85,19 +88,12 @@ export class ActorHost {
   }
 
   /** The typed entry point for every command, whatever queue it came through. */
-  async dispatch(command: Command, meta: CommandMeta = {}): Promise<CommandResult> {
+  async dispatch(command: Command | KindCommand, meta: CommandMeta = {}): Promise<CommandResult> {
     if (this.stopping) return commandError('unavailable', 'Flow is shutting down; try again when it is back');
-    let services: KindServices | undefined;
-    let target: ReturnType<NonNullable<ActorKind['fromCommand']>>;
-    for (const s of this.byType.values()) {
-      target = s.kind.fromCommand?.(command);
-      if (target) {
-        services = s;
-        break;
-      }
-    }
-    if (!services || !target) return commandError('invalid', `no actor kind handles the command ${command.type}`);
-    const t = target;
+    const routed = this.route(command);
+    if (!routed) return commandError('invalid', `no actor kind handles the command ${command.type}`);
+    const services = this.byType.get(routed.kind.streamType)!;
+    const t = routed.event;
     const existing = this.actors.get(t.streamId);
     if (!existing && !t.creates) return commandError('not_found', `${t.streamId} does not exist`);
     return this.enqueue(() => {
@@ -110,7 +106,8 @@ export class ActorHost {
         return { ok: true as const, streamId: t.streamId, version: env.version, status: env.status, position: env.position };
       } catch (err) {
         if (err instanceof RejectedCommandError) {
-          return commandError(t.creates ? 'conflict' : 'invalid_state', t.creates ? `${t.streamId} already exists (it is ${err.status})` : err.message);
+          // One answer to a request the machine cannot take: the kind's reason, in a user's words.
+          return commandError(t.creates ? 'conflict' : 'invalid_state', err.message);
         }
         if (err instanceof InvalidEventError) return commandError('invalid', err.message);
         if (err instanceof ConcurrencyError) return commandError('conflict', err.message);

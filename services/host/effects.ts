@@ -1,8 +1,9 @@
-import type { ActorKind } from '../../actors/kind.js';
+import type { AnyKind, EffectsOf } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventStore } from '../store/event-store.js';
-import type { Snapshot } from './fold.js';
+import type { Snapshot } from '../../actors/fold.js';
 import type { Spawner } from './supervised-spawn.js';
+import type { OutputLine } from '../store/types.js';
 
 export interface Clock {
   now(): number;
@@ -27,11 +28,11 @@ export interface EffectContext {
   readonly clock: Clock;
 }
 
-/** The services side of an actor kind: how its named effects touch the world. */
-export interface KindServices {
-  readonly kind: ActorKind;
-  /** Named actions of the machine, run after the event that asked for them is stored. */
-  readonly effects: Readonly<Record<string, (ctx: EffectContext, params: unknown) => void>>;
+/** One effect: a named action of the machine, carried out after the event that asked for it is stored. */
+export type Effect = (ctx: EffectContext, params: unknown) => void;
+
+/** What services/<kind> provides besides its effects: how its kind meets the world at start, in step, at stop. */
+export interface KindHooks {
   /** Called after every transition and at recovery: keep standing resources (watchers) in line with state. */
   sync?(ctx: EffectContext): void;
   /**
@@ -47,6 +48,28 @@ export interface KindServices {
   shutdown?(): Promise<void>;
   /** Store access for kinds that keep bounded side data (output lines). */
   attach?(store: EventStore): void;
+  /** Output lines this kind keeps for one of its actors (newest last). */
+  outputLines?(streamId: string, limit: number): OutputLine[];
+}
+
+/** The services side of an actor kind: how its named effects touch the world. */
+export interface KindServices extends KindHooks {
+  readonly kind: AnyKind;
+  /** Named actions of the machine, run after the event that asked for them is stored. */
+  readonly effects: Readonly<Record<string, Effect>>;
+}
+
+/** The services of kind K: one effect for each effect the kind names, no more, no fewer. */
+export interface ServicesDef<K extends AnyKind> extends KindHooks {
+  readonly effects: { readonly [E in EffectsOf<K>]: Effect };
+}
+
+/**
+ * Binds a kind to the code that acts for it. The effects object must name exactly the kind's
+ * `effects`: a missing or misspelt one is a compile error, not a log line at run time.
+ */
+export function defineServices<K extends AnyKind>(kind: K, def: NoInfer<ServicesDef<K>>): KindServices {
+  return { ...def, kind, effects: def.effects as Readonly<Record<string, Effect>> };
 }
 
 /** A run as a start event recorded it; `spawnId` is null in logs written before spawn ids. */

@@ -51,13 +51,22 @@ export function recordEvent(
   const data = validateEventData(kind, event.type, event.data);
   const draft = { id: event.id ?? uuidv7(), type: event.type, data, meta: event.meta ?? {}, at: new Date(event.at).toISOString() };
   const [snapshot, actions] = step(kind, current.snapshot, draft);
-  if (kind.commands.has(event.type) && !current.snapshot.can({ ...draft.data, type: draft.type, at: event.at })) {
-    const status = kind.status(current.snapshot as never);
-    throw new RejectedCommandError(`${streamId} is ${status}: ${event.type} does not apply in that state`, status);
-  }
+  const refusal = refusalOf(kind, current.snapshot, { type: event.type, data, at: event.at });
+  if (refusal) throw new RejectedCommandError(refusal.reason, refusal.status);
   const hint: FoldHint = { streamId, steps: [{ snapshot, actions }] };
   const [envelope] = store.append(kind.streamType, streamId, current.version, [draft], { hint });
   return { envelope: envelope!, snapshot, actions };
+}
+
+/**
+ * The host's judgement of a request: none if the machine takes it (or it is an observation,
+ * which is a fact and always recorded), else the state and the kind's reason in a user's words.
+ * The real host and the simulated one (test/support/given.ts) both ask this.
+ */
+export function refusalOf(kind: ActorKind, snapshot: Snapshot, event: { type: string; data: Record<string, unknown>; at: number }): { status: string; reason: string } | undefined {
+  if (!kind.commands.requests.has(event.type)) return undefined;
+  if (snapshot.can({ ...event.data, type: event.type, at: event.at })) return undefined;
+  return { status: kind.status(snapshot as never), reason: kind.describe(snapshot as never, event.type) };
 }
 
 /** Loads an actor's current state from the projection (for writers that are not the host). */

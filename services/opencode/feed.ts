@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { liveSubjects } from '../bus/names.js';
-import { MessageRecordSchema } from '../../actors/opencode-instance.js';
+import { MessageRecordSchema } from '../../actors/opencode-instance/index.js';
 import { SessionViewSchema } from './views.js';
 
 /**

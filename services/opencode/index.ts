@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ActorKind } from '../../actors/kind.js';
-import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance.js';
+import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance/index.js';
 import type { LiveBus } from '../bus/types.js';
-import type { EffectContext, KindServices } from '../host/effects.js';
+import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
 import { isAlive, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
 import { resolveOpencodeBin } from './bin.js';
 import { OpencodeClient, type OpencodeEndpoint } from './client.js';
@@ -245,10 +244,8 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
     return null;
   });
 
-  return {
-    kind: opencodeInstanceKind as unknown as ActorKind,
+  const services = defineServices(opencodeInstanceKind, {
     effects: { spawnProcess, stopProcess, killProcess },
-    runtime,
 
     sync(ctx) {
       latest.set(ctx.streamId, ctx);
@@ -313,7 +310,8 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
         }),
       );
     },
-  };
+  });
+  return { ...services, runtime };
 }
 
 export { OpencodeRuntime } from './runtime.js';

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OPENCODE_POLICY } from '../../actors/opencode-instance.js';
+import { OPENCODE_POLICY } from '../../actors/opencode-instance/index.js';
 import { readLines } from '../host/line-splitter.js';
 import type { Spawner, StartedRun } from '../host/supervised-spawn.js';
 

@@ -1,7 +1,7 @@
 import type { OpencodeClient } from './client.js';
 import type { EventTranslator } from './translate.js';
 import { messageRecord, partView, sessionInfo, type WireMessage } from './wire.js';
-import type { SessionInfo } from '../../actors/opencode-instance.js';
+import type { SessionInfo } from '../../actors/opencode-instance/index.js';
 import type { MessageView } from './views.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { InstanceContext, MessageRecord, SessionInfo } from '../../actors/opencode-instance.js';
+import type { InstanceContext, MessageRecord, SessionInfo } from '../../actors/opencode-instance/index.js';
 import type { WireEvent } from './events.js';
 import type { SessionFeedMessage } from './feed.js';
 import {

@@ -8,7 +8,7 @@ import {
   sessionStatus,
   type InstanceContext,
   type SessionSummary,
-} from '../../actors/opencode-instance.js';
+} from '../../actors/opencode-instance/index.js';
 
 /**
  * What clients see of instances and sessions (the API, the CLI, the live feed). Built from the

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { MessageRecord, PermissionRequest, QuestionRequest, SessionInfo, Tokens } from '../../actors/opencode-instance.js';
+import type { MessageRecord, PermissionRequest, QuestionRequest, SessionInfo, Tokens } from '../../actors/opencode-instance/index.js';
 
 /**
  * opencode's wire formats (reference/opencode.md §4-5), parsed with zod and translated into

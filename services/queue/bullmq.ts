@@ -1,7 +1,8 @@
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { CommandMetaSchema, CommandResultSchema, CommandSchema, commandError, type Command, type CommandResult } from '../host/commands.js';
+import { CommandSchema, type Command } from '../../actors/index.js';
+import { CommandMetaSchema, CommandResultSchema, commandError, type CommandResult } from '../host/commands.js';
 import { COMMAND_QUEUE, hostQueue, type FlowNames } from '../bus/names.js';
 import { invalidCommand, type CommandHandler } from './in-process.js';
 import { redisOptions, within } from './redis.js';

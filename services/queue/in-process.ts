@@ -1,4 +1,5 @@
-import { CommandSchema, commandError, type Command, type CommandMeta, type CommandResult } from '../host/commands.js';
+import { CommandSchema, type Command } from '../../actors/index.js';
+import { commandError, type CommandMeta, type CommandResult } from '../host/commands.js';
 import type { CommandQueue, SubmitOptions } from './types.js';
 
 export interface CommandHandler {

@@ -1,4 +1,5 @@
-import type { Command, CommandMeta, CommandResult } from '../host/commands.js';
+import type { Command } from '../../actors/index.js';
+import type { CommandMeta, CommandResult } from '../host/commands.js';
 
 /** Where a command may run: `host` places a new actor on that host (distributed mode). */
 export interface SubmitOptions extends Omit<CommandMeta, 'causationId'> {

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
-import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel.js';
+import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel/index.js';
 import { judgeHost, refusalMessage } from '../auth/allowed-hosts.js';
 import { systemClock, type Clock } from '../host/effects.js';
 import { clientAddress, clientKey, trustedProxies, type TrustedProxies } from '../net/client-address.js';

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RelayTier } from '../../actors/tunnel.js';
+import type { RelayTier } from '../../actors/tunnel/index.js';
 
 /**
  * The relay's registry of handles, in SQLite so a restart loses none. A handle is unique per

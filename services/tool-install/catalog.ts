@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install.js';
+import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install/index.js';
 import { openSource, readLimited } from './download.js';
 import { ToolError } from './errors.js';
 import { catalogLimits } from './limits.js';

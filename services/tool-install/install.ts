@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
-import type { Registration, RegistrationRef } from '../../actors/tool-install.js';
+import type { Registration, RegistrationRef } from '../../actors/tool-install/index.js';
 import { buildBlocked, ensureBuilt, needsBuildArgv, type BuildConsent, type BuildResult, type BuildSpec } from './build-cache.js';
 import { catalogBase, catalogFetch, fetchCatalogRecord, parseInstallIdArg, resolveSourceUrl, type CatalogRecord } from './catalog.js';
 import { download } from './download.js';

@@ -1,7 +1,7 @@
 import type { ToolPaths } from './paths.js';
 import { isToolId } from './tool-id.js';
 
-/** The data of one tool-install event (validated against actors/tool-install.ts when recorded). */
+/** The data of one tool-install event (validated against actors/tool-install/ when recorded). */
 export type StepData = Record<string, unknown>;
 
 export interface Recorder {
@@ -22,11 +22,11 @@ export async function openRecorder(paths: ToolPaths): Promise<Recorder> {
     import('../store/projections.js'),
     import('../../actors/index.js'),
     import('../host/writer.js'),
-    import('../../actors/tool-install.js'),
+    import('../../actors/tool-install/index.js'),
     import('../../actors/kind.js'),
     import('../../infra/host-id.js'),
   ]);
-  // Installs are per host: the host id is part of the stream's name (see actors/tool-install.ts).
+  // Installs are per host: the host id is part of the stream's name (see actors/tool-install/).
   // It is the host whose log this is: FLOW_HOST_ID if given, else the host id that last ran this
   // FLOW_HOME (f host --id alpha), else this machine's name.
   const db = openDatabase(paths.db);

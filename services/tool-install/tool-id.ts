@@ -1,6 +1,6 @@
 /**
  * The tool-id pattern without zod, for the `f cli <id>` fast path (zod alone costs more start-up
- * time than the rest of `f cli`). actors/tool-install.ts holds the zod schema built from the same
+ * time than the rest of `f cli`). actors/tool-install/ holds the zod schema built from the same
  * pattern; test/tool-install/ids.test.ts keeps the two equal.
  */
 export const TOOL_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;

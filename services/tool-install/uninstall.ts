@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RegistrationRef } from '../../actors/tool-install.js';
+import type { RegistrationRef } from '../../actors/tool-install/index.js';
 import { ToolError } from './errors.js';
 import { installsOf, readIndex, writeIndex } from './index-file.js';
 import { withToolLock } from './lock.js';

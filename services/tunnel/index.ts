@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { ActorKind } from '../../actors/kind.js';
-import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel.js';
+import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel/index.js';
 import { liveSubjects } from '../bus/names.js';
-import type { EffectContext, KindServices } from '../host/effects.js';
+import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
 import { which } from '../tool-install/backends/which.js';
@@ -300,8 +299,7 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
     if (relay) void disconnect(ctx, relay);
   }
 
-  return {
-    kind: tunnelKind as unknown as ActorKind,
+  return defineServices(tunnelKind, {
     effects: { spawnTunnel, killTunnel, checkHealth, relayAnnounce, relayHeartbeat, relayDisconnect },
 
     sync(ctx) {
@@ -347,7 +345,7 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
       }
       await Promise.all(waits);
     },
-  };
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RelayConfig } from '../../actors/tunnel.js';
+import type { RelayConfig } from '../../actors/tunnel/index.js';
 import type { TokenStore } from './tokens.js';
 
 /**

@@ -1,4 +1,4 @@
-import { RelayUsernameSchema, type RelayConfig, type RelayTier } from '../../actors/tunnel.js';
+import { RelayUsernameSchema, type RelayConfig, type RelayTier } from '../../actors/tunnel/index.js';
 import type { TokenStore } from './tokens.js';
 
 /**

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RelayConfig } from '../../actors/tunnel.js';
+import type { RelayConfig } from '../../actors/tunnel/index.js';
 
 /**
  * Relay tokens are secrets: they stay out of the event log (which the API serves) and live in

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { kindFor } from '../../actors/index.js';
-import { ActorProjector } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { newEvent } from '../support/events.js';
 import { runF } from '../support/run-f.js';

@@ -7,7 +7,7 @@ import { JetStreamFeed, StreamReplacedError } from '../../services/bus/jetstream
 import { JetStreamPublisher } from '../../services/bus/jetstream-publisher.js';
 import { flowNames } from '../../services/bus/names.js';
 import { connectNats, ensureEventStream } from '../../services/bus/nats.js';
-import { ActorProjector } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { ReplicaLog, type Delivered, type IngestResult } from '../../services/store/replica.js';
 import { appendEvents, until } from '../gateway/harness.js';

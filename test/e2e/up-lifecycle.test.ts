@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { kindFor } from '../../actors/index.js';
-import { fold, toStored } from '../../services/host/fold.js';
+import { fold, toStored } from '../../actors/fold.js';
 import { isAlive } from '../../services/host/proc.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';

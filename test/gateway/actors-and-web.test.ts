@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
-import { readActor } from '../../services/host/actor-projection.js';
+import { readActor } from '../../services/store/projections.js';
 import type { EventStore } from '../../services/store/event-store.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from './harness.js';
 

@@ -6,13 +6,13 @@ import { createGatewayAuth } from '../../gateway/auth/index.js';
 import { setPassword } from '../../services/auth/password.js';
 import { opencodeRoutePlugin } from '../../gateway/routes/opencode/index.js';
 import { tunnelRoutePlugin } from '../../gateway/routes/tunnels.js';
-import { hostKindServices } from '../../infra/kind-services.js';
+import { hostKinds } from '../../infra/kinds.js';
 import { startWithin } from '../../infra/lifetime.js';
 import { FeatureProjector } from '../../services/features/index.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
-import { ActorProjector } from '../../services/host/actor-projection.js';
-import { ActorReadModel } from '../../services/host/actor-read-model.js';
+import { ActorProjector } from '../../services/store/projections.js';
+import { ActorReadModel } from '../../services/store/actor-read-model.js';
 import { InProcessCommandQueue } from '../../services/queue/in-process.js';
 import { EventStore, type SqliteEventStore } from '../../services/store/event-store.js';
 import { tempDir } from '../support/tmp.js';
@@ -55,8 +55,8 @@ export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<Injec
     life.defer(() => store.close());
     const live = opts.live ?? new InProcessLiveBus();
     if (!opts.live) life.defer(() => live.close());
-    const services = hostKindServices({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
-    const host = await ActorHost.start({ store, live, services: services.all, log: () => {} });
+    const wired = hostKinds({ home: tmp.dir, live, log: () => {}, gatewayPort: () => -1 });
+    const host = await ActorHost.start({ store, live, services: wired.services, log: () => {} });
     life.defer(() => host.stop());
     const actors = new ActorReadModel(store);
     const commands = new InProcessCommandQueue(host);
@@ -67,7 +67,7 @@ export function injectGateway(opts: InjectOptionsForGateway = {}): Promise<Injec
       live,
       publicDir: opts.publicDir,
       auth: opts.password ? createGatewayAuth({ home: tmp.dir, db: store.db }) : undefined,
-      extraRoutes: [tunnelRoutePlugin({ refuse: services.refuseExposure }), opencodeRoutePlugin(services.opencode.runtime), ...(opts.extraRoutes ?? []), ...(opts.routes?.({ store, live, dir: tmp.dir }) ?? [])],
+      extraRoutes: [tunnelRoutePlugin({ refuse: wired.refuseExposure }), opencodeRoutePlugin(wired.opencode), ...(opts.extraRoutes ?? []), ...(opts.routes?.({ store, live, dir: tmp.dir }) ?? [])],
     });
     life.defer(() => app.close());
     life.defer(() => commands.close());

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendStreamId, type BackendContext } from '../../actors/backend-child.js';
+import { backendStreamId, type BackendContext } from '../../actors/backend-child/index.js';
 import { kindFor } from '../../actors/index.js';
 import { backendChildServices } from '../../services/backend-child/index.js';
 import { BackendLogFiles } from '../../services/backend-child/log-file.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
-import { ActorProjector, readActor } from '../../services/host/actor-projection.js';
+import { ActorProjector, readActor } from '../../services/store/projections.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { backendView } from '../../gateway/backend-view.js';
 import { CRASHY } from '../support/host.js';

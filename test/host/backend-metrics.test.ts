@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { backendStreamId } from '../../actors/backend-child.js';
+import { backendStreamId } from '../../actors/backend-child/index.js';
 import { backendChildServices } from '../../services/backend-child/index.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
-import { ActorProjector, readActor } from '../../services/host/actor-projection.js';
+import { ActorProjector, readActor } from '../../services/store/projections.js';
 import { ActorHost } from '../../services/host/actor-host.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { kindFor } from '../../actors/index.js';

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendStreamId } from '../../actors/backend-child.js';
-import { fold } from '../../services/host/fold.js';
+import { backendStreamId } from '../../actors/backend-child/index.js';
+import { fold } from '../../actors/fold.js';
 import { isAlive } from '../../services/host/proc.js';
-import { readActor, readTimers } from '../../services/host/actor-projection.js';
+import { readActor, readTimers } from '../../services/store/projections.js';
 import { kindFor } from '../../actors/index.js';
 import { tempDir } from '../support/tmp.js';
 import { CRASHY, ShiftableClock, startHost, waitForEvents } from '../support/host.js';

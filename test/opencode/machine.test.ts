@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { opencodeInstanceKind as kind, sessionStatus, type InstanceContext } from '../../actors/opencode-instance.js';
+import { opencodeInstanceKind as kind, sessionStatus, type InstanceContext } from '../../actors/opencode-instance/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { fold, initialSnapshot, step, type ActionLike, type Snapshot } from '../../services/host/fold.js';
+import { fold, initialSnapshot, step, type ActionLike, type Snapshot } from '../../actors/fold.js';
 
 /** The opencode-instance machine as a pure decider: events in, state and named effects out. */
 const k = kind as unknown as ActorKind;

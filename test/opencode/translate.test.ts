@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { opencodeInstanceKind as kind, type InstanceContext } from '../../actors/opencode-instance.js';
+import { opencodeInstanceKind as kind, type InstanceContext } from '../../actors/opencode-instance/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { initialSnapshot, step, type Snapshot } from '../../services/host/fold.js';
+import { initialSnapshot, step, type Snapshot } from '../../actors/fold.js';
 import type { SessionFeedMessage } from '../../services/opencode/feed.js';
 import { EventTranslator } from '../../services/opencode/translate.js';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { kindFor } from '../../actors/index.js';
 import { backendChildServices } from '../../services/backend-child/index.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
-import { ActorProjector } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { ActorHost } from '../../services/host/actor-host.js';
 import type { Clock } from '../../services/host/effects.js';
 import { EventStore } from '../../services/store/event-store.js';

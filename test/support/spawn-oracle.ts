@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { kindFor } from '../../actors/index.js';
-import { fold } from '../../services/host/fold.js';
+import { fold } from '../../actors/fold.js';
 import { procInfo } from '../../services/host/proc.js';
 import type { EventEnvelope } from '../../services/store/envelope.js';
 import { EventStore } from '../../services/store/event-store.js';

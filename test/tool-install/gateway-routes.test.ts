@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogRoutes } from '../../gateway/routes/catalog.js';
 import { installRoutes } from '../../gateway/routes/installs.js';
-import { ActorProjector } from '../../services/host/actor-projection.js';
+import { ActorProjector } from '../../services/store/projections.js';
 import { EventStore } from '../../services/store/event-store.js';
 import { kindFor } from '../../actors/index.js';
 import { ensureBuilt, f, FIXTURES, json, sandbox, type Sandbox } from './helpers.js';

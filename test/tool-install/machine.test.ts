@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ActorKind } from '../../actors/kind.js';
-import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install.js';
-import { fold } from '../../services/host/fold.js';
+import { TOOL_ID_REGEX, toolInstallEvents, toolInstallKind, toolInstallMachine, toolInstallStreamId, parseToolInstallStreamId } from '../../actors/tool-install/index.js';
+import { fold } from '../../actors/fold.js';
 import { validateEventData } from '../../services/host/writer.js';
 import { TOOL_ID_PATTERN } from '../../services/tool-install/tool-id.js';
-import { SimulatedActor } from '../support/sim.js';
+import { SimulatedHost } from '../support/given.js';
 
 const kind = toolInstallKind as unknown as ActorKind;
 const IID = 'cli_01jv8n0000000000000000000a';
@@ -57,7 +57,7 @@ describe('tool-install machine', () => {
   });
 
   it('follows a remote install step by step to installed', () => {
-    const sim = new SimulatedActor(kind);
+    const sim = new SimulatedHost(kind);
     const states: string[] = [];
     for (const type of ['INSTALL_REQUESTED', 'MANIFEST_VALIDATED', 'DOWNLOAD_STARTED', 'DOWNLOAD_PROGRESS', 'DOWNLOADED', 'CHECKSUM_VERIFIED', 'EXTRACTED']) {
       sim.send(type, samples[type]![type === 'INSTALL_REQUESTED' ? 1 : 0]!);
@@ -70,7 +70,7 @@ describe('tool-install machine', () => {
   });
 
   it('a failed first install is failed; a failed upgrade leaves the tool installed with the error noted', () => {
-    const sim = new SimulatedActor(kind);
+    const sim = new SimulatedHost(kind);
     sim.send('INSTALL_REQUESTED', samples.INSTALL_REQUESTED![0]!).send('INSTALL_FAILED', samples.INSTALL_FAILED![0]!);
     expect(sim.state).toBe('failed');
     sim.send('INSTALL_REQUESTED', samples.INSTALL_REQUESTED![0]!).send('REGISTERED', samples.REGISTERED![0]!);
@@ -80,7 +80,7 @@ describe('tool-install machine', () => {
   });
 
   it('uninstalling one of two registrations hands the id to the other', () => {
-    const sim = new SimulatedActor(kind);
+    const sim = new SimulatedHost(kind);
     sim.send('INSTALL_REQUESTED', samples.INSTALL_REQUESTED![0]!).send('REGISTERED', samples.REGISTERED![0]!);
     sim.send('INSTALL_REQUESTED', samples.INSTALL_REQUESTED![1]!).send('REGISTERED', samples.REGISTERED![1]!);
     expect((sim.context.registrations as { active: boolean }[]).map((r) => r.active)).toEqual([true, false]);
@@ -95,7 +95,7 @@ describe('tool-install machine', () => {
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 40 }), (events) => {
         const live = createActor(toolInstallMachine).start();
-        const sim = new SimulatedActor(kind);
+        const sim = new SimulatedHost(kind);
         for (const e of events) {
           sim.advance(1000);
           live.send({ ...e.data, type: e.type, at: sim.now } as never);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { restartDelayMs, tunnelCommandTarget, tunnelKind, TUNNEL_POLICY, type TunnelContext } from '../../actors/tunnel.js';
+import { restartDelayMs, tunnelCommandTarget, tunnelKind, TUNNEL_POLICY, type TunnelContext } from '../../actors/tunnel/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../services/host/fold.js';
-import { Sim } from './sim.js';
+import { fold } from '../../actors/fold.js';
+import { SimulatedHost as Sim } from '../support/given.js';
 
 const kind = tunnelKind as unknown as ActorKind;
 const URL1 = 'https://buffalo-marco-cardiff-motel.trycloudflare.com';
@@ -26,14 +26,14 @@ function connected(opts: { relay?: boolean } = {}): Sim {
 describe('tunnel machine', () => {
   it('starts: spawn → process → URL known → connected, with a 30 s tick armed', () => {
     const sim = new Sim(kind);
-    expect(sim.send('START_REQUESTED', { name: 'web', port: 3456 }).map((a) => a.type)).toEqual(['spawnTunnel']);
-    expect(sim.status()).toBe('starting');
+    expect(sim.send('START_REQUESTED', { name: 'web', port: 3456 }).takeEffects()).toEqual(['spawnTunnel']);
+    expect(sim.state).toBe('starting');
     sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 });
-    expect(sim.status()).toBe('starting');
+    expect(sim.state).toBe('starting');
     sim.send('URL_ANNOUNCED', { pid: 100, url: URL1 });
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     expect(ctx(sim).url).toBe(URL1);
-    expect(sim.pendingTimers()).toEqual([{ event: expect.stringContaining('healthInterval') as unknown as string, dueIn: TUNNEL_POLICY.healthIntervalMs }]);
+    expect(sim.pendingTimers()).toEqual([expect.objectContaining({ event: expect.stringContaining('healthInterval') as unknown as string, inMs: TUNNEL_POLICY.healthIntervalMs })]);
   });
 
   it('ignores a URL announced by another (older) process', () => {
@@ -41,24 +41,24 @@ describe('tunnel machine', () => {
     sim.send('START_REQUESTED', { name: 'web', port: 3456 });
     sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 });
     sim.send('URL_ANNOUNCED', { pid: 99, url: URL1 });
-    expect(sim.status()).toBe('starting');
+    expect(sim.state).toBe('starting');
     expect(ctx(sim).url).toBeNull();
   });
 
   it('ticks every 30 s: a HEAD check, then back to connected on HEALTH_OK', () => {
     const sim = connected();
     sim.advance(29_999);
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     sim.advance(1);
-    expect(sim.status()).toBe('checking');
+    expect(sim.state).toBe('checking');
     expect(sim.takeEffects()).toEqual(['checkHealth']);
     expect(ctx(sim).health.checkId).toBe(1);
     sim.advance(800);
     sim.send('HEALTH_OK', { checkId: 1, status: 200 });
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     // The next tick is 30 s after the answer, so ticks are 30.8 s apart: not a wake.
     sim.advance(30_000);
-    expect(sim.status()).toBe('checking');
+    expect(sim.state).toBe('checking');
     expect(ctx(sim).health.checkId).toBe(2);
     expect(ctx(sim).wakes).toBe(0);
     expect(ctx(sim).health.afterWake).toBe(false);
@@ -68,9 +68,9 @@ describe('tunnel machine', () => {
     const sim = connected();
     sim.advance(30_000);
     sim.advance(4_999);
-    expect(sim.status()).toBe('checking');
+    expect(sim.state).toBe('checking');
     sim.advance(1);
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     expect(ctx(sim).health.failures).toBe(1);
     expect(ctx(sim).health.lastError).toMatch(/5000 ms/);
     // A late answer to the timed-out check is stale and changes nothing.
@@ -79,7 +79,7 @@ describe('tunnel machine', () => {
     sim.takeEffects();
     sim.advance(30_000);
     sim.send('HEALTH_FAILED', { checkId: 2, error: 'ECONNREFUSED', status: null });
-    expect(sim.status()).toBe('restarting');
+    expect(sim.state).toBe('restarting');
     expect(sim.takeEffects()).toEqual(['checkHealth', 'killTunnel']);
     expect(ctx(sim).restartReason).toMatch(/2 health checks failed: ECONNREFUSED/);
   });
@@ -88,7 +88,7 @@ describe('tunnel machine', () => {
     const sim = connected();
     sim.advance(30_000);
     sim.send('HEALTH_FAILED', { checkId: 1, error: 'HTTP 530', status: 530 });
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     expect(ctx(sim).url).toBe(URL1);
     sim.advance(30_000);
     sim.send('HEALTH_OK', { checkId: 2, status: 200 });
@@ -102,20 +102,20 @@ describe('tunnel machine', () => {
     sim.takeEffects();
     // The laptop sleeps for 10 minutes; the overdue tick fires the moment it wakes.
     sim.sleep(600_000);
-    expect(sim.status()).toBe('checking');
+    expect(sim.state).toBe('checking');
     expect(sim.takeEffects()).toEqual(['checkHealth']);
     expect(ctx(sim).wakes).toBe(1);
     expect(ctx(sim).lastWakeAt).toBe(sim.now);
     expect(ctx(sim).health.afterWake).toBe(true);
     sim.send('HEALTH_FAILED', { checkId: 2, error: 'ENOTFOUND', status: null });
-    expect(sim.status()).toBe('restarting');
+    expect(sim.state).toBe('restarting');
     expect(ctx(sim).restartReason).toMatch(/sleep\/wake/);
     // The old process goes, a new one comes with a new URL.
     sim.send('PROCESS_EXITED', { pid: 100, code: null, signal: 'SIGTERM', cause: 'exit' });
-    expect(sim.status()).toBe('backoff');
-    expect(sim.pendingTimers()).toEqual([{ event: expect.any(String) as unknown as string, dueIn: 1000 }]);
+    expect(sim.state).toBe('backoff');
+    expect(sim.pendingTimers()).toEqual([expect.objectContaining({ inMs: 1000 })]);
     sim.advance(1000);
-    expect(sim.status()).toBe('starting');
+    expect(sim.state).toBe('starting');
     sim.send('PROCESS_STARTED', { pid: 101, startTicks: 9 });
     sim.send('URL_ANNOUNCED', { pid: 101, url: URL2 });
     expect(ctx(sim).url).toBe(URL2);
@@ -128,7 +128,7 @@ describe('tunnel machine', () => {
     sim.sleep(120_000);
     expect(ctx(sim).health.afterWake).toBe(true);
     sim.send('HEALTH_OK', { checkId: 1, status: 204 });
-    expect(sim.status()).toBe('connected');
+    expect(sim.state).toBe('connected');
     expect(ctx(sim).health.afterWake).toBe(false);
   });
 
@@ -138,11 +138,11 @@ describe('tunnel machine', () => {
     const delays: number[] = [];
     for (let i = 0; i < 7; i++) {
       sim.send('PROCESS_EXITED', { pid, code: 1, signal: null, cause: 'exit' });
-      expect(sim.status()).toBe('backoff');
-      const due = sim.pendingTimers()[0]!.dueIn;
+      expect(sim.state).toBe('backoff');
+      const due = sim.pendingTimers()[0]!.inMs;
       delays.push(due);
       sim.advance(due);
-      expect(sim.status()).toBe('starting');
+      expect(sim.state).toBe('starting');
       pid++;
       sim.send('PROCESS_STARTED', { pid, startTicks: pid });
     }
@@ -158,7 +158,7 @@ describe('tunnel machine', () => {
     sim.send('START_REQUESTED', { name: 'web', port: 3456 });
     sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 });
     sim.send('PROCESS_EXITED', { pid: 100, code: 1, signal: null, cause: 'exit', rateLimited: true, lastStderr: '429 Too Many Requests' });
-    expect(sim.pendingTimers()[0]!.dueIn).toBe(60_000);
+    expect(sim.pendingTimers()[0]!.inMs).toBe(60_000);
     expect(restartDelayMs(3, true)).toBe(240_000);
     expect(restartDelayMs(30, true)).toBe(TUNNEL_POLICY.rateLimitCapMs);
   });
@@ -169,7 +169,7 @@ describe('tunnel machine', () => {
     sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 });
     sim.takeEffects();
     sim.advance(30_000);
-    expect(sim.status()).toBe('restarting');
+    expect(sim.state).toBe('restarting');
     expect(sim.takeEffects()).toEqual(['killTunnel']);
     expect(ctx(sim).restartReason).toMatch(/no public URL/);
   });
@@ -178,26 +178,26 @@ describe('tunnel machine', () => {
     const sim = new Sim(kind);
     sim.send('START_REQUESTED', { name: 'web', port: 3456 });
     sim.send('SPAWN_FAILED', { error: 'cloudflared not found on PATH', permanent: true });
-    expect(sim.status()).toBe('failed');
+    expect(sim.state).toBe('failed');
     expect(sim.pendingTimers()).toEqual([]);
     expect(ctx(sim).lastError).toBe('cloudflared not found on PATH');
     sim.send('START_REQUESTED', { name: 'web', port: 3456, command: ['node', 'fake.mjs'] });
-    expect(sim.status()).toBe('starting');
+    expect(sim.state).toBe('starting');
   });
 
   it('a transient spawn failure backs off and retries', () => {
     const sim = new Sim(kind);
     sim.send('START_REQUESTED', { name: 'web', port: 3456 });
     sim.send('SPAWN_FAILED', { error: 'EAGAIN', permanent: false });
-    expect(sim.status()).toBe('backoff');
+    expect(sim.state).toBe('backoff');
   });
 
   it('with a relay: announce on URL, heartbeat on every tick, disconnect on stop', () => {
     const sim = new Sim(kind);
     sim.send('START_REQUESTED', { name: 'web', port: 3456, relay });
     expect(ctx(sim).relay.status).toBe('pending');
-    sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 });
-    expect(sim.send('URL_ANNOUNCED', { pid: 100, url: URL1 }).map((a) => a.type)).toEqual(['relayAnnounce']);
+    sim.send('PROCESS_STARTED', { pid: 100, startTicks: 5 }).takeEffects();
+    expect(sim.send('URL_ANNOUNCED', { pid: 100, url: URL1 }).takeEffects()).toEqual(['relayAnnounce']);
     sim.send('RELAY_ONLINE', { handleUrl: 'http://bruno.example.test/', tunnelUrl: URL1 });
     expect(ctx(sim).relay.status).toBe('online');
     sim.takeEffects();
@@ -206,10 +206,10 @@ describe('tunnel machine', () => {
     sim.send('HEALTH_OK', { checkId: 1, status: 200 });
     sim.send('RELAY_FAILED', { stage: 'heartbeat', error: 'ECONNREFUSED' });
     expect(ctx(sim).relay).toMatchObject({ status: 'error', lastError: 'heartbeat: ECONNREFUSED' });
-    expect(sim.send('STOP_REQUESTED').map((a) => a.type)).toEqual(['killTunnel', 'relayDisconnect']);
-    expect(sim.status()).toBe('stopping');
+    expect(sim.send('STOP_REQUESTED').takeEffects()).toEqual(['killTunnel', 'relayDisconnect']);
+    expect(sim.state).toBe('stopping');
     sim.send('PROCESS_EXITED', { pid: 100, code: 0, signal: 'SIGTERM', cause: 'exit' });
-    expect(sim.status()).toBe('stopped');
+    expect(sim.state).toBe('stopped');
     sim.send('RELAY_DISCONNECTED');
     expect(ctx(sim).relay.status).toBe('disconnected');
     expect(sim.pendingTimers()).toEqual([]);
@@ -224,10 +224,10 @@ describe('tunnel machine', () => {
   it('stopping cancels the tick; a host shutdown interrupts and resumes', () => {
     const sim = connected();
     sim.send('PROCESS_EXITED', { pid: 100, code: null, signal: 'SIGTERM', cause: 'host-shutdown' });
-    expect(sim.status()).toBe('interrupted');
+    expect(sim.state).toBe('interrupted');
     expect(sim.pendingTimers()).toEqual([]);
     sim.send('HOST_RESUMED');
-    expect(sim.status()).toBe('starting');
+    expect(sim.state).toBe('starting');
   });
 
   it('refuses commands that do not apply (start while connected, stop while stopped)', () => {
@@ -247,7 +247,7 @@ describe('tunnel machine', () => {
     sim.send('HEALTH_FAILED', { checkId: 2, error: 'y', status: null });
     sim.send('PROCESS_EXITED', { pid: 100, code: null, signal: 'SIGTERM', cause: 'exit' });
     sim.advance(5_000);
-    const replayed = fold(kind, sim.log.map((e) => ({ type: e.type, data: e.data, at: new Date(e.at).toISOString() })));
+    const replayed = fold(kind, sim.log);
     expect(replayed.value).toEqual(sim.snapshot.value);
     expect(replayed.context).toEqual(sim.snapshot.context);
   });

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { kindFor } from '../../actors/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { tunnelKind, tunnelStreamId } from '../../actors/tunnel.js';
-import { ActorProjector, readActor, readTimers } from '../../services/host/actor-projection.js';
-import { fold, initialSnapshot, timerWork, toStored, type Snapshot, type TimerArm } from '../../services/host/fold.js';
+import { tunnelKind, tunnelStreamId } from '../../actors/tunnel/index.js';
+import { ActorProjector, readActor, readTimers } from '../../services/store/projections.js';
+import { fold, initialSnapshot, timerWork, toStored, type Snapshot, type TimerArm } from '../../actors/fold.js';
 import { RejectedCommandError, recordEvent } from '../../services/host/writer.js';
 import { EventStore } from '../../services/store/event-store.js';
 

@@ -1,26 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { backendChildKind, BACKEND_POLICY } from '../../actors/backend-child.js';
+import { backendChildKind, BACKEND_POLICY } from '../../actors/backend-child/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { SimulatedActor } from '../support/sim.js';
+import { SimulatedHost } from '../support/given.js';
 
 const kind = backendChildKind as unknown as ActorKind;
 const config = { command: ['node', 'server.js'], cwd: '/srv/api', env: {}, port: null, watch: ['src'], watchExtensions: ['.ts', '.js', '.json'], stopGraceMs: 5000 };
 
-function createdAndRunning(pid = 100): SimulatedActor {
-  const a = new SimulatedActor(kind);
+function createdAndRunning(pid = 100): SimulatedHost {
+  const a = new SimulatedHost(kind);
   a.send('CREATED', { name: 'api', config, autostart: true });
   a.send('PROCESS_STARTED', { pid, startTicks: 1 });
   a.takeEffects();
   return a;
 }
 
-function crash(a: SimulatedActor, pid: number, code = 1) {
+function crash(a: SimulatedHost, pid: number, code = 1) {
   a.send('PROCESS_EXITED', { pid, code, signal: null, cause: 'exit' });
 }
 
 describe('backend-child machine', () => {
   it('given a create with autostart, asks for a spawn and is starting; then running once started', () => {
-    const a = new SimulatedActor(kind).send('CREATED', { name: 'api', config, autostart: true });
+    const a = new SimulatedHost(kind).send('CREATED', { name: 'api', config, autostart: true });
     expect(a.state).toBe('starting');
     expect(a.takeEffects()).toEqual(['spawnProcess']);
     a.send('PROCESS_STARTED', { pid: 100, startTicks: 7 });
@@ -29,7 +29,7 @@ describe('backend-child machine', () => {
   });
 
   it('given a create without autostart, is stopped and spawns nothing', () => {
-    const a = new SimulatedActor(kind).send('CREATED', { name: 'api', config, autostart: false });
+    const a = new SimulatedHost(kind).send('CREATED', { name: 'api', config, autostart: false });
     expect(a.state).toBe('stopped');
     expect(a.takeEffects()).toEqual([]);
   });
@@ -42,7 +42,7 @@ describe('backend-child machine', () => {
       crash(a, pid);
       expect(a.state).toBe('backoff');
       expect(a.context.restarts).toBe(n);
-      expect(a.pendingTimers()).toEqual([{ timerId: expect.stringContaining('restartDelay'), inMs: 1000 * n }]);
+      expect(a.pendingTimers()).toEqual([expect.objectContaining({ timerId: expect.stringContaining('restartDelay'), inMs: 1000 * n })]);
       a.advance(1000 * n - 1);
       expect(a.state).toBe('backoff');
       a.advance(1);
@@ -182,7 +182,7 @@ describe('backend-child machine', () => {
   });
 
   it('a spawn failure counts as a crash and ends failed past the limit', () => {
-    const a = new SimulatedActor(kind).send('CREATED', { name: 'api', config, autostart: true });
+    const a = new SimulatedHost(kind).send('CREATED', { name: 'api', config, autostart: true });
     for (let n = 1; n <= 3; n++) {
       a.send('SPAWN_FAILED', { error: 'ENOENT' });
       expect(a.state).toBe('backoff');

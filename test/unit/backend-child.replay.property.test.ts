@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createActor, SimulatedClock } from 'xstate';
-import { backendChildKind, backendChildMachine } from '../../actors/backend-child.js';
+import { backendChildKind, backendChildMachine } from '../../actors/backend-child/index.js';
 import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../services/host/fold.js';
-import { SimulatedActor } from '../support/sim.js';
+import { fold } from '../../actors/fold.js';
+import { SimulatedHost } from '../support/given.js';
 
 const kind = backendChildKind as unknown as ActorKind;
 const config = { command: ['node', 'x.js'], cwd: '/w', env: {}, port: null, watch: ['.'], watchExtensions: ['.js'], stopGraceMs: 10 };
@@ -51,7 +51,7 @@ describe('backend-child: replay equals live', () => {
         const clock = new SimulatedClock();
         clock.set(start);
         const live = createActor(backendChildMachine, { clock }).start();
-        const sim = new SimulatedActor(kind, start);
+        const sim = new SimulatedHost(kind, start);
         let pid = 1000;
         for (const s of steps) {
           if (s.t === 'wait') {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendContext } from '../../actors/backend-child.js';
+import type { BackendContext } from '../../actors/backend-child/index.js';
 import { exitSummary } from '../../gateway/backend-view.js';
 import { describeRecovery, upBanner } from '../../infra/banner.js';
 import { formatLogLine, mergeLogs, type LogLine } from '../../cli/log-lines.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { needsAttention } from '../../../actors/opencode-instance.js';
+import { needsAttention } from '../../../actors/opencode-instance/index.js';
 import { ATTENTION_PATTERN } from '../../../services/opencode/feed.js';
 import { SessionViewSchema, sessionView, type SessionView } from '../../../services/opencode/views.js';
 import type { GatewayContext } from '../../context.js';

@@ -1,4 +1,4 @@
-import { instanceStreamId, opencodeInstanceKind, type InstanceContext, type SessionSummary } from '../../../actors/opencode-instance.js';
+import { instanceStreamId, opencodeInstanceKind, type InstanceContext, type SessionSummary } from '../../../actors/opencode-instance/index.js';
 import { OpencodeHttpError } from '../../../services/opencode/client.js';
 import { InstanceNotReadyError, type OpencodeRuntime } from '../../../services/opencode/runtime.js';
 import { instanceView, sessionView, type InstanceView, type SessionView } from '../../../services/opencode/views.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../../actors/opencode-instance.js';
+import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../../actors/opencode-instance/index.js';
 import { sessionSubject, type SessionFeedMessage } from '../../../services/opencode/feed.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
 import { MessageViewSchema, SessionViewSchema, sessionView, type MessageView } from '../../../services/opencode/views.js';

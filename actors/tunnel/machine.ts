@@ -1,6 +1,6 @@
-import { z } from 'zod';
-import { and, assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
+import { and, assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
+import { atOf, isCurrentRun, runOf, windingDownUnlessIdle, withTransitions, type ExitCause, type ProcessRun } from '../lifecycle.js';
+import type { TunnelConfig, TunnelEvent } from './events.js';
 
 /**
  * tunnel: a cloudflared quick tunnel that exposes a local port (seed 002, supervisor/tunnel.ts,
@@ -28,87 +28,12 @@ export const TUNNEL_POLICY = {
   rateLimitCapMs: 600_000,
 } as const;
 
-export const TunnelNameSchema = actorNameSchema('a tunnel name');
-
-/** Relay handles become DNS labels and URL path segments: no dots, no slashes, no upper case. */
-export const RelayUsernameSchema = z
-  .string()
-  .min(1, 'a username must not be empty')
-  .max(32, 'a username is at most 32 characters')
-  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, 'a username holds only lower-case letters, digits and "-" (no dots, slashes or spaces), and starts and ends with a letter or digit');
-export const RelayTierSchema = z.enum(['premium', 'free']);
-export type RelayTier = z.infer<typeof RelayTierSchema>;
-
-export const RelayConfigSchema = z.object({
-  url: z.string().url('the relay URL must be a URL such as https://relay.example.test'),
-  username: RelayUsernameSchema,
-  tier: RelayTierSchema.default('premium'),
-});
-export type RelayConfig = z.infer<typeof RelayConfigSchema>;
-
-export const TunnelConfigSchema = z.object({
-  name: TunnelNameSchema,
-  port: z.number().int().min(1).max(65535),
-  /** argv of the tunnel program, `{port}` replaced at spawn; null = the host's default (cloudflared). */
-  command: z.array(z.string().min(1)).min(1).nullable().default(null),
-  relay: RelayConfigSchema.nullable().default(null),
-});
-export type TunnelConfig = z.infer<typeof TunnelConfigSchema>;
-
-const ExitCause = z.enum(['exit', 'host-lost', 'host-shutdown']);
-
-export const tunnelEvents = {
-  START_REQUESTED: TunnelConfigSchema,
-  STOP_REQUESTED: z.object({}),
-  RESTART_REQUESTED: z.object({}),
-  REMOVE_REQUESTED: z.object({}),
-  PROCESS_STARTED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema }),
-  /** `permanent`: retrying cannot help (program not found, exposure refused). */
-  SPAWN_FAILED: z.object({ error: z.string(), permanent: z.boolean().default(false) }),
-  URL_ANNOUNCED: z.object({ pid: z.number().int().positive(), url: z.string().url() }),
-  /** cloudflared's `Registered tunnel connection` line: the edge accepted the connection. */
-  TUNNEL_CONNECTED: z.object({
-    pid: z.number().int().positive(),
-    location: z.string().nullable(),
-    protocol: z.string().nullable(),
-    connIndex: z.number().int().nullable(),
-  }),
-  PROCESS_EXITED: z.object({
-    pid: z.number().int().positive(),
-    code: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    cause: ExitCause,
-    rateLimited: z.boolean().default(false),
-    lastStderr: z.string().max(4096).default(''),
-  }),
-  HEALTH_OK: z.object({ checkId: z.number().int(), status: z.number().int() }),
-  HEALTH_FAILED: z.object({ checkId: z.number().int(), error: z.string(), status: z.number().int().nullable().default(null) }),
-  RELAY_ONLINE: z.object({ handleUrl: z.string().url(), tunnelUrl: z.string().url() }),
-  RELAY_FAILED: z.object({ stage: z.enum(['register', 'tunnel', 'heartbeat', 'disconnect']), error: z.string() }),
-  RELAY_DISCONNECTED: z.object({}),
-  HOST_RESUMED: z.object({}),
-  /** cloudflared was missing: its release is being fetched (services/tunnel/cloudflared-download.ts). */
-  DOWNLOAD_STARTED: z.object({ program: z.string(), version: z.string(), url: z.string().url(), totalBytes: z.number().int().nonnegative().nullable() }),
-  /** A checkpoint of that download (a few per download, not every chunk). */
-  DOWNLOAD_PROGRESS: z.object({ receivedBytes: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative().nullable() }),
-  DOWNLOADED: z.object({ program: z.string(), version: z.string(), path: z.string(), bytes: z.number().int().nonnegative(), sha256: z.string() }),
-  TIMER_FIRED: TimerFiredSchema,
-} as const;
-
-export type TunnelEvent = MachineEvents<typeof tunnelEvents>;
-
-export interface TunnelRun {
-  pid: number;
-  startTicks: number | null;
-  /** The spawn id the process carries (null in logs from before spawn ids). */
-  spawnId: string | null;
-  startedAt: number;
-}
+export type TunnelRun = ProcessRun;
 export interface TunnelExit {
   pid: number | null;
   code: number | null;
   signal: string | null;
-  cause: z.infer<typeof ExitCause> | 'spawn-failed';
+  cause: ExitCause | 'spawn-failed';
   /** Retrying cannot help (a spawn failure such as a missing program, or a refused exposure). */
   permanent: boolean;
   rateLimited: boolean;
@@ -166,9 +91,6 @@ export interface TunnelContext {
   relay: TunnelRelayState;
 }
 
-type Ev<T extends TunnelEvent['type']> = Extract<TunnelEvent, { type: T }>;
-/** Delayed events (after) carry the time the host fired them, like every event. */
-type AnyEv = { type: string; at?: number };
 
 export function restartDelayMs(restarts: number, rateLimited: boolean): number {
   const n = Math.max(0, restarts - 1);
@@ -179,15 +101,11 @@ export function restartDelayMs(restarts: number, rateLimited: boolean): number {
 
 const initialHealth: TunnelHealth = { checkId: 0, failures: 0, afterWake: false, lastOkAt: null, lastCheckAt: null, lastStatus: null, lastError: null };
 
-function isCurrentPid({ context, event }: { context: TunnelContext; event: AnyEv }): boolean {
-  const pid = (event as { pid?: number }).pid;
-  return context.run !== null && context.run.pid === pid;
+function isCurrentPid({ context, event }: { context: TunnelContext; event: { type: string } }): boolean {
+  return isCurrentRun(context.run, event);
 }
-function isCurrentCheck({ context, event }: { context: TunnelContext; event: AnyEv }): boolean {
-  return (event as { checkId?: number }).checkId === context.health.checkId;
-}
-function atOf(event: AnyEv): number {
-  return event.at ?? 0;
+function isCurrentCheck({ context, event }: { context: TunnelContext; event: { type: string } }): boolean {
+  return 'checkId' in event && event.checkId === context.health.checkId;
 }
 
 export const tunnelMachine = setup({
@@ -204,7 +122,7 @@ export const tunnelMachine = setup({
   guards: {
     isCurrentPid,
     isCurrentCheck,
-    hostGone: ({ context, event }) => isCurrentPid({ context, event }) && (event as Ev<'PROCESS_EXITED'>).cause !== 'exit',
+    hostGone: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.cause !== 'exit',
     noRun: ({ context }) => context.run === null,
     hasRelay: ({ context }) => context.config?.relay != null,
     permanentFailure: ({ context }) => context.lastExit?.permanent === true,
@@ -220,7 +138,8 @@ export const tunnelMachine = setup({
     relayDisconnect: () => {},
 
     configure: assign(({ event }) => {
-      const e = event as Ev<'START_REQUESTED'>;
+      assertEvent(event, 'START_REQUESTED');
+      const e = event;
       const config: TunnelConfig = { name: e.name, port: e.port, command: e.command, relay: e.relay };
       return {
         name: e.name,
@@ -237,11 +156,13 @@ export const tunnelMachine = setup({
     resetRestarts: assign({ restarts: 0, rateLimited: false, restartReason: null }),
     countRestart: assign(({ context }) => ({ restarts: context.restarts + 1 })),
     recordRun: assign(({ event }) => {
-      const e = event as Ev<'PROCESS_STARTED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, startedAt: e.at }, url: null, connection: null };
+      assertEvent(event, 'PROCESS_STARTED');
+      const e = event;
+      return { run: runOf(e), url: null, connection: null };
     }),
     recordUrl: assign(({ context, event }) => {
-      const e = event as Ev<'URL_ANNOUNCED'>;
+      assertEvent(event, 'URL_ANNOUNCED');
+      const e = event;
       const changed = context.url !== null || context.previousUrl !== null;
       return {
         url: e.url,
@@ -252,22 +173,25 @@ export const tunnelMachine = setup({
       };
     }),
     recordConnection: assign(({ event }) => {
-      const e = event as Ev<'TUNNEL_CONNECTED'>;
+      assertEvent(event, 'TUNNEL_CONNECTED');
+      const e = event;
       return { connection: { location: e.location, protocol: e.protocol, connIndex: e.connIndex, at: e.at } };
     }),
     recordExit: assign(({ context, event }) => {
-      const e = event as Ev<'PROCESS_EXITED'>;
+      assertEvent(event, 'PROCESS_EXITED');
+      const e = event;
       const lastExit: TunnelExit = { pid: e.pid, code: e.code, signal: e.signal, cause: e.cause, permanent: false, rateLimited: e.rateLimited, lastStderr: e.lastStderr, at: e.at };
       return { lastExit, run: null, url: null, previousUrl: context.url ?? context.previousUrl, connection: null, rateLimited: e.rateLimited };
     }),
     recordSpawnFailure: assign(({ event }) => {
-      const e = event as Ev<'SPAWN_FAILED'>;
+      assertEvent(event, 'SPAWN_FAILED');
+      const e = event;
       const lastExit: TunnelExit = { pid: null, code: null, signal: null, cause: 'spawn-failed', permanent: e.permanent, rateLimited: false, lastStderr: '', at: e.at };
       return { lastError: e.error, lastExit, run: null, url: null };
     }),
     /** A watchdog tick: note it, and whether it came late enough to mean the machine slept. */
     startCheck: assign(({ context, event }) => {
-      const at = atOf(event as AnyEv);
+      const at = atOf(event);
       const woke = context.lastTickAt !== null && at - context.lastTickAt > TUNNEL_POLICY.wakeGapMs;
       return {
         lastTickAt: at,
@@ -277,7 +201,8 @@ export const tunnelMachine = setup({
       };
     }),
     recordHealthy: assign(({ context, event }) => {
-      const e = event as Ev<'HEALTH_OK'>;
+      assertEvent(event, 'HEALTH_OK');
+      const e = event;
       // A healthy tunnel wipes the backoff slate (it has been up for at least one tick).
       return {
         restarts: 0,
@@ -286,7 +211,8 @@ export const tunnelMachine = setup({
       };
     }),
     recordUnhealthy: assign(({ context, event }) => {
-      const e = event as Ev<'HEALTH_FAILED'>;
+      assertEvent(event, 'HEALTH_FAILED');
+      const e = event;
       return { health: { ...context.health, failures: context.health.failures + 1, lastStatus: e.status, lastError: e.error } };
     }),
     recordCheckTimeout: assign(({ context }) => ({
@@ -300,27 +226,32 @@ export const tunnelMachine = setup({
     markHung: assign({ restartReason: `no public URL within ${TUNNEL_POLICY.startTimeoutMs} ms` }),
     markRequested: assign({ restartReason: 'restart requested' }),
     relayOnline: assign(({ event }) => {
-      const e = event as Ev<'RELAY_ONLINE'>;
+      assertEvent(event, 'RELAY_ONLINE');
+      const e = event;
       return { relay: { status: 'online', handleUrl: e.handleUrl, lastError: null, at: e.at } as TunnelRelayState };
     }),
     relayFailed: assign(({ context, event }) => {
-      const e = event as Ev<'RELAY_FAILED'>;
+      assertEvent(event, 'RELAY_FAILED');
+      const e = event;
       return { relay: { ...context.relay, status: 'error', lastError: `${e.stage}: ${e.error}`, at: e.at } as TunnelRelayState };
     }),
     downloadStarted: assign(({ event }) => {
-      const e = event as Ev<'DOWNLOAD_STARTED'>;
+      assertEvent(event, 'DOWNLOAD_STARTED');
+      const e = event;
       return { download: { program: e.program, version: e.version, url: e.url, receivedBytes: 0, totalBytes: e.totalBytes, status: 'downloading', path: null, at: e.at } as TunnelDownload };
     }),
     downloadProgress: assign(({ context, event }) => {
-      const e = event as Ev<'DOWNLOAD_PROGRESS'>;
+      assertEvent(event, 'DOWNLOAD_PROGRESS');
+      const e = event;
       return context.download ? { download: { ...context.download, receivedBytes: e.receivedBytes, totalBytes: e.totalBytes ?? context.download.totalBytes, at: e.at } } : {};
     }),
     downloadDone: assign(({ context, event }) => {
-      const e = event as Ev<'DOWNLOADED'>;
+      assertEvent(event, 'DOWNLOADED');
+      const e = event;
       const d = context.download;
       return { download: { program: e.program, version: e.version, url: d?.url ?? '', receivedBytes: e.bytes, totalBytes: d?.totalBytes ?? e.bytes, status: 'done', path: e.path, at: e.at } as TunnelDownload };
     }),
-    relayGone: assign(({ context, event }) => ({ relay: { ...context.relay, status: 'disconnected', at: atOf(event as AnyEv) } as TunnelRelayState })),
+    relayGone: assign(({ context, event }) => ({ relay: { ...context.relay, status: 'disconnected', at: atOf(event) } as TunnelRelayState })),
   },
 }).createMachine({
   id: 'tunnel',
@@ -440,25 +371,10 @@ export const tunnelMachine = setup({
     },
     failed: { on: { ...whenDown() } },
     interrupted: { on: { HOST_RESUMED: 'starting', ...whenDown() } },
-    stopping: {
-      entry: ['killTunnel', 'relayDisconnect'],
-      always: { guard: 'noRun', target: 'stopped' },
-      on: {
-        PROCESS_EXITED: { guard: 'isCurrentPid', target: 'stopped', actions: 'recordExit' },
-        PROCESS_STARTED: { target: 'stopping', reenter: true, actions: 'recordRun' },
-        SPAWN_FAILED: { target: 'stopped', actions: 'recordSpawnFailure' },
-        REMOVE_REQUESTED: 'removing',
-      },
-    },
-    removing: {
-      entry: ['killTunnel', 'relayDisconnect'],
-      always: { guard: 'noRun', target: 'removed' },
-      on: {
-        PROCESS_EXITED: { guard: 'isCurrentPid', target: 'removed', actions: 'recordExit' },
-        PROCESS_STARTED: { target: 'removing', reenter: true, actions: 'recordRun' },
-        SPAWN_FAILED: { target: 'removed', actions: 'recordSpawnFailure' },
-      },
-    },
+    stopping: withTransitions(windingDownUnlessIdle({ self: 'stopping', next: 'stopped', entry: ['killTunnel', 'relayDisconnect'], started: 'PROCESS_STARTED', exitActions: 'recordExit' }), {
+      REMOVE_REQUESTED: 'removing',
+    }),
+    removing: windingDownUnlessIdle({ self: 'removing', next: 'removed', entry: ['killTunnel', 'relayDisconnect'], started: 'PROCESS_STARTED', exitActions: 'recordExit' }),
     removed: { on: { START_REQUESTED: { target: 'starting', actions: 'configure' } } },
   },
 });
@@ -491,57 +407,3 @@ export function tunnelStatus(snapshot: TunnelSnapshot): string {
   return v.up === 'connected' ? 'connected' : 'checking';
 }
 
-export const tunnelKind = defineKind({
-  streamType: 'tunnel',
-  machine: tunnelMachine,
-  events: tunnelEvents,
-  commands: new Set(['START_REQUESTED', 'STOP_REQUESTED', 'RESTART_REQUESTED', 'REMOVE_REQUESTED']),
-  status: tunnelStatus,
-  fromCommand(command) {
-    const parsed = TunnelCommandSchema.safeParse(command);
-    if (!parsed.success) return undefined;
-    const t = tunnelCommandTarget(parsed.data);
-    return { streamId: t.streamId, type: t.type, data: t.data, creates: parsed.data.type === 'tunnel.start' };
-  },
-});
-
-export function tunnelStreamId(name: string): string {
-  return `tunnel:${name}`;
-}
-
-/** The name a tunnel gets when none is given: one tunnel per local port by default. */
-export function defaultTunnelName(port: number): string {
-  return `port-${port}`;
-}
-
-/** Commands a client may send about a tunnel; each maps to one event of `tunnel:<name>`. */
-export const TunnelCommandSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('tunnel.start'),
-    name: TunnelNameSchema.optional(),
-    port: z.number().int().min(1).max(65535),
-    command: z.array(z.string().min(1)).min(1).optional(),
-    relay: RelayConfigSchema.optional(),
-  }),
-  z.object({ type: z.literal('tunnel.stop'), name: TunnelNameSchema }),
-  z.object({ type: z.literal('tunnel.restart'), name: TunnelNameSchema }),
-  z.object({ type: z.literal('tunnel.remove'), name: TunnelNameSchema }),
-]);
-export type TunnelCommand = z.infer<typeof TunnelCommandSchema>;
-
-export const tunnelCommandEvent = {
-  'tunnel.start': 'START_REQUESTED',
-  'tunnel.stop': 'STOP_REQUESTED',
-  'tunnel.restart': 'RESTART_REQUESTED',
-  'tunnel.remove': 'REMOVE_REQUESTED',
-} as const satisfies Record<TunnelCommand['type'], keyof typeof tunnelEvents>;
-
-/** The stream and event a tunnel command becomes (the host appends it, the machine judges it). */
-export function tunnelCommandTarget(cmd: TunnelCommand): { streamId: string; name: string; type: (typeof tunnelCommandEvent)[TunnelCommand['type']]; data: Record<string, unknown> } {
-  if (cmd.type === 'tunnel.start') {
-    const name = cmd.name ?? defaultTunnelName(cmd.port);
-    const data: TunnelConfig = { name, port: cmd.port, command: cmd.command ?? null, relay: cmd.relay ?? null };
-    return { streamId: tunnelStreamId(name), name, type: 'START_REQUESTED', data };
-  }
-  return { streamId: tunnelStreamId(cmd.name), name: cmd.name, type: tunnelCommandEvent[cmd.type], data: {} };
-}

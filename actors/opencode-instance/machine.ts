@@ -1,6 +1,7 @@
-import { z } from 'zod';
-import { assign, setup, type SnapshotFrom } from 'xstate';
-import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type MachineEvents } from './kind.js';
+import type { z } from 'zod';
+import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
+import { creatable, runOf, windingDown, withTransitions, type ProcessRun } from '../lifecycle.js';
+import { OPENCODE_POLICY, ZERO_TOKENS, type InstanceEvent, type InstanceExitCauseSchema, type PermissionRequest, type QuestionRequest, type RawStatusSchema, type SessionInfo, type Tokens } from './events.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable
@@ -14,129 +15,6 @@ import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type Mach
  * cost); message history stays in the log as MESSAGE_COMPLETED events, so the snapshot that
  * the projection rewrites on every append does not grow with the conversation.
  */
-export const OPENCODE_POLICY = {
-  /** A port taken between picking it and opencode binding it: try another this many times. */
-  maxPortRetries: 3,
-  defaultStartTimeoutMs: 60_000,
-  /** Lines of opencode's output kept with an exit, for "why did it die". */
-  tailLines: 20,
-  previewChars: 200,
-} as const;
-
-export const InstanceIdSchema = actorNameSchema('an instance id');
-
-/** opencode's ids (ses_…, per_…, que_…, msg_…): safe in a URL path and a bus subject. */
-export const OpencodeIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not an opencode id');
-
-export const TokensSchema = z.object({
-  input: z.number().nonnegative(),
-  output: z.number().nonnegative(),
-  reasoning: z.number().nonnegative(),
-  cacheRead: z.number().nonnegative(),
-  cacheWrite: z.number().nonnegative(),
-});
-export type Tokens = z.infer<typeof TokensSchema>;
-export const ZERO_TOKENS: Tokens = { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0 };
-
-export const SessionInfoSchema = z.object({
-  id: OpencodeIdSchema,
-  title: z.string(),
-  directory: z.string().nullable(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  tokens: TokensSchema.nullable(),
-  cost: z.number().nullable(),
-});
-export type SessionInfo = z.infer<typeof SessionInfoSchema>;
-
-export const PermissionRequestSchema = z.object({
-  id: OpencodeIdSchema,
-  sessionId: OpencodeIdSchema,
-  permission: z.string(),
-  patterns: z.array(z.string()),
-  /** What the tool wants to do, as opencode words it (a command line, a path). */
-  detail: z.string().nullable(),
-});
-export type PermissionRequest = z.infer<typeof PermissionRequestSchema>;
-
-export const QuestionRequestSchema = z.object({
-  id: OpencodeIdSchema,
-  sessionId: OpencodeIdSchema,
-  questions: z.array(
-    z.object({
-      question: z.string(),
-      header: z.string().nullable(),
-      options: z.array(z.object({ label: z.string(), description: z.string().nullable() })),
-      multiple: z.boolean(),
-    }),
-  ),
-});
-export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
-
-export const RawStatusSchema = z.enum(['idle', 'busy', 'retry']);
-export const ErrorInfoSchema = z.object({ name: z.string(), message: z.string() });
-
-export const MessageRecordSchema = z.object({
-  id: OpencodeIdSchema,
-  sessionId: OpencodeIdSchema,
-  role: z.enum(['user', 'assistant']),
-  /** The final text: the text parts of the message, joined. */
-  text: z.string(),
-  createdAt: z.number(),
-  completedAt: z.number().nullable(),
-  tokens: TokensSchema.nullable(),
-  cost: z.number().nullable(),
-  finish: z.string().nullable(),
-  error: ErrorInfoSchema.nullable(),
-});
-export type MessageRecord = z.infer<typeof MessageRecordSchema>;
-
-const ExitCause = z.enum(['exit', 'stopped', 'host-lost', 'host-shutdown']);
-
-export const instanceEvents = {
-  CREATED: z.object({
-    id: InstanceIdSchema,
-    directory: z.string().min(1),
-    autostart: z.boolean(),
-    startTimeoutMs: z.number().int().min(100).max(600_000),
-  }),
-  START_REQUESTED: z.object({}),
-  STOP_REQUESTED: z.object({}),
-  REMOVE_REQUESTED: z.object({}),
-  SPAWNED: z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema, port: z.number().int().min(1).max(65535), bin: z.string() }),
-  SPAWN_FAILED: z.object({ error: z.string() }),
-  READY: z.object({ url: z.string().url(), version: z.string().nullable() }),
-  PROCESS_EXITED: z.object({
-    /** null when no process had been recorded (Flow died before it spawned one). */
-    pid: z.number().int().positive().nullable(),
-    code: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    cause: ExitCause,
-    /** opencode answers a taken port with exit 1 and `ServeError`, nothing more (§0.2). */
-    portTaken: z.boolean().default(false),
-    tail: z.array(z.string()).max(OPENCODE_POLICY.tailLines).default([]),
-  }),
-  /** After (re)connecting to its event stream: what opencode says is true now. */
-  SESSIONS_SYNCED: z.object({
-    sessions: z.array(SessionInfoSchema),
-    busy: z.array(z.object({ sessionId: OpencodeIdSchema, status: RawStatusSchema, detail: z.string().nullable() })),
-    permissions: z.array(PermissionRequestSchema),
-    questions: z.array(QuestionRequestSchema),
-  }),
-  SESSION_CREATED: z.object({ session: SessionInfoSchema }),
-  SESSION_UPDATED: z.object({ session: SessionInfoSchema }),
-  SESSION_DELETED: z.object({ sessionId: OpencodeIdSchema }),
-  SESSION_STATUS: z.object({ sessionId: OpencodeIdSchema, status: RawStatusSchema, detail: z.string().nullable().default(null) }),
-  SESSION_ERROR: z.object({ sessionId: OpencodeIdSchema, error: ErrorInfoSchema }),
-  PERMISSION_ASKED: z.object({ permission: PermissionRequestSchema }),
-  PERMISSION_REPLIED: z.object({ sessionId: OpencodeIdSchema, requestId: OpencodeIdSchema, reply: z.string() }),
-  QUESTION_ASKED: z.object({ question: QuestionRequestSchema }),
-  QUESTION_ANSWERED: z.object({ sessionId: OpencodeIdSchema, requestId: OpencodeIdSchema, outcome: z.enum(['replied', 'rejected']) }),
-  MESSAGE_COMPLETED: z.object({ message: MessageRecordSchema }),
-  TIMER_FIRED: TimerFiredSchema,
-} as const;
-
-export type InstanceEvent = MachineEvents<typeof instanceEvents>;
 
 /**
  * A session's state: opencode's own (idle, busy, retry), or what Flow concluded — `error`
@@ -162,21 +40,16 @@ export interface SessionSummary {
   lastMessage: { id: string; role: 'user' | 'assistant'; preview: string; at: number } | null;
 }
 
-export interface InstanceRun {
-  pid: number;
-  startTicks: number | null;
-  /** The spawn id the process carries (null in logs from before spawn ids). */
-  spawnId: string | null;
+export interface InstanceRun extends ProcessRun {
   port: number;
   bin: string;
-  startedAt: number;
 }
 
 export interface InstanceExit {
   pid: number | null;
   code: number | null;
   signal: string | null;
-  cause: z.infer<typeof ExitCause>;
+  cause: z.infer<typeof InstanceExitCauseSchema>;
   at: number;
   tail: string[];
 }
@@ -196,7 +69,7 @@ export interface InstanceContext {
   sessions: Record<string, SessionSummary>;
 }
 
-type Ev<T extends InstanceEvent['type']> = Extract<InstanceEvent, { type: T }>;
+type EventOf<T extends InstanceEvent['type']> = Extract<InstanceEvent, { type: T }>;
 
 /** A session needs its user while opencode waits on a permission or a question. */
 export function needsAttention(s: SessionSummary): boolean {
@@ -257,7 +130,7 @@ function updateSession(ctx: InstanceContext, id: string, fn: (s: SessionSummary)
   return { sessions: { ...ctx.sessions, [id]: fn(s) } };
 }
 
-function exitDescription(e: Ev<'PROCESS_EXITED'>): string {
+function exitDescription(e: EventOf<'PROCESS_EXITED'>): string {
   const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${String(e.code)}`;
   return e.tail.length > 0 ? `${how}; its last output:\n${e.tail.join('\n')}` : how;
 }
@@ -271,11 +144,11 @@ export const opencodeInstanceMachine = setup({
     startTimeout: ({ context }) => context.startTimeoutMs,
   },
   guards: {
-    autostart: ({ event }) => (event as Ev<'CREATED'>).autostart,
+    autostart: ({ event }) => event.type === 'CREATED' && event.autostart,
     isCurrentPid,
-    hostLost: ({ context, event }) => isCurrentPid({ context, event }) && ['host-lost', 'host-shutdown'].includes((event as Ev<'PROCESS_EXITED'>).cause),
+    hostLost: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && ['host-lost', 'host-shutdown'].includes(event.cause),
     portTakenRetry: ({ context, event }) =>
-      isCurrentPid({ context, event }) && (event as Ev<'PROCESS_EXITED'>).portTaken && context.portRetries < OPENCODE_POLICY.maxPortRetries,
+      event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.portTaken && context.portRetries < OPENCODE_POLICY.maxPortRetries,
   },
   actions: {
     // Effects, carried out by services/opencode after the event is stored.
@@ -283,33 +156,45 @@ export const opencodeInstanceMachine = setup({
     stopProcess: () => {},
     killProcess: () => {},
     configure: assign(({ context, event }) => {
-      const e = event as Ev<'CREATED'>;
+      assertEvent(event, 'CREATED');
+      const e = event;
       // A re-created id starts from a clean slate but keeps nothing of the old one's sessions.
       return { ...context, id: e.id, directory: e.directory, startTimeoutMs: e.startTimeoutMs, run: null, url: null, version: null, lastError: null, sessions: {}, portRetries: 0 };
     }),
     resetRetries: assign({ portRetries: 0, lastError: null }),
     countRetry: assign(({ context }) => ({ portRetries: context.portRetries + 1 })),
     recordRun: assign(({ event }) => {
-      const e = event as Ev<'SPAWNED'>;
-      return { run: { pid: e.pid, startTicks: e.startTicks, spawnId: e.spawnId ?? null, port: e.port, bin: e.bin, startedAt: e.at }, url: null, version: null };
+      assertEvent(event, 'SPAWNED');
+      const e = event;
+      return { run: { ...runOf(e), port: e.port, bin: e.bin }, url: null, version: null };
     }),
     recordReady: assign(({ event }) => {
-      const e = event as Ev<'READY'>;
+      assertEvent(event, 'READY');
+      const e = event;
       return { url: e.url, version: e.version, readyAt: e.at, lastError: null };
     }),
-    recordSpawnFailure: assign(({ event }) => ({ lastError: (event as Ev<'SPAWN_FAILED'>).error, run: null, url: null })),
+    recordSpawnFailure: assign(({ event }) => {
+      assertEvent(event, 'SPAWN_FAILED');
+      return { lastError: event.error, run: null, url: null };
+    }),
     recordStartTimeout: assign(({ context }) => ({ lastError: `opencode did not become ready within ${context.startTimeoutMs} ms` })),
     recordExit: assign(({ event }) => {
-      const e = event as Ev<'PROCESS_EXITED'>;
+      assertEvent(event, 'PROCESS_EXITED');
+      const e = event;
       return { lastExit: { pid: e.pid, code: e.code, signal: e.signal, cause: e.cause, at: e.at, tail: e.tail }, run: null, url: null };
     }),
-    describeEarlyExit: assign(({ context, event }) => ({
-      lastError: context.lastError ?? `opencode ${exitDescription(event as Ev<'PROCESS_EXITED'>)} before it was ready`,
-    })),
-    describeCrash: assign(({ event }) => ({ lastError: `opencode ${exitDescription(event as Ev<'PROCESS_EXITED'>)}` })),
+    describeEarlyExit: assign(({ context, event }) => {
+      assertEvent(event, 'PROCESS_EXITED');
+      return { lastError: context.lastError ?? `opencode ${exitDescription(event)} before it was ready` };
+    }),
+    describeCrash: assign(({ event }) => {
+      assertEvent(event, 'PROCESS_EXITED');
+      return { lastError: `opencode ${exitDescription(event)}` };
+    }),
     interruptBusy: assign(({ context }) => ({ sessions: interrupted(context.sessions) })),
     syncSessions: assign(({ context, event }) => {
-      const e = event as Ev<'SESSIONS_SYNCED'>;
+      assertEvent(event, 'SESSIONS_SYNCED');
+      const e = event;
       const sessions: Record<string, SessionSummary> = {};
       // opencode's list is the truth about which sessions exist; what Flow knows about each is kept.
       for (const info of e.sessions) {
@@ -326,47 +211,57 @@ export const opencodeInstanceMachine = setup({
       return { sessions };
     }),
     addSession: assign(({ context, event }) => {
-      const info = (event as Ev<'SESSION_CREATED'>).session;
+      assertEvent(event, 'SESSION_CREATED');
+      const info = event.session;
       const known = context.sessions[info.id];
       return { sessions: { ...context.sessions, [info.id]: known ? withInfo(known, info) : newSession(info) } };
     }),
     updateSessionInfo: assign(({ context, event }) => {
-      const info = (event as Ev<'SESSION_UPDATED'>).session;
+      assertEvent(event, 'SESSION_UPDATED');
+      const info = event.session;
       const known = context.sessions[info.id];
       return { sessions: { ...context.sessions, [info.id]: known ? withInfo(known, info) : newSession(info) } };
     }),
     deleteSession: assign(({ context, event }) => {
-      const { [(event as Ev<'SESSION_DELETED'>).sessionId]: _gone, ...rest } = context.sessions;
+      assertEvent(event, 'SESSION_DELETED');
+      const { [event.sessionId]: _gone, ...rest } = context.sessions;
       return { sessions: rest };
     }),
     setStatus: assign(({ context, event }) => {
-      const e = event as Ev<'SESSION_STATUS'>;
+      assertEvent(event, 'SESSION_STATUS');
+      const e = event;
       return updateSession(context, e.sessionId, (s) => withStatus(s, e.status, e.detail));
     }),
     setError: assign(({ context, event }) => {
-      const e = event as Ev<'SESSION_ERROR'>;
+      assertEvent(event, 'SESSION_ERROR');
+      const e = event;
       // An abort is the user's choice, not a failure: it is remembered but the session is not "error".
       const aborted = e.error.name === 'MessageAbortedError';
       return updateSession(context, e.sessionId, (s) => ({ ...s, lastError: e.error, state: aborted ? s.state : 'error', detail: aborted ? s.detail : e.error.message }));
     }),
     askPermission: assign(({ context, event }) => {
-      const p = (event as Ev<'PERMISSION_ASKED'>).permission;
+      assertEvent(event, 'PERMISSION_ASKED');
+      const p = event.permission;
       return updateSession(context, p.sessionId, (s) => ({ ...s, permissions: [...s.permissions.filter((x) => x.id !== p.id), p] }));
     }),
     answerPermission: assign(({ context, event }) => {
-      const e = event as Ev<'PERMISSION_REPLIED'>;
+      assertEvent(event, 'PERMISSION_REPLIED');
+      const e = event;
       return updateSession(context, e.sessionId, (s) => ({ ...s, permissions: s.permissions.filter((x) => x.id !== e.requestId) }));
     }),
     askQuestion: assign(({ context, event }) => {
-      const q = (event as Ev<'QUESTION_ASKED'>).question;
+      assertEvent(event, 'QUESTION_ASKED');
+      const q = event.question;
       return updateSession(context, q.sessionId, (s) => ({ ...s, questions: [...s.questions.filter((x) => x.id !== q.id), q] }));
     }),
     answerQuestion: assign(({ context, event }) => {
-      const e = event as Ev<'QUESTION_ANSWERED'>;
+      assertEvent(event, 'QUESTION_ANSWERED');
+      const e = event;
       return updateSession(context, e.sessionId, (s) => ({ ...s, questions: s.questions.filter((x) => x.id !== e.requestId) }));
     }),
     countMessage: assign(({ context, event }) => {
-      const m = (event as Ev<'MESSAGE_COMPLETED'>).message;
+      assertEvent(event, 'MESSAGE_COMPLETED');
+      const m = event.message;
       return updateSession(context, m.sessionId, (s) => ({
         ...s,
         messages: s.messages + 1,
@@ -434,23 +329,10 @@ export const opencodeInstanceMachine = setup({
         REMOVE_REQUESTED: 'removing',
       },
     },
-    stopping: {
-      entry: 'stopProcess',
-      on: {
-        SPAWNED: { target: 'stopping', reenter: true, actions: 'recordRun' },
-        SPAWN_FAILED: { target: 'stopped', actions: 'recordSpawnFailure' },
-        PROCESS_EXITED: { guard: 'isCurrentPid', target: 'stopped', actions: ['recordExit', 'interruptBusy'] },
-        REMOVE_REQUESTED: 'removing',
-      },
-    },
-    removing: {
-      entry: 'stopProcess',
-      on: {
-        SPAWNED: { target: 'removing', reenter: true, actions: 'recordRun' },
-        SPAWN_FAILED: { target: 'removed', actions: 'recordSpawnFailure' },
-        PROCESS_EXITED: { guard: 'isCurrentPid', target: 'removed', actions: ['recordExit', 'interruptBusy'] },
-      },
-    },
+    stopping: withTransitions(windingDown({ self: 'stopping', next: 'stopped', entry: 'stopProcess', started: 'SPAWNED', exitActions: ['recordExit', 'interruptBusy'] }), {
+      REMOVE_REQUESTED: 'removing',
+    }),
+    removing: windingDown({ self: 'removing', next: 'removed', entry: 'stopProcess', started: 'SPAWNED', exitActions: ['recordExit', 'interruptBusy'] }),
     stopped: {
       on: {
         START_REQUESTED: { target: 'starting', actions: 'resetRetries' },
@@ -469,58 +351,9 @@ export const opencodeInstanceMachine = setup({
   },
 });
 
-function creatable() {
-  return {
-    CREATED: [
-      { guard: 'autostart', target: 'starting', actions: 'configure' },
-      { target: 'stopped', actions: 'configure' },
-    ],
-  } as const;
-}
-
 export type InstanceSnapshot = SnapshotFrom<typeof opencodeInstanceMachine>;
 
 export function instanceState(snapshot: InstanceSnapshot): string {
   return snapshot.value as string;
 }
 
-export function instanceStreamId(id: string): string {
-  return `opencode-instance:${id}`;
-}
-
-/** Commands a client may send about an instance; each maps to one event of its stream. */
-export const InstanceCommandSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('opencode.create'),
-    id: InstanceIdSchema,
-    directory: z.string().min(1),
-    autostart: z.boolean().default(true),
-    startTimeoutMs: z.number().int().min(100).max(600_000).default(OPENCODE_POLICY.defaultStartTimeoutMs),
-  }),
-  z.object({ type: z.literal('opencode.start'), id: InstanceIdSchema }),
-  z.object({ type: z.literal('opencode.stop'), id: InstanceIdSchema }),
-  z.object({ type: z.literal('opencode.remove'), id: InstanceIdSchema }),
-]);
-export type InstanceCommand = z.infer<typeof InstanceCommandSchema>;
-
-const commandEvent = {
-  'opencode.create': 'CREATED',
-  'opencode.start': 'START_REQUESTED',
-  'opencode.stop': 'STOP_REQUESTED',
-  'opencode.remove': 'REMOVE_REQUESTED',
-} as const satisfies Record<InstanceCommand['type'], keyof typeof instanceEvents>;
-
-export const opencodeInstanceKind = defineKind({
-  streamType: 'opencode-instance',
-  machine: opencodeInstanceMachine,
-  events: instanceEvents,
-  commands: new Set(['CREATED', 'START_REQUESTED', 'STOP_REQUESTED', 'REMOVE_REQUESTED']),
-  status: instanceState,
-  fromCommand(command) {
-    const parsed = InstanceCommandSchema.safeParse(command);
-    if (!parsed.success) return undefined;
-    const c = parsed.data;
-    const data = c.type === 'opencode.create' ? { id: c.id, directory: c.directory, autostart: c.autostart, startTimeoutMs: c.startTimeoutMs } : {};
-    return { streamId: instanceStreamId(c.id), type: commandEvent[c.type], data, creates: c.type === 'opencode.create' };
-  },
-});

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { actorNameSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
+import { ProcessStartedSchema } from '../lifecycle.js';
+
+export const OPENCODE_POLICY = {
+  /** A port taken between picking it and opencode binding it: try another this many times. */
+  maxPortRetries: 3,
+  defaultStartTimeoutMs: 60_000,
+  /** Lines of opencode's output kept with an exit, for "why did it die". */
+  tailLines: 20,
+  previewChars: 200,
+} as const;
+
+export const InstanceIdSchema = actorNameSchema('an instance id');
+
+/** opencode's ids (ses_…, per_…, que_…, msg_…): safe in a URL path and a bus subject. */
+export const OpencodeIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not an opencode id');
+
+export const TokensSchema = z.object({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  reasoning: z.number().nonnegative(),
+  cacheRead: z.number().nonnegative(),
+  cacheWrite: z.number().nonnegative(),
+});
+export type Tokens = z.infer<typeof TokensSchema>;
+export const ZERO_TOKENS: Tokens = { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0 };
+
+export const SessionInfoSchema = z.object({
+  id: OpencodeIdSchema,
+  title: z.string(),
+  directory: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  tokens: TokensSchema.nullable(),
+  cost: z.number().nullable(),
+});
+export type SessionInfo = z.infer<typeof SessionInfoSchema>;
+
+export const PermissionRequestSchema = z.object({
+  id: OpencodeIdSchema,
+  sessionId: OpencodeIdSchema,
+  permission: z.string(),
+  patterns: z.array(z.string()),
+  /** What the tool wants to do, as opencode words it (a command line, a path). */
+  detail: z.string().nullable(),
+});
+export type PermissionRequest = z.infer<typeof PermissionRequestSchema>;
+
+export const QuestionRequestSchema = z.object({
+  id: OpencodeIdSchema,
+  sessionId: OpencodeIdSchema,
+  questions: z.array(
+    z.object({
+      question: z.string(),
+      header: z.string().nullable(),
+      options: z.array(z.object({ label: z.string(), description: z.string().nullable() })),
+      multiple: z.boolean(),
+    }),
+  ),
+});
+export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
+
+export const RawStatusSchema = z.enum(['idle', 'busy', 'retry']);
+export const ErrorInfoSchema = z.object({ name: z.string(), message: z.string() });
+
+export const MessageRecordSchema = z.object({
+  id: OpencodeIdSchema,
+  sessionId: OpencodeIdSchema,
+  role: z.enum(['user', 'assistant']),
+  /** The final text: the text parts of the message, joined. */
+  text: z.string(),
+  createdAt: z.number(),
+  completedAt: z.number().nullable(),
+  tokens: TokensSchema.nullable(),
+  cost: z.number().nullable(),
+  finish: z.string().nullable(),
+  error: ErrorInfoSchema.nullable(),
+});
+export type MessageRecord = z.infer<typeof MessageRecordSchema>;
+
+/** An instance's run may also end because Flow stopped it. */
+export const InstanceExitCauseSchema = z.enum(['exit', 'stopped', 'host-lost', 'host-shutdown']);
+
+export const instanceEvents = {
+  CREATED: z.object({
+    id: InstanceIdSchema,
+    directory: z.string().min(1),
+    autostart: z.boolean(),
+    startTimeoutMs: z.number().int().min(100).max(600_000),
+  }),
+  START_REQUESTED: z.object({}),
+  STOP_REQUESTED: z.object({}),
+  REMOVE_REQUESTED: z.object({}),
+  SPAWNED: ProcessStartedSchema.extend({ port: z.number().int().min(1).max(65535), bin: z.string() }),
+  SPAWN_FAILED: z.object({ error: z.string() }),
+  READY: z.object({ url: z.string().url(), version: z.string().nullable() }),
+  PROCESS_EXITED: z.object({
+    /** null when no process had been recorded (Flow died before it spawned one). */
+    pid: z.number().int().positive().nullable(),
+    code: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    cause: InstanceExitCauseSchema,
+    /** opencode answers a taken port with exit 1 and `ServeError`, nothing more (§0.2). */
+    portTaken: z.boolean().default(false),
+    tail: z.array(z.string()).max(OPENCODE_POLICY.tailLines).default([]),
+  }),
+  /** After (re)connecting to its event stream: what opencode says is true now. */
+  SESSIONS_SYNCED: z.object({
+    sessions: z.array(SessionInfoSchema),
+    busy: z.array(z.object({ sessionId: OpencodeIdSchema, status: RawStatusSchema, detail: z.string().nullable() })),
+    permissions: z.array(PermissionRequestSchema),
+    questions: z.array(QuestionRequestSchema),
+  }),
+  SESSION_CREATED: z.object({ session: SessionInfoSchema }),
+  SESSION_UPDATED: z.object({ session: SessionInfoSchema }),
+  SESSION_DELETED: z.object({ sessionId: OpencodeIdSchema }),
+  SESSION_STATUS: z.object({ sessionId: OpencodeIdSchema, status: RawStatusSchema, detail: z.string().nullable().default(null) }),
+  SESSION_ERROR: z.object({ sessionId: OpencodeIdSchema, error: ErrorInfoSchema }),
+  PERMISSION_ASKED: z.object({ permission: PermissionRequestSchema }),
+  PERMISSION_REPLIED: z.object({ sessionId: OpencodeIdSchema, requestId: OpencodeIdSchema, reply: z.string() }),
+  QUESTION_ASKED: z.object({ question: QuestionRequestSchema }),
+  QUESTION_ANSWERED: z.object({ sessionId: OpencodeIdSchema, requestId: OpencodeIdSchema, outcome: z.enum(['replied', 'rejected']) }),
+  MESSAGE_COMPLETED: z.object({ message: MessageRecordSchema }),
+  TIMER_FIRED: TimerFiredSchema,
+} as const;
+
+export type InstanceEvent = MachineEvents<typeof instanceEvents>;
+

@@ -1,0 +1,19 @@
+import { defineKind } from '../kind.js';
+import { supervisedRefusal } from '../lifecycle.js';
+import { instanceCommands } from './commands.js';
+import { instanceEvents } from './events.js';
+import { instanceState, opencodeInstanceMachine } from './machine.js';
+
+export * from './events.js';
+export * from './commands.js';
+export * from './machine.js';
+
+export const opencodeInstanceKind = defineKind({
+  streamType: 'opencode-instance',
+  machine: opencodeInstanceMachine,
+  events: instanceEvents,
+  commands: instanceCommands,
+  effects: ['spawnProcess', 'stopProcess', 'killProcess'] as const,
+  status: instanceState,
+  describe: (snapshot, request) => supervisedRefusal('instance', snapshot.context.id, instanceState(snapshot), request),
+});
