@@ -5,9 +5,11 @@ import { actorNameSchema, defineKind, SpawnIdSchema, TimerFiredSchema, type Mach
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
  * A crash (non-zero exit, or death by a signal Flow did not send) restarts it after
- * 1000 ms × n, n being the restarts so far, at most 3 times; a run that lasted over 30 s
- * resets n first; past the limit it is `failed` until started by hand. A settled file change
- * (500 ms without another) restarts it and resets n. A clean exit (code 0) stays down.
+ * unit × n, n being the restarts so far, at most maxRestarts times; a run that lasted over
+ * stableAfterMs resets n first; past the limit it is `failed` until started by hand. The
+ * three numbers are the backend's restart policy (seed 002's 1000 ms / 3 / 30 s unless its
+ * config says otherwise). A settled file change (500 ms without another) restarts it and
+ * resets n. A clean exit (code 0) stays down.
  */
 export const BACKEND_POLICY = {
   maxRestarts: 3,
@@ -15,6 +17,17 @@ export const BACKEND_POLICY = {
   stableAfterMs: 30_000,
   watchDebounceMs: 500,
 } as const;
+
+/** How a backend is restarted after crashes; carried in its CREATED event, so a replay judges alike. */
+export const RestartPolicySchema = z
+  .object({
+    maxRestarts: z.number().int().min(0).max(1000).default(BACKEND_POLICY.maxRestarts),
+    backoffUnitMs: z.number().int().min(0).max(3_600_000).default(BACKEND_POLICY.restartDelayUnitMs),
+    stableAfterMs: z.number().int().min(0).max(86_400_000).default(BACKEND_POLICY.stableAfterMs),
+  })
+  .strict();
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
+export const DEFAULT_RESTART_POLICY: RestartPolicy = RestartPolicySchema.parse({});
 
 export const BackendNameSchema = actorNameSchema('a backend name');
 
@@ -26,6 +39,9 @@ export const BackendConfigSchema = z.object({
   watch: z.array(z.string().min(1)).default([]),
   watchExtensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/)).default(['.ts', '.js', '.json']),
   stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
+  // Optional only for events from before policies (they fold to the defaults); the gateway
+  // always writes it, so a later change of the defaults cannot change what a replay decides.
+  restart: RestartPolicySchema.optional(),
 });
 export type BackendConfig = z.infer<typeof BackendConfigSchema>;
 
@@ -85,10 +101,15 @@ function ranMs(ctx: BackendContext, at: number): number | null {
   return ctx.run ? at - ctx.run.startedAt : null;
 }
 
-/** The restart count the last crash is judged with: a run of over 30 s wipes the slate first. */
+/** Events from before restart policies carry none: they fold to the defaults. */
+function policyOf(ctx: BackendContext): RestartPolicy {
+  return ctx.config?.restart ?? DEFAULT_RESTART_POLICY;
+}
+
+/** The restart count the last crash is judged with: a run longer than the stable time wipes the slate first. */
 function countBeforeCrash(ctx: BackendContext): number {
   const ran = ctx.lastExit?.ranMs ?? null;
-  return ran !== null && ran > BACKEND_POLICY.stableAfterMs ? 0 : ctx.restarts;
+  return ran !== null && ran > policyOf(ctx).stableAfterMs ? 0 : ctx.restarts;
 }
 
 function isCurrentPid({ context, event }: { context: BackendContext; event: BackendEvent }): boolean {
@@ -101,7 +122,7 @@ export const backendChildMachine = setup({
     events: {} as BackendEvent,
   },
   delays: {
-    restartDelay: ({ context }) => BACKEND_POLICY.restartDelayUnitMs * context.restarts,
+    restartDelay: ({ context }) => policyOf(context).backoffUnitMs * context.restarts,
   },
   guards: {
     isCurrentPid,
@@ -111,7 +132,7 @@ export const backendChildMachine = setup({
       const e = event as Ev<'PROCESS_EXITED'>;
       return e.code === 0 && e.signal === null;
     },
-    withinRestartBudget: ({ context }) => countBeforeCrash(context) < BACKEND_POLICY.maxRestarts,
+    withinRestartBudget: ({ context }) => countBeforeCrash(context) < policyOf(context).maxRestarts,
     autostart: ({ event }) => (event as Ev<'CREATED'>).autostart,
   },
   actions: {
