@@ -30,6 +30,10 @@ const groups: Record<string, Group> = {
   cli: toolCommands,
   catalog: toolCommands,
   ai: toolCommands,
+  apply: () => import('./commands/apply.js'),
+  status: () => import('./commands/daemon.js'),
+  down: () => import('./commands/daemon.js'),
+  service: () => import('./commands/service.js'),
 };
 
 async function main(argv: string[]): Promise<void> {
