@@ -8,7 +8,8 @@ import { tryLock, updateLock } from '../services/host/pid-lock.js';
  */
 export function acquireHostLock(path: string, url: string): () => void {
   mkdirSync(dirname(path), { recursive: true });
-  const lock = tryLock(path, { url });
+  // startedAt and detached are for `f status` (uptime, how it was started).
+  const lock = tryLock(path, { url, startedAt: new Date().toISOString(), detached: process.env.FLOW_DETACHED === '1' });
   if (lock.taken) return lock.release;
   const who = lock.holder ? `pid ${lock.holder.pid}, ${String(lock.holder.url ?? 'starting')}` : 'another f up is starting';
   throw new Error(`Flow is already running for this FLOW_HOME (${who}); stop it first or use another FLOW_HOME`);
