@@ -12,6 +12,7 @@ type Group = () => Promise<{ register(program: Command): void }>;
 const opencodeCommands: Group = () => import('./commands/opencode.js');
 const toolCommands: Group = () => import('./commands/tools.js');
 const distributedCommands: Group = () => import('./commands/distributed.js');
+const daemonCommands: Group = () => import('./commands/daemon.js');
 
 const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
@@ -31,8 +32,8 @@ const groups: Record<string, Group> = {
   catalog: toolCommands,
   ai: toolCommands,
   apply: () => import('./commands/apply.js'),
-  status: () => import('./commands/daemon.js'),
-  down: () => import('./commands/daemon.js'),
+  status: daemonCommands,
+  down: daemonCommands,
   service: () => import('./commands/service.js'),
 };
 

@@ -14,6 +14,12 @@ afterAll(() => {
 });
 
 describe('f apply: bad files and no Flow', () => {
+  it('f --help lists apply, status, down and service once each (every group loads together)', async () => {
+    const r = await runF(['--help'], { FLOW_HOME: t.dir });
+    expect(r.code).toBe(0);
+    for (const c of ['apply', 'status', 'down', 'service']) expect(r.stdout.match(new RegExp(`^  ${c} `, 'gm'))).toHaveLength(1);
+  });
+
   it('a bad flow.toml is refused before anything is asked of Flow, naming file, line and field', async () => {
     const file = join(t.dir, 'bad', 'flow.toml');
     mkdirSync(join(t.dir, 'bad'), { recursive: true });
