@@ -21,7 +21,7 @@ export default tseslint.config(
     files: ['gateway/web/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', history: 'readonly', EventSource: 'readonly', Node: 'readonly', URLSearchParams: 'readonly', requestAnimationFrame: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', alert: 'readonly', confirm: 'readonly', prompt: 'readonly', TextDecoder: 'readonly', CSS: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', navigator: 'readonly', history: 'readonly', EventSource: 'readonly', Node: 'readonly', URLSearchParams: 'readonly', requestAnimationFrame: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', alert: 'readonly', confirm: 'readonly', prompt: 'readonly', TextDecoder: 'readonly', CSS: 'readonly', Notification: 'readonly', HTMLElement: 'readonly', focus: 'readonly' },
     },
   },
   {

@@ -87,6 +87,11 @@ export const tunnelEvents = {
   RELAY_FAILED: z.object({ stage: z.enum(['register', 'tunnel', 'heartbeat', 'disconnect']), error: z.string() }),
   RELAY_DISCONNECTED: z.object({}),
   HOST_RESUMED: z.object({}),
+  /** cloudflared was missing: its release is being fetched (services/tunnel/cloudflared-download.ts). */
+  DOWNLOAD_STARTED: z.object({ program: z.string(), version: z.string(), url: z.string().url(), totalBytes: z.number().int().nonnegative().nullable() }),
+  /** A checkpoint of that download (a few per download, not every chunk). */
+  DOWNLOAD_PROGRESS: z.object({ receivedBytes: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative().nullable() }),
+  DOWNLOADED: z.object({ program: z.string(), version: z.string(), path: z.string(), bytes: z.number().int().nonnegative(), sha256: z.string() }),
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 
@@ -127,8 +132,20 @@ export interface TunnelRelayState {
   lastError: string | null;
   at: number | null;
 }
+/** The download of a missing cloudflared this tunnel waits for (or the last one it waited for). */
+export interface TunnelDownload {
+  program: string;
+  version: string;
+  url: string;
+  receivedBytes: number;
+  totalBytes: number | null;
+  status: 'downloading' | 'done';
+  path: string | null;
+  at: number;
+}
 export interface TunnelContext {
   name: string;
+  download?: TunnelDownload | null;
   config: TunnelConfig | null;
   run: TunnelRun | null;
   /** The public URL of the current run; null until announced. A restart brings a new one. */
@@ -290,6 +307,19 @@ export const tunnelMachine = setup({
       const e = event as Ev<'RELAY_FAILED'>;
       return { relay: { ...context.relay, status: 'error', lastError: `${e.stage}: ${e.error}`, at: e.at } as TunnelRelayState };
     }),
+    downloadStarted: assign(({ event }) => {
+      const e = event as Ev<'DOWNLOAD_STARTED'>;
+      return { download: { program: e.program, version: e.version, url: e.url, receivedBytes: 0, totalBytes: e.totalBytes, status: 'downloading', path: null, at: e.at } as TunnelDownload };
+    }),
+    downloadProgress: assign(({ context, event }) => {
+      const e = event as Ev<'DOWNLOAD_PROGRESS'>;
+      return context.download ? { download: { ...context.download, receivedBytes: e.receivedBytes, totalBytes: e.totalBytes ?? context.download.totalBytes, at: e.at } } : {};
+    }),
+    downloadDone: assign(({ context, event }) => {
+      const e = event as Ev<'DOWNLOADED'>;
+      const d = context.download;
+      return { download: { program: e.program, version: e.version, url: d?.url ?? '', receivedBytes: e.bytes, totalBytes: d?.totalBytes ?? e.bytes, status: 'done', path: e.path, at: e.at } as TunnelDownload };
+    }),
     relayGone: assign(({ context, event }) => ({ relay: { ...context.relay, status: 'disconnected', at: atOf(event as AnyEv) } as TunnelRelayState })),
   },
 }).createMachine({
@@ -334,6 +364,8 @@ export const tunnelMachine = setup({
       after: { startTimeout: { target: 'restarting', actions: 'markHung' } },
       on: {
         PROCESS_STARTED: { target: 'starting', actions: 'recordRun' },
+        // No start timeout while cloudflared downloads: the download's own idle timeout watches it.
+        DOWNLOAD_STARTED: { guard: 'noRun', target: 'downloading', actions: 'downloadStarted' },
         URL_ANNOUNCED: [
           { guard: and(['isCurrentPid', 'hasRelay']), target: 'up', actions: ['recordUrl', 'relayAnnounce'] },
           { guard: 'isCurrentPid', target: 'up', actions: 'recordUrl' },
@@ -342,6 +374,17 @@ export const tunnelMachine = setup({
         ...onExit(),
         STOP_REQUESTED: 'stopping',
         RESTART_REQUESTED: { target: 'restarting', actions: ['resetRestarts', 'markRequested'] },
+        REMOVE_REQUESTED: 'removing',
+      },
+    },
+    downloading: {
+      on: {
+        DOWNLOAD_PROGRESS: { actions: 'downloadProgress' },
+        // Back to starting, whose entry spawns the program now that it is there.
+        DOWNLOADED: { target: 'starting', actions: 'downloadDone' },
+        SPAWN_FAILED: { target: 'crashed', actions: 'recordSpawnFailure' },
+        STOP_REQUESTED: 'stopping',
+        RESTART_REQUESTED: { target: 'starting', actions: ['resetRestarts', 'markRequested'] },
         REMOVE_REQUESTED: 'removing',
       },
     },

@@ -20,6 +20,7 @@ const groups: Record<string, Group> = {
   gateway: distributedCommands,
   auth: () => import('./commands/auth.js'),
   backend: () => import('./commands/backend.js'),
+  logs: () => import('./commands/logs.js'),
   events: () => import('./commands/events.js'),
   tunnel: () => import('./commands/tunnel.js'),
   relay: () => import('./commands/relay.js'),

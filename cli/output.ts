@@ -1,14 +1,15 @@
 /** Prints rows as an aligned table (or JSON with --json), the way PM2 and mise list things. */
 export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
-  if (rows.length === 0) {
-    process.stdout.write('(none)\n');
-    return;
-  }
+  process.stdout.write(table(rows, columns));
+}
+
+/** The aligned table as text, one line per row after the header ("(none)" for no rows). */
+export function table(rows: Record<string, unknown>[], columns: string[]): string {
+  if (rows.length === 0) return '(none)\n';
   const cells = rows.map((r) => columns.map((c) => formatCell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write(line(columns.map((c) => c.toUpperCase())) + '\n');
-  for (const row of cells) process.stdout.write(line(row) + '\n');
+  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].map((l) => l + '\n').join('');
 }
 
 export function printJson(value: unknown): void {

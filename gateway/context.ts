@@ -6,6 +6,7 @@ import type { ClientRegistry } from './streams/clients.js';
 import type { GatewayAuth } from './auth/index.js';
 import type { AllowedHost } from '../services/auth/allowed-hosts.js';
 import type { ErrorLog } from './errors.js';
+import type { BackendMetrics } from '../services/backend-child/metrics.js';
 
 export interface GatewayOptions {
   /** SSE `: ping` comments and WebSocket pings, in ms (default 25 s, as Centrifugo and Socket.IO). */
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   extraRoutes?: RoutePlugin[];
   /** Login enforcement (gateway/auth): its onRequest hook guards every route, its routes are /api/auth/*. */
   auth?: GatewayAuth;
+  /** The last CPU/memory sample of a running backend (services/backend-child/metrics.ts); none → no figures. */
+  backendMetrics?: (streamId: string) => BackendMetrics | null;
   /** Fastify's logger option; off unless given. */
   logger?: boolean | Record<string, unknown>;
   /** Where every 500 is written (default: stderr, so `f up` and `f gateway` show it). */
@@ -43,6 +46,8 @@ export interface GatewayDeps {
    * (FLOW_ALLOWED_HOSTS). The public names of tunnels exposing the gateway are added from the read model.
    */
   allowedHosts?: readonly AllowedHost[];
+  /** A user's own frontend served at `/` (PUBLIC_DIR); the dashboard is then at /flow/ only. */
+  publicDir?: string;
 }
 
 export type ResolvedOptions = Required<GatewayOptions>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
 /** Process-level configuration, from the environment (and CLI flags that override it). */
@@ -17,12 +18,73 @@ export const FlowEnvSchema = z.object({
   /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
   // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  /** Seed 003's features API (`/api/features`): on with 1 (or true). */
+  FLOW_FEATURES: z.enum(['0', '1', 'true', 'false'], { message: 'FLOW_FEATURES is 1 (on) or 0 (off)' }).optional(),
+  /** A user's own frontend served at `/` (seed 003's PUBLIC_DIR, accepted when this is unset). */
+  FLOW_PUBLIC_DIR: z.string().min(1).optional(),
+  PUBLIC_DIR: z.string().optional(),
+  /** Seed 003: open the dashboard in a browser once `f up` is listening. */
+  OPEN_BROWSER: z
+    .string()
+    .regex(/^(true|false|1|0|yes|no|)$/i, 'OPEN_BROWSER is true or false')
+    .optional(),
+  /** Directories besides the home that the dashboard's directory picker may browse, `:`-separated. */
+  FLOW_DIR_ROOTS: z.string().optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
+  /** Size past which `$FLOW_HOME/logs/<backend>.log` is rotated (default 10 MiB). */
+  FLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024, 'FLOW_LOG_MAX_BYTES must be at least 1024').optional(),
+  /** Log files kept per backend, the current one included (default 3). */
+  FLOW_LOG_FILES: z.coerce.number().int().min(1, 'FLOW_LOG_FILES must be at least 1').max(100, 'FLOW_LOG_FILES must be at most 100').optional(),
 });
+
+export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_LOG_FILES = 3;
+
+/** Where and how backends' log files are written: `$FLOW_HOME/logs`, FLOW_LOG_MAX_BYTES × FLOW_LOG_FILES. */
+export function logFileOptions(home: string, env: NodeJS.ProcessEnv = process.env): { dir: string; maxBytes: number; files: number } {
+  const parsed = parseEnv(env);
+  return { dir: join(home, 'logs'), maxBytes: parsed.FLOW_LOG_MAX_BYTES ?? DEFAULT_LOG_MAX_BYTES, files: parsed.FLOW_LOG_FILES ?? DEFAULT_LOG_FILES };
+}
 
 /** FLOW_ALLOWED_HOSTS, checked (a bad entry stops the start with a message naming it). */
 export function allowedHosts(env: NodeJS.ProcessEnv = process.env): AllowedHost[] {
   return parseEnv(env).FLOW_ALLOWED_HOSTS ?? [];
+}
+
+/** Whether the features API is on (FLOW_FEATURES=1). */
+export function featuresEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = parseEnv(env).FLOW_FEATURES;
+  return v === '1' || v === 'true';
+}
+
+/**
+ * The directory PUBLIC_DIR (or FLOW_PUBLIC_DIR) names, resolved to its real path, or undefined
+ * when neither is set. One that is missing or not a directory stops the start, naming it.
+ */
+export function publicDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const parsed = parseEnv(env);
+  const name = parsed.FLOW_PUBLIC_DIR ? 'FLOW_PUBLIC_DIR' : parsed.PUBLIC_DIR ? 'PUBLIC_DIR' : undefined;
+  if (!name) return undefined;
+  const dir = resolve(env[name]!);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new Error(`${name}=${env[name]} does not exist: make the directory with your frontend's files (index.html), or unset ${name}`);
+  }
+  if (!st.isDirectory()) throw new Error(`${name}=${env[name]} is not a directory: it must hold your frontend's files (index.html)`);
+  return realpathSync(dir);
+}
+
+/** OPEN_BROWSER=true (or 1, yes): open the dashboard when `f up` is ready, as `f up --open` does. */
+export function openBrowserWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(true|1|yes)$/i.test(parseEnv(env).OPEN_BROWSER ?? '');
+}
+
+/** Where the working-directory picker may browse: the user's home, then FLOW_DIR_ROOTS. */
+export function dirRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (parseEnv(env).FLOW_DIR_ROOTS ?? '').split(delimiter).filter(Boolean).map((p) => resolve(p));
+  return [homedir(), ...extra];
 }
 
 export interface DistributedUrls {

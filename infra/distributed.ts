@@ -23,6 +23,7 @@ export function startDistributedUp(opts: DistributedUrls & { port?: number; bind
       live: host.live,
       opencode: host.services.opencode.runtime,
       refuse: host.services.refuseExposure,
+      features: host.features,
     });
     life.defer(() => gateway.close());
     gatewayPort = gateway.port;

@@ -10,7 +10,8 @@ import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
-import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
+import { FeatureService } from '../services/features/index.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
 import { startWithin, type Lifetime } from './lifetime.js';
@@ -51,6 +52,7 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
   const openBind = openBindRefusal(paths.home, bind);
   if (openBind) throw new Error(openBind);
   const hosts = allowedHosts();
+  const frontend = publicDir();
   life.defer(acquireHostLock(join(paths.home, 'host.lock'), `http://${bind}:${port}`));
   const store = openFlowStore({ host: opts.hostId });
   life.defer(() => store.close());
@@ -80,8 +82,10 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     live,
     auth,
     allowedHosts: hosts,
+    backendMetrics: (streamId) => backends.metrics(streamId),
+    publicDir: frontend,
     logError: opts.log,
-    extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime }),
+    extraRoutes: flowRoutes({ home: paths.home, board, refuse: refuseExposure, opencode: opencode.runtime, features: featuresEnabled() ? { on: new FeatureService(store, live) } : { off: 'disabled' } }),
   });
   life.defer(() => app.close());
   // Last opened, first closed: no command reaches the host once the close has begun.

@@ -10,6 +10,7 @@ import { gatewayExposure, openBindRefusal } from '../gateway/auth/exposure.js';
 import { authIsConfigured } from '../services/auth/password.js';
 import { JetStreamFeed, StreamReplacedError } from '../services/bus/jetstream-feed.js';
 import { LiveOutputTail } from '../services/bus/live-tail.js';
+import { LiveMetricsTail } from '../services/backend-child/metrics.js';
 import { flowNames, hostQueue, type FlowNames } from '../services/bus/names.js';
 import { connectNats, NatsLiveBus } from '../services/bus/nats.js';
 import type { LiveBus } from '../services/bus/types.js';
@@ -21,7 +22,8 @@ import type { ReadModel } from '../services/store/read-model.js';
 import type { ReplicaLog } from '../services/store/replica.js';
 import { gatewayExposureGuard } from '../services/tunnel/index.js';
 import { TaskBoard } from '../services/taskboard/index.js';
-import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths, type DistributedUrls } from './config.js';
+import type { FeatureService } from '../services/features/index.js';
+import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir, type DistributedUrls } from './config.js';
 import { flowRoutes } from './gateway-routes.js';
 import { openReplica } from './open-store.js';
 import { startWithin, stderrLog } from './lifetime.js';
@@ -35,6 +37,8 @@ export interface GatewayProcessOptions extends DistributedUrls {
   nc?: NatsConnection;
   live?: LiveBus;
   opencode?: OpencodeRuntime;
+  /** The host's features, when the host runs in this process (FLOW_FEATURES=1). */
+  features?: FeatureService;
   refuse?: (port: number) => string | null;
   /** How long the API waits for a command's result (default 15 s). */
   resultTimeoutMs?: number;
@@ -150,6 +154,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     const live = opts.live ?? new NatsLiveBus(nc, names);
     const outputs = new LiveOutputTail(live);
     life.defer(() => outputs.close());
+    const metrics = new LiveMetricsTail(live);
+    life.defer(() => metrics.close());
     const readModel = replicaReadModel(replica, outputs);
     const commands = replicaCommandQueue(replica, { redisUrl: opts.redisUrl, names, resultTimeoutMs: opts.resultTimeoutMs, log });
     life.defer(() => commands.close());
@@ -169,9 +175,11 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
       live,
       auth,
       allowedHosts: hosts,
+      backendMetrics: (streamId) => metrics.get(streamId),
+      publicDir: publicDir(),
       logError: log,
       extraRoutes: [
-        ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode }),
+        ...flowRoutes({ home: paths.home, board, refuse, opencode: opts.opencode, features: !featuresEnabled() ? { off: 'disabled' } : opts.features ? { on: opts.features } : { off: 'no-log' } }),
         hostRoutePlugin({ list: () => replica.hostList(), connected: () => commands.connected(), forget: (id) => replica.forget(id) }),
       ],
     });

@@ -4,19 +4,24 @@ import { ApiError } from '../gateway/errors.js';
 import { catalogRoutes } from '../gateway/routes/catalog.js';
 import { installRoutes } from '../gateway/routes/installs.js';
 import { defaultHostId } from './host-id.js';
+import { dirRoots } from './config.js';
+import { fsRoutePlugin } from '../gateway/routes/fs.js';
 import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
+import { featureRoutePlugin, type FeaturesSetting } from '../gateway/routes/features.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
 import type { TaskBoard } from '../services/taskboard/index.js';
 
-/** The routes beyond the core ones: installs, catalog, task board, tunnels and OpenCode. */
-export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime }): RoutePlugin[] {
+/** The routes beyond the core ones: installs, catalog, task board, features, tunnels, the directory picker and OpenCode. */
+export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime; features: FeaturesSetting }): RoutePlugin[] {
   return [
     (scope, ctx) => installRoutes(scope, { home: opts.home, host: defaultHostId(), readModel: ctx.deps.readModel }),
     (scope) => catalogRoutes(scope, { home: opts.home }),
     taskRoutePlugin({ board: opts.board, home: opts.home }),
+    featureRoutePlugin(opts.features, opts.board),
     tunnelRoutePlugin({ refuse: opts.refuse }),
+    fsRoutePlugin({ roots: () => dirRoots() }),
     opts.opencode ? opencodeRoutePlugin(opts.opencode) : opencodeElsewhere,
   ];
 }

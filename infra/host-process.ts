@@ -6,12 +6,13 @@ import { connectNats, ensureEventStream, NatsLiveBus } from '../services/bus/nat
 import { ActorHost } from '../services/host/actor-host.js';
 import { CommandWorkers } from '../services/queue/bullmq.js';
 import type { EventStore } from '../services/store/event-store.js';
-import { flowPaths, parseEnv, type DistributedUrls } from './config.js';
+import { flowPaths, parseEnv, type DistributedUrls, featuresEnabled } from './config.js';
 import { defaultHostId } from './host-id.js';
 import { hostKindServices } from './kind-services.js';
 import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
+import { FeatureService } from '../services/features/index.js';
 
 export interface HostProcessOptions extends DistributedUrls {
   hostId?: string;
@@ -28,6 +29,8 @@ export interface HostProcess {
   live: NatsLiveBus;
   publisher: JetStreamPublisher;
   services: ReturnType<typeof hostKindServices>;
+  /** Features in this host's log (FLOW_FEATURES=1), for a gateway in the same process. */
+  features?: FeatureService;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
     life.defer(() => workers.close());
     await workers.start();
-    return { hostId, store, host, nc, live, publisher, services, close: () => life.close() };
+    const features = featuresEnabled() ? new FeatureService(store, live) : undefined;
+    return { hostId, store, host, nc, live, publisher, services, features, close: () => life.close() };
   });
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { api, apiBase } from '../client.js';
-import { printJson, printTable } from '../output.js';
+import { printJson } from '../output.js';
+import { formatBytes, formatPercent, formatUptime } from '../figures.js';
+import { table, watchTable } from '../table.js';
 import { followSse } from '../sse-client.js';
 import type { BackendView } from '../../gateway/backend-view.js';
 
@@ -47,27 +49,18 @@ export function register(program: Command): void {
 
   backend
     .command('ls')
-    .description('list backends')
+    .description('list backends with their status, CPU, memory, uptime, port and restarts (like pm2 ls)')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const { backends: list } = await api<{ backends: BackendView[] }>('GET', '/api/backends');
-      if (opts.json) return printJson(list);
-      // One host (embedded mode, or one f host): the column would say the same thing on every row.
-      const hosts = new Set(list.map((b) => b.host));
-      printTable(
-        list.map((b) => ({
-          name: b.name,
-          ...(hosts.size > 1 ? { host: b.host } : {}),
-          status: b.status,
-          pid: b.pid,
-          restarts: b.restarts,
-          'last exit': b.lastExit ? (b.lastExit.signal ?? `code ${b.lastExit.code}`) : null,
-          command: b.config?.command.join(' ') ?? '',
-        })),
-        ['name', ...(hosts.size > 1 ? ['host'] : []), 'status', 'pid', 'restarts', 'last exit', 'command'],
-      );
-      // Retired: its host log is gone; the row says so, and how to get the name back.
-      for (const b of list) if (b.retired) process.stdout.write(`${b.name}: retired, ${b.retired.message} ("f backend rm ${b.name}" removes it; "f backend add ${b.name} ..." replaces it)\n`);
+    .option('-w, --watch', 'keep the table up to date (Ctrl+C stops)')
+    .option('--interval <ms>', 'with --watch: between refreshes', (v) => wholeMs(v, '--interval'), 2000)
+    .action(async (opts: { json?: boolean; watch?: boolean; interval: number }) => {
+      const fetchList = async () => (await api<{ backends: BackendView[] }>('GET', '/api/backends')).backends;
+      if (opts.json) return printJson(await fetchList());
+      if (!opts.watch) {
+        process.stdout.write(renderBackends(await fetchList()));
+        return;
+      }
+      await watchTable(async () => renderBackends(await fetchList()), opts.interval);
     });
 
   for (const [verb, path, what] of [
@@ -100,7 +93,7 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
       const id = encodeURIComponent(name);
       // A line cut at the limit ends with a marker, so it is never taken for the whole line.
-      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
+      const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.fd === 'flow' ? '[flow] ' : ''}${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
       if (opts.follow) {
         // The stream starts with the kept tail, then goes live.
         return followSse(`${apiBase()}/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
@@ -110,4 +103,40 @@ export function register(program: Command): void {
       const res = await api<{ lines: LogLine[] }>('GET', `/api/backends/${id}/logs?limit=${opts.lines}`);
       res.lines.forEach(print);
     });
+}
+
+function wholeMs(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) throw new Error(`${flag} takes a whole number of milliseconds, at least 100, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The `f backend ls` table, then a line for each backend whose state needs words (a spawn failure, a retirement). */
+export function renderBackends(list: BackendView[]): string {
+  // One host (embedded mode, or one f host): the column would say the same thing on every row.
+  const hosts = new Set(list.map((b) => b.host));
+  const multiHost = hosts.size > 1;
+  let out = table(
+    list.map((b) => ({
+      name: b.name,
+      ...(multiHost ? { host: b.host } : {}),
+      status: b.status,
+      pid: b.pid,
+      cpu: formatPercent(b.cpuPercent),
+      memory: formatBytes(b.memoryBytes),
+      uptime: formatUptime(b.uptimeMs),
+      port: b.port,
+      restarts: b.restarts,
+      'last exit': b.lastExit?.summary ?? null,
+      command: b.config?.command.join(' ') ?? '',
+    })),
+    ['name', ...(multiHost ? ['host'] : []), 'status', 'pid', 'cpu', 'memory', 'uptime', 'port', 'restarts', 'last exit', 'command'],
+  );
+  for (const b of list) {
+    // A spawn failure is said in full: "cannot run ...: no such program" is the fix's first clue.
+    if (b.lastExit?.cause === 'spawn-failed' && b.lastError) out += `${b.name}: ${b.lastError}\n`;
+    // Retired: its host log is gone; the row says so, and how to get the name back.
+    if (b.retired) out += `${b.name}: retired, ${b.retired.message} ("f backend rm ${b.name}" removes it; "f backend add ${b.name} ..." replaces it)\n`;
+  }
+  return out;
 }

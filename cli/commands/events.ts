@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { kindFor, kinds } from '../../actors/index.js';
 import { step, initialSnapshot, toStored } from '../../actors/fold.js';
+import { FEATURE_STREAM_TYPE, featureEvents } from '../../services/features/events.js';
 import { EventEnvelopeSchema, type EventEnvelope } from '../../services/store/envelope.js';
 import type { EventStore } from '../../services/store/event-store.js';
 import { openFlowStore } from '../../infra/open-store.js';
@@ -121,11 +122,13 @@ export function register(program: Command): void {
     .option('--type <streamType>', 'only this actor kind')
     .action((opts: { type?: string }) => {
       const out: Record<string, Record<string, unknown>> = {};
-      for (const [streamType, kind] of kinds) {
+      // The actor kinds' streams, and the features' (not an actor: a stream of records).
+      const streamTypes: [string, Readonly<Record<string, z.ZodType>>][] = [...[...kinds].map(([t, k]) => [t, k.events] as [string, Readonly<Record<string, z.ZodType>>]), [FEATURE_STREAM_TYPE, featureEvents]];
+      for (const [streamType, events] of streamTypes) {
         if (opts.type && opts.type !== streamType) continue;
-        out[streamType] = Object.fromEntries(Object.entries(kind.events).map(([type, schema]) => [type, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));
+        out[streamType] = Object.fromEntries(Object.entries(events).map(([type, schema]) => [type, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));
       }
-      if (opts.type && !out[opts.type]) throw new Error(`no actor kind ${opts.type}; known: ${[...kinds.keys()].join(', ')}`);
+      if (opts.type && !out[opts.type]) throw new Error(`no stream type ${opts.type}; known: ${streamTypes.map(([t]) => t).join(', ')}`);
       printJson({ envelope: z.toJSONSchema(EventEnvelopeSchema, { unrepresentable: 'any' }), events: out });
     });
 }

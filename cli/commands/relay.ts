@@ -4,7 +4,7 @@ import { flowHome } from '../../infra/config.js';
 
 /** `f relay`: run the relay server (stable <user>.<domain> handles in front of quick tunnels). */
 export function register(program: Command): void {
-  program
+  const relay = program
     .command('relay')
     .description('run a relay: <user>.<domain>, <domain>/<user> and <user>.my.<domain> forward to registered tunnels')
     .option('--port <n>', 'port to listen on', (v) => Number(v), 8787)
@@ -53,4 +53,69 @@ export function register(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+
+  registerHandleCommands(relay);
+}
+
+interface HandleFlags {
+  relay?: string;
+  tier: string;
+  json?: boolean;
+}
+
+function relayOf(flags: HandleFlags): string {
+  const url = flags.relay ?? process.env.FLOW_RELAY_URL;
+  if (!url) throw new Error('say which relay: --relay https://relay.example.test (or set FLOW_RELAY_URL)');
+  return url;
+}
+
+function tierOf(raw: string, flag = '--tier'): 'premium' | 'free' {
+  if (raw !== 'premium' && raw !== 'free') throw new Error(`${flag} is premium or free, not "${raw}"`);
+  return raw;
+}
+
+/** `f relay handle check|register|rename|release`: a stable public name on a relay, as Fluxy's onboarding picks one. */
+function registerHandleCommands(relay: Command): void {
+  const handle = relay.command('handle').description('check, register, rename and release a relay handle (the token stays in $FLOW_HOME/relay-tokens.json, where tunnels with --relay use it)');
+  const common = (c: Command) =>
+    c
+      .option('--relay <url>', 'the relay (default: FLOW_RELAY_URL)')
+      .option('--tier <tier>', 'premium (<name>.<domain>) or free (<name>.my.<domain>)', 'premium')
+      .option('--json', 'print JSON');
+  const load = async () => {
+    const [handles, { fileTokenStore }, { printJson }] = await Promise.all([import('../../services/tunnel/relay-handles.js'), import('../../services/tunnel/tokens.js'), import('../output.js')]);
+    return { handles, tokens: fileTokenStore(join(flowHome(), 'relay-tokens.json')), printJson };
+  };
+
+  common(handle.command('check').description('is a name free on the relay?').argument('<name>')).action(async (name: string, flags: HandleFlags) => {
+    const { handles, printJson } = await load();
+    const r = await handles.checkHandle(relayOf(flags), handles.checkHandleName(name), tierOf(flags.tier));
+    if (flags.json) return printJson(r);
+    process.stdout.write(r.available ? `${name} is available (${r.tier})\n` : `${name} is not available (${r.tier}): ${r.message}\n`);
+    if (!r.available) process.exitCode = 1;
+  });
+
+  common(handle.command('register').description('claim a name; its token is kept for this Flow only').argument('<name>')).action(async (name: string, flags: HandleFlags) => {
+    const { handles, tokens, printJson } = await load();
+    const v = await handles.registerHandle(relayOf(flags), name, tierOf(flags.tier), tokens);
+    if (flags.json) return printJson(v);
+    process.stdout.write(`registered ${v.username} (${v.tier}): ${v.url}\nstart a tunnel behind it: f tunnel start --relay ${relayOf(flags)} --handle ${v.username}${v.tier === 'free' ? ' --tier free' : ''}\n`);
+  });
+
+  common(handle.command('rename').description('change a handle this Flow registered to another free name (same token)').argument('<name>').argument('<new-name>'))
+    .option('--new-tier <tier>', 'move it to another tier as well')
+    .action(async (name: string, newName: string, flags: HandleFlags & { newTier?: string }) => {
+      const { handles, tokens, printJson } = await load();
+      const tier = tierOf(flags.tier);
+      const v = await handles.renameHandle(relayOf(flags), { username: name, tier }, { username: newName, tier: flags.newTier ? tierOf(flags.newTier, '--new-tier') : tier }, tokens);
+      if (flags.json) return printJson(v);
+      process.stdout.write(`renamed ${name} to ${v.username} (${v.tier}): ${v.url}\ntunnels started with --handle ${name} keep their old name until restarted with --handle ${v.username}\n`);
+    });
+
+  common(handle.command('release').description('give a handle up (only the Flow that registered it can)').argument('<name>')).action(async (name: string, flags: HandleFlags) => {
+    const { handles, tokens, printJson } = await load();
+    const r = await handles.releaseHandle(relayOf(flags), name, tierOf(flags.tier), tokens);
+    if (flags.json) return printJson(r);
+    process.stdout.write(`released ${r.username} (${r.tier})\n`);
+  });
 }

@@ -42,8 +42,8 @@ interface InstallFlags {
 
 async function installCommand(arg: string, flags: InstallFlags): Promise<void> {
   const paths = toolPaths();
-  const { classifyInstallArg, installLink, installRemote } = await import('../../services/tool-install/install.js');
-  const target = classifyInstallArg(arg, { link: flags.link });
+  const { classifyInstallArg, installLink, installRemote, linkChoiceNote } = await import('../../services/tool-install/install.js');
+  const target = classifyInstallArg(arg, { link: flags.link, backend: flags.backend });
   const { printJson } = await import('../output.js');
   if (target.kind === 'package') {
     const { installPackage, parseBackend } = await import('../../services/tool-install/backends/index.js');
@@ -65,7 +65,8 @@ async function installCommand(arg: string, flags: InstallFlags): Promise<void> {
   }
   const rec = await recorderFor(paths);
   try {
-    const out = target.kind === 'link' ? await installLink(paths, target.path, rec, { force: flags.force }) : await installRemote(paths, target.installId, rec, { force: flags.force, catalog: flags.catalog, build: flags.build });
+    const out = target.kind === 'link' ? await installLink(paths, target.path, rec, { force: flags.force, alsoPackage: target.alsoPackage }) : await installRemote(paths, target.installId, rec, { force: flags.force, catalog: flags.catalog, build: flags.build });
+    if (target.kind === 'link' && target.alsoPackage) out.notes.unshift(linkChoiceNote(target.alsoPackage, target.path));
     if (flags.json) return printJson(out);
     say(out.notes);
     if (out.status !== 'already-installed') {
@@ -85,11 +86,11 @@ export function register(program: Command): void {
 
   program
     .command('install')
-    .description('install a tool: a path links it (./dir, ~/dir, /dir or flow-tool.toml), cli_<ulid> fetches it from the catalog, anything else is a package (registry, parm, flox)')
+    .description('install a tool: an existing directory or flow-tool.toml links it, cli_<ulid> fetches it from the catalog, anything else is a package (registry, parm, flox); --backend makes a word a package even where a directory of that name exists')
     .argument('<arg>', 'a tool directory or flow-tool.toml, a remote install id (cli_<ulid> or cli:<ulid>), or a package name')
     .option('--force', 'replace an existing registration of the same id')
     .option('--link', 'treat <arg> as a path even if it looks like a package name')
-    .option('--backend <name>', 'package backend: auto (registry, parm, flox), registry, parm or flox', 'auto')
+    .option('--backend <name>', 'install <arg> as a package with this backend: auto (registry, parm, flox), registry, parm or flox (default auto; giving it also picks the package over a directory of the same name)')
     .option('--catalog <url>', 'remote catalog base (default FLOW_CATALOG_URL)')
     .option('--version <version>', 'package version (package backends)')
     .option('--bin <name>', 'which program of a package to install (package backends)')

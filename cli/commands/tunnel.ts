@@ -1,3 +1,4 @@
+import type CliProgressModule from 'cli-progress';
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
 import { printJson, printTable } from '../output.js';
@@ -13,6 +14,7 @@ interface TunnelView {
   lastError: string | null;
   restartReason: string | null;
   relay: { username: string; tier: string; status: string; handleUrl: string | null; lastError: string | null } | null;
+  download?: { program: string; version: string; url: string; status: 'downloading' | 'done'; receivedBytes: number; totalBytes: number | null } | null;
 }
 
 const WAIT_FOR_URL_MS = 45_000;
@@ -23,12 +25,64 @@ function gatewayPort(): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
+type CliProgress = typeof CliProgressModule;
+type Download = NonNullable<TunnelView['download']>;
+
+/**
+ * The progress of a cloudflared download the host is doing for this start, drawn from the
+ * checkpoints it records: a cli-progress bar on a terminal, plain lines otherwise (both on
+ * stderr, so stdout keeps only the answer).
+ */
+function downloadDisplay(cliProgress: CliProgress | null): { show(d: Download): void; stop(): void } {
+  let bar: InstanceType<CliProgress['SingleBar']> | null = null;
+  let lastLine = '';
+  return {
+    show(d) {
+      const total = d.totalBytes ?? 0;
+      if (cliProgress) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar({ format: `cloudflared ${d.version} [{bar}] {percentage}% {value}/{total} bytes`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+          bar.start(total, 0);
+        }
+        if (total) bar.setTotal(total);
+        bar.update(d.receivedBytes);
+        return;
+      }
+      const pct = total ? ` ${Math.floor((d.receivedBytes * 100) / total)}%` : '';
+      const line = `f: downloading cloudflared ${d.version} from ${d.url}:${pct} (${d.receivedBytes}${total ? ` of ${total}` : ''} bytes)`;
+      if (line !== lastLine) process.stderr.write(line + '\n');
+      lastLine = line;
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
 async function waitForUrl(name: string): Promise<TunnelView> {
-  const deadline = Date.now() + WAIT_FOR_URL_MS;
-  for (;;) {
-    const t = await api<TunnelView>('GET', `/api/tunnels/${encodeURIComponent(name)}`);
-    if (t.url || t.status === 'failed' || Date.now() > deadline) return t;
-    await new Promise((r) => setTimeout(r, 250));
+  let deadline = Date.now() + WAIT_FOR_URL_MS;
+  const display = downloadDisplay(process.stderr.isTTY ? (await import('cli-progress')).default : null);
+  let seen: number | null = null;
+  try {
+    for (;;) {
+      const t = await api<TunnelView>('GET', `/api/tunnels/${encodeURIComponent(name)}`);
+      if (t.status === 'downloading' && t.download) {
+        display.show(t.download);
+        // A download that moves is not a hung start: the wait for the URL starts after it.
+        if (t.download.receivedBytes !== seen) deadline = Date.now() + WAIT_FOR_URL_MS;
+        seen = t.download.receivedBytes;
+      } else if (seen !== null && t.download?.status === 'done') {
+        display.show(t.download);
+        display.stop();
+        process.stderr.write(`f: cloudflared ${t.download.version} downloaded and verified\n`);
+        seen = null;
+      }
+      if (t.url || t.status === 'failed' || Date.now() > deadline) return t;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    display.stop();
   }
 }
 

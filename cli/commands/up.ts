@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
+import { upBanner } from '../../infra/banner.js';
+import { DASHBOARD_PREFIX } from '../../gateway/dashboard-path.js';
+import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, flowHome, openBrowserWanted, publicDir } from '../../infra/config.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
 
 export { runUntilSignal };
@@ -10,27 +12,54 @@ export function register(program: Command): void {
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
     .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
+    .option('--open', 'open the dashboard in a browser once Flow is up (or OPEN_BROWSER=true)')
     .option('-d, --detach', 'run in the background (log: $FLOW_HOME/flow.log); returns once it answers')
     .option('--no-apply', 'do not apply ./flow.toml after the start')
-    .action(async (opts: { port: number; host: string; nats?: string; redis?: string; detach?: boolean; apply: boolean }) => {
+    .action(async (opts: { port: number; host: string; nats?: string; redis?: string; open?: boolean; detach?: boolean; apply: boolean }) => {
       if (opts.detach) {
         const { detachUp } = await import('../detach.js');
-        const args = ['--port', String(opts.port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply'])];
+        const args = ['--port', String(opts.port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply']), ...(opts.open ? ['--open'] : [])];
         return detachUp(args);
       }
       const urls = distributedUrls(opts);
       const what = 'backends and the gateway';
+      // Checked before the start: a bad OPEN_BROWSER (or PUBLIC_DIR) stops it with its message.
+      const open = opts.open === true || openBrowserWanted();
+      const dashboardPath = publicDir() ? DASHBOARD_PREFIX : '/';
+      const opened = async (url: string) => {
+        if (!open) return;
+        const { browsableUrl, openInBrowser } = await import('../../infra/open-browser.js');
+        const target = new URL(dashboardPath, browsableUrl(url)).toString();
+        process.stderr.write(`opening the dashboard: ${target}\n`);
+        openInBrowser(target, (line) => process.stderr.write(`flow: ${line}\n`));
+      };
       if (urls) {
         const { startDistributedUp } = await import('../../infra/distributed.js');
         const flow = await runUntilSignal(
           () => startDistributedUp({ ...urls, port: opts.port, bind: opts.host }),
-          (flow) => ({ banner: `Flow is up at ${flow.url} (distributed: host ${flow.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`, what }),
+          (up) => ({
+            banner: upBanner({
+              title: `Flow is up at ${up.url} (distributed: host ${up.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`,
+              home: flowHome(),
+              mode: `distributed: host ${up.host.hostId} and the gateway in this process, events on NATS JetStream ${urls.natsUrl}, commands through BullMQ on ${urls.redisUrl}`,
+              recovered: up.host.host.recovered(),
+            }),
+            what,
+          }),
         );
+        await opened(flow.url);
         if (opts.apply) await applyHere(flow.url);
         return;
       }
       const { startEmbedded } = await import('../../infra/embedded.js');
-      const flow = await runUntilSignal(() => startEmbedded({ port: opts.port, bind: opts.host }), (flow) => ({ banner: `Flow is up at ${flow.url}`, what }));
+      const flow = await runUntilSignal(
+        () => startEmbedded({ port: opts.port, bind: opts.host }),
+        (up) => ({
+          banner: upBanner({ title: `Flow is up at ${up.url}`, home: flowHome(), mode: 'embedded (one process: SQLite log in FLOW_HOME/flow.db, in-process bus and queue)', recovered: up.host.recovered() }),
+          what,
+        }),
+      );
+      await opened(flow.url);
       if (opts.apply) await applyHere(flow.url);
     });
 }

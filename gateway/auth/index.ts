@@ -74,9 +74,9 @@ async function flowAuth(app: FastifyInstance, opts: FlowAuthOptions): Promise<vo
   await app.register(async (scope) => {
     // The login route's own answers (it is public: its 401 is a wrong password, not a missing token).
     documentResponses(scope, {
-      '/api/auth/login': { 401: 'wrong password', 409: 'no password is set: there is nothing to log in to', 429: 'too many failed attempts from this client; wait and retry' },
+      '/api/auth/login': { 401: 'wrong password (the GET also when there is no Basic Authorization header; it answers with a WWW-Authenticate: Basic challenge)', 403: 'the GET came from a page of another origin', 409: 'no password is set: there is nothing to log in to', 429: 'too many failed attempts from this client; wait and retry' },
     });
-    await authRoutes(scope, { tokens: auth.tokens, isConfigured: auth.isConfigured, verify: auth.verify, now: auth.now, exposure: auth.exposure, failClosed: auth.failClosed });
+    await authRoutes(scope, { tokens: auth.tokens, isConfigured: auth.isConfigured, verify: auth.verify, now: auth.now, exposure: auth.exposure, failClosed: auth.failClosed, allowedOrigins: auth.allowedOrigins });
   });
 }
 

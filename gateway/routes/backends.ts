@@ -33,7 +33,7 @@ export const BackendLogsQuerySchema = z.object({
 export const OutputLineSchema = z.object({
   seq: z.number().int(),
   at: z.string(),
-  fd: z.enum(['stdout', 'stderr']),
+  fd: z.enum(['stdout', 'stderr', 'flow']).describe('flow: a note of Flow\'s own (started, reloading, cannot run ...)'),
   line: z.string(),
   truncated: z.boolean().optional().describe('true when the line was longer than the limit (64 KiB by default): this is its start, the rest was dropped'),
 }) satisfies z.ZodType<OutputLine>;
@@ -80,7 +80,7 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
       backends: ctx.deps.readModel
         .listActors(STREAM_TYPE)
         .filter((r) => r.status !== 'removed')
-        .map(backendView),
+        .map((r) => backendView(r, { metrics: ctx.deps.backendMetrics?.(r.streamId) })),
     })),
   });
 
@@ -98,7 +98,10 @@ export async function backendRoutes(app: FastifyInstance, ctx: GatewayContext): 
   app.route({
     method: 'GET',
     url: '/api/backends/:id',
-    ...zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, ({ params }) => backendView(readBackend(ctx, params.id))),
+    ...zodRoute({ params: BackendParamsSchema, response: BackendViewSchema }, ({ params }) => {
+      const row = readBackend(ctx, params.id);
+      return backendView(row, { metrics: ctx.deps.backendMetrics?.(row.streamId) });
+    }),
   });
 
   app.route({

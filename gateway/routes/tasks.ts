@@ -17,6 +17,7 @@ import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
 import { zodRoute } from '../validation.js';
 import { responds } from '../openapi.js';
+import { taskStreamRoutes } from './task-streams.js';
 
 /** Seed 003's task board routes, over a running TaskBoard; the theme lives in $FLOW_HOME. */
 export const SessionParamsSchema = z.object({ id: SessionIdSchema });
@@ -120,5 +121,8 @@ export async function taskRoutes(app: FastifyInstance, deps: { board: TaskBoard;
 
 /** The routes as a gateway RoutePlugin (for `extraRoutes`). */
 export function taskRoutePlugin(deps: { board: TaskBoard; home: string }): RoutePlugin {
-  return (app: FastifyInstance, _ctx: GatewayContext) => taskRoutes(app, deps);
+  return async (app: FastifyInstance, ctx: GatewayContext) => {
+    await taskRoutes(app, deps);
+    await taskStreamRoutes(app, ctx);
+  };
 }

@@ -40,6 +40,10 @@ export const TunnelViewSchema = z.object({
   wakes: z.number().int(),
   connection: z.object({ location: z.string().nullable(), protocol: z.string().nullable() }).nullable(),
   relay: z.object({ url: z.string(), username: z.string(), tier: z.string(), status: z.string(), handleUrl: z.string().nullable(), lastError: z.string().nullable() }).nullable(),
+  /** A missing cloudflared being downloaded for this tunnel (or the last one), with its progress. */
+  download: z
+    .object({ program: z.string(), version: z.string(), url: z.string(), status: z.enum(['downloading', 'done']), receivedBytes: z.number().int(), totalBytes: z.number().int().nullable(), path: z.string().nullable() })
+    .nullable(),
   version: z.number().int(),
   updatedAt: z.string(),
 });
@@ -68,6 +72,7 @@ export function tunnelView(row: ActorListing): TunnelView {
     wakes: c.wakes,
     connection: c.connection && { location: c.connection.location, protocol: c.connection.protocol },
     relay: relay && { url: relay.url, username: relay.username, tier: relay.tier, status: c.relay.status, handleUrl: c.relay.handleUrl, lastError: c.relay.lastError },
+    download: c.download ? { program: c.download.program, version: c.download.version, url: c.download.url, status: c.download.status, receivedBytes: c.download.receivedBytes, totalBytes: c.download.totalBytes, path: c.download.path } : null,
     version: row.version,
     updatedAt: row.updatedAt,
   };

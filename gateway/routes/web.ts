@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { existsSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayContext } from '../context.js';
+import { DASHBOARD_PREFIX } from '../dashboard-path.js';
 import type { RouteResponses } from '../openapi.js';
 
 /**
@@ -39,26 +41,128 @@ function mediaOf(url: string): string {
 
 export const WEB_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'gateway', 'web');
 
+export { DASHBOARD_PREFIX };
+
 /**
- * The dashboard at `/`. `wildcard: false` registers one GET route per file found at start, so
- * there is no catch-all: unknown paths (and anything with "..") fall through to the JSON 404,
- * and the dashboard cannot shadow an API route. The page shell and its scripts are public (the
- * login screen must load without a token); the data all comes from /api, which auth guards.
+ * The dashboard at `/flow/`, and at `/` too unless the user's own frontend (PUBLIC_DIR) has it.
+ * `wildcard: false` registers one GET route per file found at start, so there is no catch-all:
+ * unknown paths (and anything with "..") fall through to the JSON 404, and the dashboard cannot
+ * shadow an API route. The page shell and its scripts are public (the login screen must load
+ * without a token); the data all comes from /api, which auth guards. The page links its files
+ * relatively, so the same files work under either prefix.
  */
-export async function webRoutes(app: FastifyInstance, _ctx: GatewayContext): Promise<void> {
-  // Every route of this scope is a file of the shell: public (the guard denies anything unmarked),
+export async function webRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  // Every route of this scope is a file: public (the guard denies anything unmarked),
   // answered as @fastify/send answers a file request.
   app.addHook('onRoute', (route) => {
-    route.config = { ...route.config, public: true, responses: STATIC_RESPONSES, produces: mediaOf(route.url) };
+    if (route.config?.public === false) return;
+    route.config = { ...route.config, public: true, responses: route.config?.responses ?? STATIC_RESPONSES, produces: route.config?.produces ?? mediaOf(route.url) };
   });
+  vendorRoutes(app);
+  const publicDir = ctx.deps.publicDir;
+  const prefixes = publicDir ? [DASHBOARD_PREFIX] : ['/', DASHBOARD_PREFIX];
+  for (const [i, prefix] of prefixes.entries()) {
+    await app.register(fastifyStatic, {
+      root: WEB_DIR,
+      prefix,
+      wildcard: false,
+      index: ['index.html'],
+      // Revalidate every time (ETag): a dashboard edited in place is never served stale.
+      cacheControl: true,
+      maxAge: 0,
+      serveDotFiles: false,
+      // reply.sendFile is decorated once per app.
+      decorateReply: i === 0,
+    });
+  }
+  // `/flow` → `/flow/`, so the page's relative links resolve under the prefix.
+  app.route({
+    method: 'GET',
+    url: DASHBOARD_PREFIX.slice(0, -1),
+    config: { public: true, responses: { 302: 'to /flow/, where the dashboard is' }, produces: 'text/html' },
+    handler: (_request, reply) => reply.redirect(DASHBOARD_PREFIX, 302),
+  });
+  if (publicDir) {
+    // The frontend's catch-all must not make unknown API paths public: a GET of one still needs
+    // a login (401) when a password is set, so a 404 tells an outsider nothing.
+    for (const url of ['/api/*', '/app/*']) {
+      app.route({ method: 'GET', url, config: { public: false, responses: { 404: 'no such route' } }, handler: (_request, reply) => reply.callNotFound() });
+    }
+    await userFrontend(app, publicDir);
+  }
+}
+
+/**
+ * PUBLIC_DIR (seed 003): the user's own frontend at `/`. A catch-all, registered after the API,
+ * so every /api route still wins (the router prefers a static segment to a wildcard); a path
+ * that is no file there is Flow's JSON 404. Confined to the directory: "..", encoded or not, is
+ * refused by @fastify/send; a link (or a directory on the way) whose real path is outside the
+ * directory is refused here; dotfiles are not served.
+ */
+async function userFrontend(app: FastifyInstance, dir: string): Promise<void> {
+  const root = realpathSync(dir);
   await app.register(fastifyStatic, {
-    root: WEB_DIR,
+    root,
     prefix: '/',
-    wildcard: false,
+    wildcard: true,
     index: ['index.html'],
-    // Revalidate every time (ETag): a dashboard edited in place is never served stale.
     cacheControl: true,
     maxAge: 0,
     serveDotFiles: false,
+    // With a wildcard, serveDotFiles only shapes the file list; @fastify/send's own rule answers requests.
+    dotfiles: 'ignore',
+    decorateReply: false,
+    allowedPath: (pathName) => insideRoot(root, pathName),
   });
+}
+
+/** Whether `pathName` (a URL path under the root) resolves, through every link, to a place inside it. */
+export function insideRoot(root: string, pathName: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(join(root, pathName));
+  } catch {
+    // Not there: @fastify/send answers 404 (a dangling link is refused the same way).
+    return true;
+  }
+  const rel = relative(root, real);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** The highlight.js languages the chat highlights (each file is a self-contained ES module). */
+const HLJS_LANGUAGES = ['bash', 'css', 'diff', 'go', 'ini', 'javascript', 'json', 'markdown', 'python', 'rust', 'shell', 'sql', 'typescript', 'xml', 'yaml'];
+
+/**
+ * The chat's third-party code, served from node_modules (no CDN: Flow runs with no internet and
+ * a page should not load code from elsewhere): marked and DOMPurify as their ES builds,
+ * highlight.js's core (a CommonJS file, wrapped as a module here) with a few languages and a
+ * dark theme. Read once at start; they change only with an npm install.
+ */
+function vendorRoutes(app: FastifyInstance): void {
+  const require = createRequire(import.meta.url);
+  // Not `${name}/package.json`: a package's "exports" may not list it (DOMPurify's does not).
+  const pkgDir = (name: string) => {
+    for (let dir = dirname(require.resolve(name)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, 'package.json')) && dir.endsWith(name)) return dir;
+      if (dirname(dir) === dir) throw new Error(`the package ${name} was not found in node_modules`);
+    }
+  };
+  const hljs = pkgDir('highlight.js');
+  const files: Record<string, { type: string; body: () => string }> = {
+    '/vendor/marked.js': { type: 'text/javascript', body: () => readFileSync(join(pkgDir('marked'), 'lib', 'marked.esm.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '') },
+    '/vendor/purify.js': { type: 'text/javascript', body: () => readFileSync(join(pkgDir('dompurify'), 'dist', 'purify.es.mjs'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '') },
+    '/vendor/highlight.js': {
+      type: 'text/javascript',
+      body: () => `const module = { exports: {} };\n${readFileSync(join(hljs, 'lib', 'core.js'), 'utf8')}\nexport default module.exports;\n`,
+    },
+    '/vendor/highlight.css': { type: 'text/css', body: () => readFileSync(join(hljs, 'styles', 'github-dark.min.css'), 'utf8') },
+  };
+  for (const lang of HLJS_LANGUAGES) files[`/vendor/hljs/${lang}.js`] = { type: 'text/javascript', body: () => readFileSync(join(hljs, 'es', 'languages', `${lang}.js`), 'utf8') };
+  for (const [url, file] of Object.entries(files)) {
+    let body: string | null = null;
+    app.get(url, (_request, reply) => {
+      body ??= file.body();
+      return reply.type(`${file.type}; charset=utf-8`).header('cache-control', 'public, max-age=0').send(body);
+    });
+  }
 }

@@ -73,7 +73,8 @@ export class WsConnection {
     return this.sendText(envelopeText(e));
   }
 
-  private sendText(text: string): boolean {
+  /** Queues a message that is already JSON text (built once for many clients). */
+  sendText(text: string): boolean {
     if (this.closed) return false;
     if (this.socket.bufferedAmount + Buffer.byteLength(text) > this.opts.capBytes) {
       this.cutOff();

@@ -7,6 +7,8 @@ import type { StartedRun } from '../host/supervised-spawn.js';
 import type { EventStore } from '../store/event-store.js';
 import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
+import { BackendLogFiles, type LogFileOptions } from './log-file.js';
+import { MetricsSampler, type BackendMetrics } from './metrics.js';
 import { OutputRecorder } from './output.js';
 import { BackendWatcher } from './watcher.js';
 
@@ -17,6 +19,10 @@ export interface BackendServicesOptions {
   historyLines?: number;
   /** The longest output line kept, in UTF-8 bytes (default 64 KiB); a longer one is cut and marked. */
   maxLineBytes?: number;
+  /** Where each backend's output is also written, rotated by size ($FLOW_HOME/logs); none → the table only. */
+  logFiles?: LogFileOptions;
+  /** Between CPU/memory samples of running backends (default 2 s). */
+  metricsIntervalMs?: number;
 }
 
 interface Running {
@@ -24,6 +30,8 @@ interface Running {
   pid: number;
   /** Set when Flow sent the signal that ends this run. */
   stopRequested: boolean;
+  /** Why Flow stopped it, for the note its exit leaves in the log ("reload", "restart", ...). */
+  stopReason: string | null;
   shuttingDown: boolean;
   graceMs: number;
   exited: Promise<void>;
@@ -35,17 +43,28 @@ export function outputSubject(name: string): string {
 }
 
 /** The effects of backend-child: processes in their own group, output, file watching. */
-export function backendChildServices(opts: BackendServicesOptions = {}): KindServices & { outputs(): OutputRecorder | null } {
+export function backendChildServices(opts: BackendServicesOptions = {}): KindServices & { outputs(): OutputRecorder | null; metrics(streamId: string): BackendMetrics | null } {
   const running = new Map<string, Running>();
   const watchers = new Map<string, BackendWatcher>();
   let output: OutputRecorder | null = null;
+  let files: BackendLogFiles | undefined;
+  const sampler = new MetricsSampler(() => new Map([...running].map(([id, run]) => [id, run.pid])), {
+    intervalMs: opts.metricsIntervalMs,
+    onSample: (streamId, m) => opts.live?.publish(liveSubjects.metrics(backendChildKind.streamType, streamId.slice(streamId.indexOf(':') + 1)), m),
+  });
 
   const ctxOf = (ctx: EffectContext) => ctx.snapshot.context as BackendContext;
+  const note = (ctx: EffectContext, text: string) => output?.note(ctx.streamId, ctx.name, text);
+  // A spawn failure goes to the log as well as into the event, so `f logs` shows why nothing runs.
+  const spawnFailed = (ctx: EffectContext, error: string) => {
+    note(ctx, error);
+    ctx.observe('SPAWN_FAILED', { error });
+  };
 
   function spawnProcess(ctx: EffectContext): void {
     const c = ctxOf(ctx);
     const config = c.config;
-    if (!config) return ctx.observe('SPAWN_FAILED', { error: 'no configuration recorded for this backend' });
+    if (!config) return spawnFailed(ctx, 'no configuration recorded for this backend');
     const [cmd, ...args] = config.command;
     const env: NodeJS.ProcessEnv = { ...process.env, ...config.env };
     if (config.port !== null) env.PORT = String(config.port);
@@ -54,10 +73,10 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     try {
       ({ child, started } = ctx.spawn(cmd!, args, { cwd: config.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     } catch (err) {
-      return ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) });
+      return spawnFailed(ctx, describeSpawnError(err, config.command, config.cwd));
     }
     if (!started) {
-      child.once('error', (err) => ctx.observe('SPAWN_FAILED', { error: describeSpawnError(err, config.command, config.cwd) }));
+      child.once('error', (err) => spawnFailed(ctx, describeSpawnError(err, config.command, config.cwd)));
       return;
     }
     const pid = started.pid;
@@ -66,12 +85,14 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       child,
       pid,
       stopRequested: false,
+      stopReason: null,
       shuttingDown: false,
       graceMs: config.stopGraceMs,
       exited: new Promise<void>((r) => (resolveExit = r)),
       killTimer: null,
     };
     running.set(ctx.streamId, run);
+    note(ctx, `started pid ${pid}: ${config.command.join(' ')}`);
     output?.attach(ctx.streamId, ctx.name, child);
     child.on('error', () => {
       /* reported through 'exit' */
@@ -81,6 +102,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       if (running.get(ctx.streamId) === run) running.delete(ctx.streamId);
       // Whatever of the group outlives its leader would hold the port the next run needs.
       signalGroup(pid, 'SIGKILL');
+      note(ctx, exitNote(run, code, signal));
       ctx.observe('PROCESS_EXITED', { pid, code, signal, cause: run.shuttingDown ? 'host-shutdown' : 'exit' });
       resolveExit();
     });
@@ -94,6 +116,8 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     if (run) {
       if (run.stopRequested) return;
       run.stopRequested = true;
+      run.stopReason = stopReason(ctx);
+      note(ctx, run.stopReason === 'reload' ? `reloading: ${describeChange(c)}` : `${run.stopReason === 'restart' ? 'restarting' : 'stopping'} (SIGTERM to the process group)`);
       signalGroup(run.pid, 'SIGTERM');
       run.killTimer = setTimeout(() => signalGroup(run.pid, 'SIGKILL'), run.graceMs);
       run.killTimer.unref();
@@ -102,17 +126,23 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     // No handle (adopted after a restart): stop the recorded group and report what happened.
     const pid = c.run?.pid;
     if (!pid) return;
-    void stopGroup(pid, grace).then((signal) => ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'exit' }));
+    void stopGroup(pid, grace).then((signal) => {
+      note(ctx, `stopped pid ${pid} (${signal ?? 'already gone'})`);
+      ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'exit' });
+    });
   }
 
   return {
     kind: backendChildKind as unknown as ActorKind,
     effects: { spawnProcess, killProcess },
     outputs: () => output,
+    metrics: (streamId) => (running.has(streamId) ? sampler.get(streamId) : null),
 
     attach(store: EventStore) {
-      output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes });
+      files = opts.logFiles ? new BackendLogFiles({ onError: (m) => process.emitWarning(m), ...opts.logFiles }) : undefined;
+      output = new OutputRecorder(store, opts.historyLines ?? 1000, { maxLineBytes: opts.maxLineBytes, files });
       if (opts.live) output.useBus(opts.live);
+      sampler.start();
     },
 
     sync(ctx) {
@@ -137,7 +167,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
       const life = backendLifeState(ctx.snapshot as BackendSnapshot);
       if (!['starting', 'running', 'stopping', 'restarting', 'removing'].includes(life)) return;
       if (!c.run) {
-        if (life === 'starting') ctx.observe('SPAWN_FAILED', { error: 'Flow stopped before the process was recorded as started' });
+        if (life === 'starting') spawnFailed(ctx, 'Flow stopped before the process was recorded as started');
         return;
       }
       const { pid, startTicks } = c.run;
@@ -154,6 +184,7 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
     },
 
     async shutdown() {
+      sampler.stop();
       for (const w of watchers.values()) void w.close();
       watchers.clear();
       const runs = [...running.values()];
@@ -173,8 +204,34 @@ export function backendChildServices(opts: BackendServicesOptions = {}): KindSer
         }),
       );
       output?.flush();
+      files?.close();
     },
   };
+}
+
+/**
+ * Why Flow is ending this run, judged where the machine stands: a restart with a file change
+ * during this run is the watcher's reload (the change settled and asked for it).
+ */
+function stopReason(ctx: EffectContext): 'reload' | 'restart' | 'stop' | 'remove' {
+  const life = backendLifeState(ctx.snapshot as BackendSnapshot);
+  if (life === 'removing') return 'remove';
+  if (life !== 'restarting') return 'stop';
+  const c = ctx.snapshot.context as BackendContext;
+  return c.lastChange && c.run && c.lastChange.at >= c.run.startedAt ? 'reload' : 'restart';
+}
+
+function describeChange(c: BackendContext): string {
+  const paths = c.lastChange?.paths ?? [];
+  const shown = paths.slice(0, 3).join(', ');
+  return `${shown}${paths.length > 3 ? ` and ${paths.length - 3} more` : ''} changed`;
+}
+
+function exitNote(run: Running, code: number | null, signal: NodeJS.Signals | null): string {
+  const how = signal ? signal : `code ${String(code)}`;
+  if (run.shuttingDown) return `stopped with Flow (${how})`;
+  if (run.stopRequested) return run.stopReason === 'reload' ? `stopped for reload (${how})` : run.stopReason === 'restart' ? `stopped for restart (${how})` : `stopped (${how})`;
+  return signal ? `killed by ${signal} (not sent by Flow)` : `exited with code ${String(code)}`;
 }
 
 function describeSpawnError(err: unknown, command: string[], cwd: string): string {

@@ -3,6 +3,7 @@ import type { EventStore, OutputLine, StoredOutputLine } from '../store/types.js
 import { liveSubjects } from '../bus/names.js';
 import type { LiveBus } from '../bus/types.js';
 import { readLines } from '../host/line-splitter.js';
+import type { BackendLogFiles } from './log-file.js';
 
 /**
  * Output of supervised processes: every line goes live on the bus at once, and into a bounded
@@ -19,7 +20,7 @@ export class OutputRecorder {
   constructor(
     private readonly store: EventStore,
     private readonly keep: number,
-    private readonly opts: { maxLineBytes?: number } = {},
+    private readonly opts: { maxLineBytes?: number; files?: BackendLogFiles } = {},
   ) {
     // Live consumers and the table see the same seq, so a follower can skip what it already has.
     this.seq = store.output.lastSeq();
@@ -30,23 +31,25 @@ export class OutputRecorder {
   }
 
   attach(streamId: string, name: string, child: ChildProcess): void {
-    const subject = liveSubjects.output('backend-child', name);
     for (const fd of ['stdout', 'stderr'] as const) {
       const stream = child[fd];
       if (!stream) continue;
-      readLines(
-        stream,
-        (line, truncated) => {
-          const at = new Date().toISOString();
-          this.seq += 1;
-          const msg: OutputLine = truncated ? { seq: this.seq, at, fd, line, truncated } : { seq: this.seq, at, fd, line };
-          this.live?.publish(subject, msg);
-          this.buffer.push({ seq: this.seq, streamId, at, fd, line, truncated });
-          this.scheduleFlush();
-        },
-        { maxLineBytes: this.opts.maxLineBytes },
-      );
+      readLines(stream, (line, truncated) => this.record(streamId, name, fd, line, truncated), { maxLineBytes: this.opts.maxLineBytes });
     }
+  }
+
+  /** A line of Flow's own about a backend (started, reloading, cannot run ...), among its output. */
+  note(streamId: string, name: string, text: string): void {
+    this.record(streamId, name, 'flow', text, false);
+  }
+
+  private record(streamId: string, name: string, fd: OutputLine['fd'], line: string, truncated: boolean): void {
+    const at = new Date().toISOString();
+    this.seq += 1;
+    const msg: OutputLine = truncated ? { seq: this.seq, at, fd, line, truncated } : { seq: this.seq, at, fd, line };
+    this.live?.publish(liveSubjects.output('backend-child', name), msg);
+    this.buffer.push({ seq: this.seq, streamId, at, fd, line, truncated });
+    this.scheduleFlush();
   }
 
   lines(streamId: string, limit: number): OutputLine[] {
@@ -65,11 +68,23 @@ export class OutputRecorder {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
+    if (this.opts.files) this.writeFiles(batch);
     try {
       this.store.output.append(batch, this.keep);
     } catch (err) {
       process.emitWarning(`could not store output lines: ${String(err)}`);
     }
+  }
+
+  /** One write per backend per flush; the file outlives the table's bounded history. */
+  private writeFiles(batch: readonly StoredOutputLine[]): void {
+    const byStream = new Map<string, StoredOutputLine[]>();
+    for (const l of batch) {
+      let list = byStream.get(l.streamId);
+      if (!list) byStream.set(l.streamId, (list = []));
+      list.push(l);
+    }
+    for (const [streamId, lines] of byStream) this.opts.files!.write(streamId.slice(streamId.indexOf(':') + 1), lines);
   }
 
   private scheduleFlush(): void {

@@ -74,6 +74,9 @@ export const liveSubjects = {
   output: (streamType: string, name: string): string => live(streamType, [name, 'output']),
   /** Every output of one kind. */
   outputs: (streamType: string): string => live(streamType, ['*', 'output'], true),
+  /** CPU and memory samples of a running backend: `flow.live.<streamType>.<name>.metrics`. */
+  metrics: (streamType: string, name: string): string => live(streamType, [name, 'metrics']),
+  allMetrics: (streamType: string): string => live(streamType, ['*', 'metrics'], true),
   /** One OpenCode session's feed (deltas, parts, its state). */
   session: (instanceId: string, sessionId: string): string => live('opencode-instance', [instanceId, 'session', sessionId]),
   /** Changes of "who waits for you" on one OpenCode instance. */
@@ -83,6 +86,8 @@ export const liveSubjects = {
     update: live('taskboard', ['update']),
     metadata: live('taskboard', ['metadata-update']),
     theme: live('taskboard', ['theme']),
+    /** A feature was created, changed or deleted (its events are in the log, stream type "feature"). */
+    feature: live('taskboard', ['feature']),
     all: live('taskboard', ['>'], true),
   },
   /** A live subject's stream type and the tokens after it (decoded); undefined for any other subject. */

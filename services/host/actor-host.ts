@@ -52,6 +52,7 @@ export class ActorHost {
   private readonly spawned = new Set<string>();
   private readonly queue: (() => void)[] = [];
   private draining = false;
+  private recoveryChanges: RecoveryChange[] = [];
   private stopping = false;
 
   private constructor(opts: HostOptions) {
@@ -299,6 +300,14 @@ export class ActorHost {
       const row = this.store.actor(s.streamId);
       if (!row || row.version !== version || JSON.stringify(row.snapshot) !== JSON.stringify(toStored(snapshot))) repaired = true;
     }
+    const before = new Map([...this.actors.values()].map((a) => [a.streamId, a.services.kind.status(a.snapshot as never)]));
+    // Stopped by the last shutdown and not started again (an OpenCode instance): the banner names these too.
+    const stoppedWithHost = new Set(
+      [...this.actors.values()].filter((a) => {
+        const last = this.store.readStream(a.streamId, Math.max(1, a.version)).at(-1);
+        return last?.type === 'PROCESS_EXITED' && (last.data as { cause?: string }).cause === 'host-shutdown';
+      }).map((a) => a.streamId),
+    );
     if (repaired) {
       // The log is the truth: a projection that disagrees with it is rebuilt, not trusted.
       this.log('projections disagreed with the log; rebuilding them');
@@ -319,5 +328,28 @@ export class ActorHost {
       if (resume) await this.observe(actor.streamId, resume.type, resume.data);
     }
     for (const actor of this.actors.values()) this.sync(actor);
+    this.recoveryChanges = [...this.actors.values()].flatMap((a) => {
+      const was = before.get(a.streamId)!;
+      const now = a.services.kind.status(a.snapshot as never);
+      if (was === now && stoppedWithHost.has(a.streamId)) return [{ streamType: a.services.kind.streamType, streamId: a.streamId, before: 'stopped with Flow', after: now }];
+      return was === now ? [] : [{ streamType: a.services.kind.streamType, streamId: a.streamId, before: was, after: now }];
+    });
   }
+
+  /**
+   * What start-up recovery changed, for the banner: each actor whose status differs from the one
+   * its log left, and each that the last shutdown stopped and that stays stopped.
+   */
+  recovered(): readonly RecoveryChange[] {
+    return this.recoveryChanges;
+  }
+}
+
+export interface RecoveryChange {
+  streamType: string;
+  streamId: string;
+  /** The status the log left it in (what it was doing when Flow stopped). */
+  before: string;
+  /** The status after reconciling with the world and resuming. */
+  after: string;
 }

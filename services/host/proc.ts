@@ -127,3 +127,79 @@ export async function stopGroup(pgid: number, graceMs: number): Promise<'SIGTERM
   await waitGroupGone(pgid, 5000);
   return 'SIGKILL';
 }
+
+/**
+ * Linux reports CPU times in USER_HZ ticks, which the kernel fixes at 100 for user space on
+ * every architecture Node runs on (CONFIG_HZ may differ; /proc does not show it).
+ */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** What a process group uses right now, summed over its living members. */
+export interface GroupUsage {
+  /** utime + stime of every member, in clock ticks (what they have used since they started). */
+  cpuTicks: number;
+  /** Resident memory of every member, in bytes (shared pages count once per member, as `ps` does). */
+  rssBytes: number;
+  processes: number;
+}
+
+function memberUsage(pid: number): { pgid: number; state: string; cpuTicks: number; rssPages: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name: state(3) ppid pgrp ... utime(14) stime(15) ... rss(24).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', pgid: Number(rest[2]), cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
+}
+
+let pageBytes: number | null = null;
+/** The page size, from our own /proc entry: statm counts pages, status says kB. */
+function pageSize(): number {
+  if (pageBytes !== null) return pageBytes;
+  pageBytes = 4096;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const pages = Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+    // Both are read a moment apart; a page size is a power of two of at least 4 KiB.
+    if (kb && pages > 0) pageBytes = 2 ** Math.round(Math.log2((Number(kb) * 1024) / pages));
+  } catch {
+    // not Linux: keep the common 4 KiB
+  }
+  return pageBytes;
+}
+
+/**
+ * CPU ticks and resident memory of each group's living members, in one pass over /proc however
+ * many groups are asked for; a group with no living member is absent from the result.
+ */
+export function groupsUsage(pgids: ReadonlySet<number>): Map<number, GroupUsage> {
+  const out = new Map<number, GroupUsage>();
+  if (pgids.size === 0) return out;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  const pages = new Map<number, number>();
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const u = memberUsage(Number(name));
+    if (!u || !pgids.has(u.pgid) || u.state === 'Z' || u.state === 'X') continue;
+    const g = out.get(u.pgid) ?? { cpuTicks: 0, rssBytes: 0, processes: 0 };
+    g.cpuTicks += u.cpuTicks;
+    g.processes += 1;
+    out.set(u.pgid, g);
+    pages.set(u.pgid, (pages.get(u.pgid) ?? 0) + u.rssPages);
+  }
+  for (const [pgid, g] of out) g.rssBytes = pages.get(pgid)! * pageSize();
+  return out;
+}
+
+/** One group's usage; null if none of it lives. */
+export function groupUsage(pgid: number): GroupUsage | null {
+  return groupsUsage(new Set([pgid])).get(pgid) ?? null;
+}

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
+  WireFileDiffSchema,
   WireHealthSchema,
+  WireProvidersSchema,
   WireMessageSchema,
   WirePermissionSchema,
   WireQuestionSchema,
@@ -117,9 +119,19 @@ export class OpencodeClient {
     return this.request('GET', `/session/${encodeURIComponent(sessionId)}/message/${encodeURIComponent(messageId)}`, WireMessageSchema);
   }
 
-  /** opencode's async prompt: 204 at once, the turn runs (or queues) on its side. */
-  promptAsync(sessionId: string, text: string) {
-    return this.request('POST', `/session/${encodeURIComponent(sessionId)}/prompt_async`, z.null(), { body: { parts: [{ type: 'text', text }] } });
+  /** opencode's async prompt: 204 at once, the turn runs (or queues) on its side; `model` for this message only. */
+  promptAsync(sessionId: string, text: string, model?: { providerID: string; modelID: string }) {
+    return this.request('POST', `/session/${encodeURIComponent(sessionId)}/prompt_async`, z.null(), { body: { parts: [{ type: 'text', text }], ...(model ? { model } : {}) } });
+  }
+
+  /** The files a turn changed: the diff recorded for the turn's user message. */
+  diff(sessionId: string, userMessageId: string) {
+    const q = new URLSearchParams({ messageID: userMessageId });
+    return this.request('GET', `/session/${encodeURIComponent(sessionId)}/diff?${q}`, z.array(WireFileDiffSchema));
+  }
+
+  providers() {
+    return this.request('GET', '/config/providers', WireProvidersSchema);
   }
 
   abort(sessionId: string) {

@@ -44,8 +44,23 @@ export class OpencodeRuntime {
     await l.client.deleteSession(sessionId);
   }
 
-  async sendMessage(instanceId: string, sessionId: string, text: string): Promise<void> {
-    await this.live(instanceId).client.promptAsync(sessionId, text);
+  async sendMessage(instanceId: string, sessionId: string, text: string, model?: { providerID: string; modelID: string }): Promise<void> {
+    await this.live(instanceId).client.promptAsync(sessionId, text, model);
+  }
+
+  /** The files the turn of `userMessageId` changed, as unified diffs (opencode's snapshot diff). */
+  async turnDiff(instanceId: string, sessionId: string, userMessageId: string): Promise<FileDiff[]> {
+    const files = await this.live(instanceId).client.diff(sessionId, userMessageId);
+    return files.map((f) => ({ file: f.file, patch: f.patch, additions: f.additions, deletions: f.deletions, status: f.status ?? null }));
+  }
+
+  /** The models this instance offers (ids and names only: the provider options hold keys). */
+  async models(instanceId: string): Promise<ModelChoice> {
+    const p = await this.live(instanceId).client.providers();
+    return {
+      models: p.providers.flatMap((prov) => Object.entries(prov.models).map(([key, m]) => ({ providerId: prov.id, modelId: m.id ?? key, name: `${prov.name ?? prov.id} · ${m.name ?? m.id ?? key}` }))),
+      defaults: Object.entries(p.default).map(([providerId, modelId]) => ({ providerId, modelId })),
+    };
   }
 
   async abort(instanceId: string, sessionId: string): Promise<void> {
@@ -73,6 +88,19 @@ export class OpencodeRuntime {
   }
 }
 
+export interface FileDiff {
+  file: string;
+  patch: string;
+  additions: number;
+  deletions: number;
+  status: string | null;
+}
+
+export interface ModelChoice {
+  models: { providerId: string; modelId: string; name: string }[];
+  defaults: { providerId: string; modelId: string }[];
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function messageViewOf(m: WireMessage): MessageView {
@@ -85,7 +113,7 @@ export function messageViewOf(m: WireMessage): MessageView {
       .filter((p) => ['text', 'reasoning', 'tool'].includes(p.type) && !p.synthetic)
       .map((p) => {
         const v = partView(p);
-        return { id: v.id, type: v.type, ...(v.text !== undefined ? { text: v.text } : {}), ...(v.tool ? { tool: { name: v.tool.name, status: v.tool.status, title: v.tool.title } } : {}) };
+        return { id: v.id, type: v.type, ...(v.text !== undefined ? { text: v.text } : {}), ...(v.tool ? { tool: { name: v.tool.name, status: v.tool.status, title: v.tool.title, error: v.tool.error, input: v.tool.input, output: v.tool.output } } : {}) };
       }),
   };
 }

@@ -107,6 +107,6 @@ export const MessageViewSchema = MessageRecordSchema.extend({
   createdAt: z.string(),
   completedAt: z.string().nullable(),
   /** Parts (tool calls and their state, reasoning) when opencode is there to ask; [] from the log. */
-  parts: z.array(z.object({ id: z.string(), type: z.string(), text: z.string().optional(), tool: z.object({ name: z.string(), status: z.string(), title: z.string().nullable() }).optional() })),
+  parts: z.array(z.object({ id: z.string(), type: z.string(), text: z.string().optional(), tool: z.object({ name: z.string(), status: z.string(), title: z.string().nullable(), error: z.string().nullable().optional(), input: z.string().nullable().optional(), output: z.string().nullable().optional() }).optional() })),
 });
 export type MessageView = z.infer<typeof MessageViewSchema>;

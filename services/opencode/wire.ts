@@ -83,6 +83,18 @@ export type WirePart = z.infer<typeof WirePartSchema>;
 export const WireMessageSchema = z.object({ info: WireMessageInfoSchema, parts: z.array(WirePartSchema) });
 export type WireMessage = z.infer<typeof WireMessageSchema>;
 
+/** One file of a turn's diff (`GET /session/:id/diff?messageID=<user message>`). */
+export const WireFileDiffSchema = z.object({ file: z.string(), patch: z.string().default(''), additions: num.default(0), deletions: num.default(0), status: z.string().optional() }).passthrough();
+
+/**
+ * `GET /config/providers`: the providers this instance can use and its default model per
+ * provider. Their `options` hold API keys: only ids and names are ever read from it.
+ */
+export const WireProvidersSchema = z.object({
+  providers: z.array(z.object({ id: z.string(), name: z.string().optional(), models: z.record(z.string(), z.object({ id: z.string().optional(), name: z.string().optional() }).passthrough()).default({}) }).passthrough()),
+  default: z.record(z.string(), z.string()).default({}),
+});
+
 export const WireHealthSchema = z.object({ healthy: z.boolean(), version: z.string().optional() });
 
 /** One event of `/event`: `{id?, type, properties}`. */
@@ -159,14 +171,24 @@ export interface PartView {
   messageId: string;
   type: string;
   text?: string;
-  tool?: { name: string; callId: string | null; status: string; title: string | null; error: string | null };
+  tool?: { name: string; callId: string | null; status: string; title: string | null; error: string | null; input: string | null; output: string | null };
+}
+
+/** What a tool was given and gave back, as text for a collapsed view, cut at 8 KiB. */
+const IO_MAX = 8192;
+function ioText(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  const text = typeof v === 'string' ? v : JSON.stringify(v, null, 2);
+  if (text === '{}' || text === '') return null;
+  return text.length > IO_MAX ? `${text.slice(0, IO_MAX)}\n… (${text.length - IO_MAX} more characters)` : text;
 }
 
 export function partView(p: WirePart): PartView {
   const view: PartView = { id: p.id, messageId: p.messageID, type: p.type };
   if ((p.type === 'text' || p.type === 'reasoning') && p.text !== undefined) view.text = p.text;
   if (p.type === 'tool') {
-    view.tool = { name: p.tool ?? 'unknown', callId: p.callID ?? null, status: p.state?.status ?? 'unknown', title: p.state?.title ?? null, error: p.state?.error ?? null };
+    const state = p.state as { status?: string; title?: string; error?: string; input?: unknown; output?: unknown } | undefined;
+    view.tool = { name: p.tool ?? 'unknown', callId: p.callID ?? null, status: state?.status ?? 'unknown', title: state?.title ?? null, error: state?.error ?? null, input: ioText(state?.input), output: ioText(state?.output) };
   }
   return view;
 }

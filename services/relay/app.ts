@@ -21,7 +21,7 @@ import { allowedTunnelOrigin, describeTunnelOrigins, QUICK_TUNNEL_ORIGINS, type 
  * and upgrades are spliced at the socket. Fastify only serves the relay's own /api.
  */
 export const RELAY_STALE_AFTER_MS = 120_000;
-export const RESERVED_USERNAMES = new Set(['api', 'www', 'my', 'admin', 'relay', 'status', 'static', 'assets', 'mail']);
+export const RESERVED_USERNAMES = new Set(['api', 'www', 'my', 'admin', 'relay', 'status', 'static', 'assets', 'mail', 'app', 'auth', 'login', 'root', 'support', 'help', 'flow', 'fluxy', 'localhost']);
 
 export interface RelayOptions {
   /** The relay's domain, e.g. example.test (handles live at <user>.<domain>). */
@@ -219,7 +219,15 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url} (handles live at <user>.${domain})` }));
 
   const RegisterBody = z.object({ username: z.string(), tier: RelayTierSchema.default('premium') }).strict();
-  app.post('/api/register', async (req, reply) => {
+
+  /** A name a user may hold: valid (length, charset) and not reserved; the error says which rule it broke. */
+  function claimable(raw: string): string {
+    const username = parse(RelayUsernameSchema, raw);
+    if (RESERVED_USERNAMES.has(username)) throw new ApiError(409, 'reserved', `the username "${username}" is reserved (reserved: ${[...RESERVED_USERNAMES].sort().join(', ')})`);
+    return username;
+  }
+
+  async function register(req: FastifyRequest, reply: FastifyReply) {
     // Before anything is parsed: every attempt counts, so names cannot be probed for free either.
     const take = registerLimit.take(clientKey(clientAddress(req.socket.remoteAddress, req.headers, trusted)), clock.now());
     if (!take.ok) {
@@ -227,8 +235,7 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
       return reply.status(429).header('retry-after', String(wait)).send({ error: 'rate_limited', message: `too many registrations from this address; try again in ${wait} s` });
     }
     const body = parse(RegisterBody, req.body);
-    const username = parse(RelayUsernameSchema, body.username);
-    if (RESERVED_USERNAMES.has(username)) throw new ApiError(409, 'reserved', `the username "${username}" is reserved`);
+    const username = claimable(body.username);
     try {
       const { token, handle } = registry.register(username, body.tier, clock.now());
       return reply.status(201).send({ ...view(handle), token });
@@ -236,14 +243,46 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
       if (err instanceof HandleTakenError) throw new ApiError(409, 'taken', err.message);
       throw err;
     }
+  }
+  app.post('/api/register', register);
+
+  const CheckQuery = z.object({ username: z.string(), tier: RelayTierSchema.default('premium') });
+  function availability(q: z.infer<typeof CheckQuery>): { available: true } | { available: false; reason: string; message: string } {
+    const valid = RelayUsernameSchema.safeParse(q.username);
+    if (!valid.success) return { available: false, reason: 'invalid', message: valid.error.issues[0]!.message };
+    if (RESERVED_USERNAMES.has(q.username)) return { available: false, reason: 'reserved', message: `the username "${q.username}" is reserved` };
+    return registry.find(q.username, q.tier) ? { available: false, reason: 'taken', message: `the username "${q.username}" is already taken on the ${q.tier} tier` } : { available: true };
+  }
+  app.get('/api/available', async (req) => {
+    const a = availability(parse(CheckQuery, req.query));
+    return a.available ? a : { available: false, reason: a.reason === 'invalid' ? a.message : a.reason };
   });
 
-  app.get('/api/available', async (req) => {
-    const q = parse(z.object({ username: z.string(), tier: RelayTierSchema.default('premium') }), req.query);
-    const valid = RelayUsernameSchema.safeParse(q.username);
-    if (!valid.success) return { available: false, reason: valid.error.issues[0]!.message };
-    if (RESERVED_USERNAMES.has(q.username)) return { available: false, reason: 'reserved' };
-    return registry.find(q.username, q.tier) ? { available: false, reason: 'taken' } : { available: true };
+  // Fluxy's /api/handle/*: check, register, change (rename), release. Only the token given at
+  // registration may change or release a handle; the token says which handle, never the body.
+  app.get('/api/handle/check', async (req) => {
+    const q = parse(CheckQuery, req.query);
+    return { username: q.username, tier: q.tier, ...availability(q) };
+  });
+  app.post('/api/handle/register', register);
+  const ChangeBody = z.object({ username: z.string(), tier: RelayTierSchema.optional() }).strict();
+  app.post('/api/handle/change', async (req) => {
+    const h = bearer(req);
+    const body = parse(ChangeBody, req.body);
+    const username = claimable(body.username);
+    const tier = body.tier ?? h.tier;
+    if (username === h.username && tier === h.tier) return { ...view(h), previous: { username: h.username, tier: h.tier } };
+    try {
+      return { ...view(registry.rename(h.token, username, tier)!), previous: { username: h.username, tier: h.tier } };
+    } catch (err) {
+      if (err instanceof HandleTakenError) throw new ApiError(409, 'taken', err.message);
+      throw err;
+    }
+  });
+  app.post('/api/handle/release', async (req) => {
+    const h = bearer(req);
+    registry.release(h.token);
+    return { released: true, username: h.username, tier: h.tier };
   });
 
   const TunnelBody = z.object({ tunnelUrl: TunnelUrlSchema });

@@ -100,6 +100,20 @@ export class RelayRegistry {
     return this.byToken(token);
   }
 
+  /**
+   * Renames the handle this token owns, keeping its token, tunnel and presence. The new name
+   * taken (on that tier) → HandleTakenError, and nothing changes.
+   */
+  rename(token: string, username: string, tier: RelayTier): Handle | undefined {
+    try {
+      this.db.prepare(`UPDATE handles SET username = ?, tier = ? WHERE token_hash = ?`).run(username, tier, hashToken(token));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new HandleTakenError(`the username "${username}" is already taken on the ${tier} tier`);
+      throw err;
+    }
+    return this.byToken(token);
+  }
+
   /** Gives the username up; true if there was one. */
   release(token: string): boolean {
     return this.db.prepare(`DELETE FROM handles WHERE token_hash = ?`).run(hashToken(token)).changes > 0;

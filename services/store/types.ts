@@ -56,7 +56,8 @@ export interface FoldHint {
 export interface OutputLine {
   seq: number;
   at: string;
-  fd: 'stdout' | 'stderr';
+  /** `flow`: a note of Flow's own about the process (started, reloading, cannot run ...). */
+  fd: 'stdout' | 'stderr' | 'flow';
   line: string;
   /** Present (true) when the line was longer than the limit: this is its start, cut there. */
   truncated?: boolean;
@@ -67,7 +68,7 @@ export interface StoredOutputLine {
   seq: number;
   streamId: string;
   at: string;
-  fd: 'stdout' | 'stderr';
+  fd: OutputLine['fd'];
   line: string;
   truncated: boolean;
 }

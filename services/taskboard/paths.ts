@@ -13,10 +13,15 @@ export interface TaskboardDirs {
   projectsDir: string;
 }
 
+/**
+ * FLOW_TASKS_DIR / FLOW_PROJECTS_DIR, else seed 003's own names (TASKS_DIR / PROJECTS_DIR), so a
+ * flow-server setup works unchanged; an empty value counts as unset.
+ */
 export function taskboardDirs(env: NodeJS.ProcessEnv = process.env): TaskboardDirs {
+  const pick = (...names: string[]) => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
   return {
-    tasksDir: resolve(env.FLOW_TASKS_DIR ?? join(homedir(), '.claude', 'tasks')),
-    projectsDir: resolve(env.FLOW_PROJECTS_DIR ?? join(homedir(), '.claude', 'projects')),
+    tasksDir: resolve(pick('FLOW_TASKS_DIR', 'TASKS_DIR') ?? join(homedir(), '.claude', 'tasks')),
+    projectsDir: resolve(pick('FLOW_PROJECTS_DIR', 'PROJECTS_DIR') ?? join(homedir(), '.claude', 'projects')),
   };
 }
 

@@ -58,15 +58,23 @@ export function taskIdOfFile(file: string): string | null {
   return isName(id) ? id : null;
 }
 
-function parseTask(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
+type Parsed = { ok: true; raw: Record<string, unknown> } | { ok: false; why: string };
+
+function parseTask(text: string): Parsed {
+  let raw: unknown;
   try {
-    const raw: unknown = JSON.parse(text);
-    return TaskSchema.safeParse(raw).success ? (raw as Record<string, unknown>) : null;
-  } catch {
-    // Half-written or not JSON: the next change event brings the finished file.
-    return null;
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, why: `it is not JSON (${(err as Error).message})` };
   }
+  const checked = TaskSchema.safeParse(raw);
+  if (!checked.success) return { ok: false, why: `it is not a task (${checked.error.issues.map((i) => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ')})` };
+  return { ok: true, raw: raw as Record<string, unknown> };
+}
+
+/** A task file that cannot be read as a task: a 400 that names it (seed 003: a JSON error is 400). */
+function corrupt(path: string, why: string): TaskboardError {
+  return new TaskboardError('invalid', `the task file ${path} is corrupt: ${why}; fix or delete it (a file an agent is still writing is whole again at its next change)`);
 }
 
 /** Numeric ids in numeric order (2 before 10), others after, by name. */
@@ -125,23 +133,33 @@ export class TaskFiles {
     return { entry, link: st.isSymbolicLink() };
   }
 
-  async sessionTasks(sessionId: string): Promise<Task[]> {
+  /**
+   * The session's tasks. A corrupt file fails the request with a 400 naming it; the board-wide
+   * views (`lenient`) skip it with a note instead, so one bad file does not blank the board.
+   */
+  async sessionTasks(sessionId: string, opts: { lenient?: boolean } = {}): Promise<Task[]> {
     const dir = await this.sessionDir(sessionId);
     const tasks: Task[] = [];
     for (const file of await readdir(dir).catch(() => [] as string[])) {
       if (!taskIdOfFile(file)) continue;
-      const raw = parseTask(await this.root.read(join(dir, file), MAX_TASK_BYTES));
-      if (raw) tasks.push(TaskSchema.parse(raw));
+      const path = join(dir, file);
+      const text = await this.root.read(path, MAX_TASK_BYTES);
+      if (text === null) continue;
+      const parsed = parseTask(text);
+      if (parsed.ok) tasks.push(TaskSchema.parse(parsed.raw));
+      else if (opts.lenient) this.root.skip(join(this.tasksDir, sessionId, file), parsed.why);
+      else throw corrupt(join(this.tasksDir, sessionId, file), parsed.why);
     }
     return tasks.sort(byId);
   }
+
   async sessions(meta: ReadonlyMap<string, SessionMeta>): Promise<SessionSummary[]> {
     const out: SessionSummary[] = [];
     for (const id of await this.sessionIds()) {
       const dir = join(this.tasksDir, id);
       let newest = 0;
       const counts = { taskCount: 0, completed: 0, inProgress: 0, pending: 0 };
-      for (const task of await this.sessionTasks(id).catch(() => [] as Task[])) {
+      for (const task of await this.sessionTasks(id, { lenient: true }).catch(() => [] as Task[])) {
         counts.taskCount++;
         if (task.status === 'completed') counts.completed++;
         else if (task.status === 'in_progress') counts.inProgress++;
@@ -174,7 +192,7 @@ export class TaskFiles {
     const out: TaskWithSession[] = [];
     for (const sessionId of await this.sessionIds()) {
       const m = meta.get(sessionId);
-      for (const task of await this.sessionTasks(sessionId).catch(() => [] as Task[])) {
+      for (const task of await this.sessionTasks(sessionId, { lenient: true }).catch(() => [] as Task[])) {
         out.push({ ...task, sessionId, sessionName: m?.customTitle ?? m?.slug ?? null, project: m?.projectPath ?? null });
       }
     }
@@ -190,11 +208,13 @@ export class TaskFiles {
     if (link) throw await linkedTo();
     // Read without following a link: an entry swapped for one since the check is refused.
     const current = await this.root.read(entry, MAX_TASK_BYTES);
-    const raw = parseTask(current);
-    if (!raw) {
+    if (current === null) {
       if ((await lstat(entry).catch(() => null))?.isSymbolicLink()) throw await linkedTo();
       throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);
     }
+    const parsed = parseTask(current);
+    if (!parsed.ok) throw corrupt(join(this.tasksDir, sessionId, `${taskId}.json`), parsed.why);
+    const raw = parsed.raw;
     const description = typeof raw.description === 'string' ? raw.description : '';
     raw.description = `${description}${NOTE_HEADER}${text}`;
     // A dotfile name the watcher and the listing ignore, created exclusively (never an existing
@@ -213,7 +233,8 @@ export class TaskFiles {
   /** Deletes a task unless another task of the session is blocked by it; a link is removed, never its target. */
   async deleteTask(sessionId: string, taskId: string): Promise<void> {
     const { entry } = await this.taskEntry(sessionId, taskId);
-    const blocked = (await this.sessionTasks(sessionId)).filter((t) => t.id !== taskId && t.blockedBy?.includes(taskId));
+    // Lenient: deleting a corrupt task (or one next to it) is how the user repairs the session.
+    const blocked = (await this.sessionTasks(sessionId, { lenient: true })).filter((t) => t.id !== taskId && t.blockedBy?.includes(taskId));
     if (blocked.length) throw new TaskboardError('conflict', `task ${taskId} blocks ${blocked.map((t) => t.id).join(', ')}; delete or unblock those first`);
     await unlink(entry).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw new TaskboardError('not_found', `no task ${taskId} in session ${sessionId}`);

@@ -35,6 +35,8 @@ export interface InstallOptions {
   /** Set by `f cli upgrade`: the registrations this install replaces. */
   upgrade?: { replaces: RegistrationRef[] };
   tty?: boolean;
+  /** The bare word that linked, when it could also be a package name (see classifyInstallArg). */
+  alsoPackage?: string | null;
   /** Run a remote tool's [exec].build now (`f install --build`): its publisher's code, so only when asked. */
   build?: boolean;
 }
@@ -55,25 +57,87 @@ function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
 }
 
-/**
- * Only an explicit path form links: "./x", "../x", "/x", "~/x", "." or a flow-tool.toml path.
- * A bare word is a package name even when the current directory has a folder of that name
- * (the original `f` linked such a folder instead of installing the package).
- */
+/** An explicit path form: "./x", "../x", "/x", "~/x", "." or a flow-tool.toml path. It always links. */
 export function isPathArg(arg: string): boolean {
   return arg === '.' || arg === '..' || arg === '~' || /^(\.{1,2}|~)?\//.test(arg) || basename(arg) === MANIFEST_FILE;
 }
 
-export type InstallTarget = { kind: 'link'; path: string } | { kind: 'remote'; installId: string } | { kind: 'package'; name: string; localDirHint: string | null };
+export type InstallTarget =
+  | {
+      kind: 'link';
+      path: string;
+      /**
+       * Set when a bare word (not a path form) linked because a directory of that name exists: the
+       * word could also be a package name, so the user is told which was chosen and how to get the other.
+       */
+      alsoPackage: string | null;
+    }
+  | { kind: 'remote'; installId: string }
+  | { kind: 'package'; name: string; localDirHint: string | null };
 
-/** Pre-backend dispatch, in seed 001's order: a path, a remote install id, else a package. */
-export function classifyInstallArg(arg: string, opts: Pick<InstallOptions, 'link' | 'cwd'> = {}): InstallTarget {
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Pre-backend dispatch, in seed 001's order: an existing directory or manifest path links, a
+ * remote install id is fetched, anything else is a package. An explicit `--backend` means "this
+ * is a package" even when a directory of that name exists (that is how the user picks the other).
+ */
+export function classifyInstallArg(arg: string, opts: Pick<InstallOptions, 'link' | 'cwd' | 'backend'> = {}): InstallTarget {
   const cwd = opts.cwd ?? process.cwd();
-  if (opts.link || isPathArg(arg)) return { kind: 'link', path: resolve(cwd, expandHome(arg)) };
+  const local = resolve(cwd, expandHome(arg));
+  if (opts.link || isPathArg(arg)) return { kind: 'link', path: local, alsoPackage: null };
+  if (opts.backend === undefined && isDirectory(local)) return { kind: 'link', path: local, alsoPackage: arg };
   const installId = parseInstallIdArg(arg);
   if (installId) return { kind: 'remote', installId };
-  const local = resolve(cwd, arg);
   return { kind: 'package', name: arg, localDirHint: existsSync(local) ? local : null };
+}
+
+/** What a tool directory's flow-tool.toml must hold, shown when it has none. */
+export const MANIFEST_EXAMPLE = ['version = 1', 'id = "my-tool"            # what f cli my-tool runs', 'language = "go"           # go, rust, node, python, sh, ...', 'binary_name = "my-tool"', '', '[exec]', 'run = ["go", "run", "."]  # run in the tool\'s directory, with the user\'s arguments after'].join('\n');
+
+function missingManifest(dir: string, alsoPackage: string | null): ToolError {
+  const lines = [
+    `${dir} has no ${MANIFEST_FILE}, so it cannot be linked as a tool.`,
+    `Add ${join(dir, MANIFEST_FILE)} with at least:`,
+    ...MANIFEST_EXAMPLE.split('\n').map((l) => `  ${l}`),
+  ];
+  if (alsoPackage) lines.push(`(to install the package "${alsoPackage}" instead, pass --backend auto, or registry, parm or flox)`);
+  return new ToolError(lines.join('\n'), 'manifest');
+}
+
+/** The note said when a bare word linked: which meaning was taken, and how to ask for the other. */
+export function linkChoiceNote(word: string, dir: string): string {
+  return `"${word}" is an existing directory (${dir}), so it was linked as a tool; to install the package "${word}" instead, pass --backend auto (or registry, parm, flox)`;
+}
+
+/** Where the manifest of `path` is, with every file-system failure said in words (never a raw ENOENT). */
+function locateManifest(path: string, alsoPackage: string | null): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ToolError(`${path} does not exist (f install <path> takes a tool directory or its ${MANIFEST_FILE})`);
+    throw new ToolError(`${path} cannot be read (${code ?? String(err)}); check its permissions`);
+  }
+  if (!st.isDirectory() && basename(path) !== MANIFEST_FILE) throw new ToolError(`${path} is a file but not a ${MANIFEST_FILE}; give the tool's directory or its manifest`);
+  const candidate = st.isDirectory() ? join(path, MANIFEST_FILE) : path;
+  let real: string;
+  try {
+    real = realpathSync(candidate);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw missingManifest(st.isDirectory() ? path : dirname(path), alsoPackage);
+    throw new ToolError(`${candidate} cannot be read (${code ?? String(err)}); check its permissions`, 'manifest');
+  }
+  if (isDirectory(real)) throw new ToolError(`${candidate} is a directory; ${MANIFEST_FILE} must be a file`, 'manifest');
+  return real;
 }
 
 function now(): string {
@@ -133,11 +197,7 @@ async function buildIfNeeded(paths: ToolPaths, rec: Recorder, id: string, root: 
 
 export async function installLink(paths: ToolPaths, path: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
   const env = opts.env ?? process.env;
-  if (!existsSync(path)) throw new ToolError(`${path} does not exist (f install <path> takes a tool directory or its ${MANIFEST_FILE})`);
-  const isDir = statSync(path).isDirectory();
-  if (!isDir && basename(path) !== MANIFEST_FILE) throw new ToolError(`${path} is a file but not a ${MANIFEST_FILE}; give the tool's directory or its manifest`);
-  const manifestPath = realpathSync(isDir ? join(path, MANIFEST_FILE) : path);
-  if (!existsSync(manifestPath)) throw new ToolError(`${path} has no ${MANIFEST_FILE}`, 'manifest');
+  const manifestPath = locateManifest(path, opts.alsoPackage ?? null);
   const root = dirname(manifestPath);
   const force = opts.force ?? false;
 

@@ -6,6 +6,8 @@ import { liveSubjects } from '../bus/names.js';
 import type { EffectContext, KindServices } from '../host/effects.js';
 import { procInfo, signalGroup, stopGroup } from '../host/proc.js';
 import type { StartedRun } from '../host/supervised-spawn.js';
+import { which } from '../tool-install/backends/which.js';
+import { cloudflaredPlan, ensureCloudflared, installedCloudflared, type CloudflaredPlan } from './cloudflared-download.js';
 import { headCheck } from './health.js';
 import { LineSplitter, parseTunnelLine } from './output.js';
 import { RelayClient, RelayError } from './relay-client.js';
@@ -28,6 +30,11 @@ export interface TunnelServicesDeps {
   stopGraceMs?: number;
   /** Environment for the tunnel process (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * FLOW_HOME: where a missing cloudflared is downloaded to ($FLOW_HOME/bin) on first use. Without
+   * it a missing cloudflared is an error, as before.
+   */
+  home?: string;
 }
 
 /** A tunnel to the gateway itself is refused while the gateway has no password (issue 7). */
@@ -93,13 +100,68 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
   // Shutdown needs the contexts of the running tunnels to tell their relays.
   const lastCtx = new Map<string, EffectContext>();
 
+  /** Streams waiting for a cloudflared download, so a stop in the meantime does not spawn it afterwards. */
+  const waiting = new Set<string>();
+
+  /**
+   * cloudflared is not on PATH: use $FLOW_HOME/bin/cloudflared, downloading it first if needed.
+   * Progress is recorded as a few checkpoints (the CLI and dashboard draw them); the download's
+   * outcome comes back as DOWNLOADED (then the start runs again) or SPAWN_FAILED.
+   */
+  function fetchThenSpawn(ctx: EffectContext, home: string, env: NodeJS.ProcessEnv): void {
+    waiting.add(ctx.streamId);
+    let nextMark = 0;
+    let step = 0;
+    const progress = {
+      onStart: (plan: CloudflaredPlan, total: number | null) => {
+        step = total ? Math.ceil(total / 10) : 4 * 1024 * 1024;
+        nextMark = step;
+        observe(ctx, 'DOWNLOAD_STARTED', { program: 'cloudflared', version: plan.version, url: plan.url.href, totalBytes: total });
+        ctx.live.publish(tunnelOutputSubject(ctx.name), { fd: 'stderr', line: `flow: downloading cloudflared ${plan.version} from ${plan.url.href}`, at: new Date().toISOString() });
+      },
+      onData: (received: number, total: number | null) => {
+        if (received < nextMark || (total !== null && received >= total)) return;
+        nextMark = received + step;
+        observe(ctx, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total });
+      },
+    };
+    ensureCloudflared(home, env, progress).then(
+      (got) => {
+        if (!waiting.delete(ctx.streamId)) return;
+        // Someone else put it there meanwhile: nothing was downloaded for this start, so just start.
+        if (!got.downloaded) return spawnTunnel(ctx);
+        const rec = got.record;
+        observe(ctx, 'DOWNLOADED', { program: 'cloudflared', version: rec?.version ?? 'unknown', path: got.path, bytes: rec?.bytes ?? 0, sha256: rec?.sha256 ?? '' });
+      },
+      (err: unknown) => {
+        if (!waiting.delete(ctx.streamId)) return;
+        const step = (err as { step?: string }).step;
+        // Wrong bytes or a bad setting stay wrong on a retry; a network failure may not.
+        const permanent = step === 'checksum' || step === 'request' || step === 'extract';
+        observe(ctx, 'SPAWN_FAILED', { error: `cloudflared is not on PATH and downloading it failed: ${(err as Error).message}`, permanent });
+      },
+    );
+  }
+
   function spawnTunnel(ctx: EffectContext): void {
     const config = ctxOf(ctx).config;
     if (!config) return observe(ctx, 'SPAWN_FAILED', { error: 'no configuration recorded for this tunnel', permanent: true });
     const refusal = deps.refuse?.(config.port) ?? null;
     if (refusal) return observe(ctx, 'SPAWN_FAILED', { error: refusal, permanent: true });
     const argv = (config.command ?? deps.command ?? DEFAULT_TUNNEL_COMMAND).map((w) => w.replaceAll('{port}', String(config.port)));
-    const [program, ...args] = argv as [string, ...string[]];
+    const [first, ...args] = argv as [string, ...string[]];
+    let program = first;
+    const env = deps.env ?? process.env;
+    if (program === 'cloudflared' && deps.home && !which('cloudflared', env)) {
+      let present;
+      try {
+        present = installedCloudflared(cloudflaredPlan(deps.home, env), deps.home);
+      } catch (err) {
+        return observe(ctx, 'SPAWN_FAILED', { error: `cloudflared is not on PATH and cannot be downloaded: ${(err as Error).message}`, permanent: true });
+      }
+      if (!present) return fetchThenSpawn(ctx, deps.home, env);
+      program = present.path;
+    }
     let child: ChildProcess;
     let started: StartedRun | null;
     try {
@@ -178,6 +240,8 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
   }
 
   function killTunnel(ctx: EffectContext): void {
+    // A start still waiting for cloudflared's download will not spawn when it arrives.
+    waiting.delete(ctx.streamId);
     const run = running.get(ctx.streamId);
     if (run) return terminate(run);
     // No handle (a run recorded by an earlier host): stop the recorded group and report it.
@@ -251,9 +315,10 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
     async reconcile(ctx) {
       const c = ctxOf(ctx);
       const status = tunnelStatus(ctx.snapshot as TunnelSnapshot);
-      if (!['starting', 'connected', 'checking', 'restarting', 'stopping', 'removing'].includes(status)) return;
+      if (!['starting', 'downloading', 'connected', 'checking', 'restarting', 'stopping', 'removing'].includes(status)) return;
       if (!c.run) {
         if (status === 'starting') observe(ctx, 'SPAWN_FAILED', { error: 'Flow stopped before the tunnel process was recorded as started', permanent: false });
+        if (status === 'downloading') observe(ctx, 'SPAWN_FAILED', { error: 'Flow stopped while cloudflared was downloading; it will download again', permanent: false });
         return;
       }
       const { pid, startTicks } = c.run;
@@ -290,12 +355,12 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
  * separated by spaces; `{port}` replaced) overrides cloudflared; relay tokens live in
  * `<home>/relay-tokens.json`; FLOW_TUNNEL_RESOLVE_DIR is the test hook of resolve.ts.
  */
-export function tunnelDepsFromEnv(home: string, env: NodeJS.ProcessEnv = process.env): Pick<TunnelServicesDeps, 'command' | 'tokens' | 'resolve'> {
+export function tunnelDepsFromEnv(home: string, env: NodeJS.ProcessEnv = process.env): Pick<TunnelServicesDeps, 'command' | 'tokens' | 'resolve' | 'home'> {
   const raw = env.FLOW_TUNNEL_COMMAND?.trim();
   let command: string[] | undefined;
   if (raw) {
     command = raw.startsWith('[') ? (JSON.parse(raw) as string[]) : raw.split(/\s+/);
     if (!Array.isArray(command) || command.length === 0 || command.some((w) => typeof w !== 'string' || !w)) throw new Error('FLOW_TUNNEL_COMMAND must be a JSON array of words or a space-separated command');
   }
-  return { command, tokens: fileTokenStore(join(home, 'relay-tokens.json')), resolve: resolverFromEnv(env) };
+  return { command, tokens: fileTokenStore(join(home, 'relay-tokens.json')), resolve: resolverFromEnv(env), home };
 }

@@ -45,13 +45,35 @@ describe('the dashboard: reconnecting', () => {
     });
     try {
       await page.locator('[data-testid="connection"] [data-state="live"]').waitFor();
+      // Live state is shown with its actions while connected.
+      await json(`${flow.url}/api/backends`, { method: 'POST', body: { name: 'before', command: [process.execPath, CRASHY], cwd: process.cwd() } });
+      const before_ = page.locator('tr[data-backend="before"]');
+      await before_.locator('[data-status="running"]').waitFor();
+      expect(await page.locator('[data-testid="offline"]').isVisible()).toBe(false);
+
+      await until(async () => (await json<{ status: string }>(`${flow.url}/api/backends/before`)).body.status === 'running', 'before to run');
       const before = (await json<Health>(`${flow.url}/api/health`)).body;
-      const seen = Number(await page.locator('html').getAttribute('data-live-position'));
-      expect(seen).toBe(before.head);
+      await until(async () => Number(await page.locator('html').getAttribute('data-live-position')) === before.head, 'the page to read up to the head');
 
       proxy.cut();
       await page.locator('[data-testid="connection"] [data-state="reconnecting"]').waitFor();
+      // Flow away: a clear banner, the last known state greyed out, the actions off.
+      await page.locator('[data-testid="offline"]', { hasText: 'Flow is not reachable' }).waitFor();
+      // (A string: the tests are type-checked without the DOM library.)
+      const looks = await page.evaluate(`(() => {
+        const dot = document.querySelector('tr[data-backend="before"] .dot');
+        const stop = document.querySelector('tr[data-backend="before"] [data-action="stop"]');
+        const r = stop.getBoundingClientRect();
+        return {
+          grey: getComputedStyle(dot).filter,
+          stopClickable: getComputedStyle(stop).pointerEvents !== 'none',
+          // A click where the button is reaches nothing that acts.
+          atStop: document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === stop,
+        };
+      })()`);
+      expect(looks).toEqual({ grey: 'grayscale(1)', stopClickable: false, atStop: false });
       await screenshot(page, 'reconnecting');
+      await page.screenshot({ path: '/tmp/flow-dashboard-offline.png' });
 
       // While the page is away, things happen.
       await json(`${flow.url}/api/backends`, { method: 'POST', body: { name: 'while-away', command: [process.execPath, CRASHY], cwd: process.cwd() } });
@@ -67,6 +89,10 @@ describe('the dashboard: reconnecting', () => {
       const resumed = streams.find((u) => u.searchParams.get('from') === String(before.head));
       expect(resumed?.searchParams.get('epoch')).toBe(before.epoch);
       await until(async () => Number(await page.locator('html').getAttribute('data-live-position')) === head, 'the page to read up to the head');
+      // Back: the banner is gone and the actions work again.
+      await page.locator('[data-testid="offline"]').waitFor({ state: 'hidden' });
+      await page.locator('tr[data-backend="before"] [data-action="stop"]').click();
+      await page.locator('tr[data-backend="before"] [data-status="stopped"]').waitFor();
       expect(errors).toEqual([]);
     } finally {
       await context.close();

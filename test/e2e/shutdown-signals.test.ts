@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,9 @@ import { EventStore } from '../../services/store/event-store.js';
 import { CRASHY } from '../support/host.js';
 import { F_BIN, json, requireBuild, until } from '../support/flow-process.js';
 import { cleanupPrefix, serviceUrls, uniquePrefix } from '../support/services.js';
-import { killLeftoversOfHome } from '../support/proc-scan.js';
+import { killLeftoversOfHome, processesWhere } from '../support/proc-scan.js';
+import { startStubModel, type StubModel } from '../fixtures/stub-model-server.js';
+import { project, ProcessWatch } from '../opencode/helpers.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
@@ -266,6 +268,57 @@ describe('f up stops every backend however it is ended', { timeout: 90_000 }, ()
       expect(exit.code).not.toBe(0);
       expect(err).toContain(fault === 'throw' ? 'injected exception' : 'injected rejection');
       expectAllStoppedAndRecorded(dir, pids);
+    });
+  }
+});
+
+/**
+ * Seed 004's verification step 7: stopping Flow leaves no `opencode` process. A real opencode
+ * (opencode-ai from node_modules) against the stub model server; every process that carries this
+ * FLOW_HOME in its environment (opencode's own children too) is looked for afterwards.
+ */
+describe('f up stops every OpenCode instance however it is ended', { timeout: 120_000 }, () => {
+  let stub: StubModel;
+  const watch = new ProcessWatch();
+  const projects: (() => void)[] = [];
+  beforeAll(async () => {
+    stub = await startStubModel();
+  });
+  afterAll(async () => {
+    watch.killAll();
+    await stub?.close();
+    while (projects.length) projects.pop()!();
+  });
+
+  const opencodeOf = (dir: string) => processesWhere((env) => env.get('FLOW_HOME') === dir).filter((p) => /opencode/.test(p.command));
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal}: the instance's opencode (and what it started) is gone, its exit recorded as the host's shutdown`, async () => {
+      const dir = home();
+      const up = startUp(dir, ['ignore', 'pipe', 'pipe']);
+      up.proc.stdout!.resume();
+      up.proc.stderr!.resume();
+      const url = await urlOf(up);
+      const created = await json(`${url}/api/instances`, { method: 'POST', body: { id: 'oc', directory: project(stub, projects) } });
+      expect(created.status).toBe(201);
+      const running = await until(async () => {
+        const v = (await json<{ status: string; pid: number | null; lastError: string | null }>(`${url}/api/instances/oc`)).body;
+        if (v.status === 'error') throw new Error(`the instance failed: ${v.lastError}`);
+        watch.note(v.pid);
+        return v.status === 'running' && v.pid ? v : null;
+      }, 'the instance to run', 90_000);
+      const pid = running.pid!;
+      expect(isAlive(pid)).toBe(true);
+      expect(opencodeOf(dir).map((p) => p.pid)).toContain(pid);
+
+      up.proc.kill(signal);
+
+      expect(await up.exited).toEqual({ code: 0, signal: null });
+      expect(isAlive(pid), `opencode ${pid} outlived f up`).toBe(false);
+      expect(opencodeOf(dir), 'opencode processes of this FLOW_HOME').toEqual([]);
+      const stream = readLog(dir).filter((e) => e.streamId === 'opencode-instance:oc');
+      const exit = stream.filter((e) => e.type === 'PROCESS_EXITED').at(-1);
+      expect(exit?.data).toMatchObject({ pid, cause: 'host-shutdown' });
     });
   }
 });

@@ -96,6 +96,8 @@ describe('every status a route can answer is in the document', () => {
     process.env.FLOW_HOME = home;
     process.env.FLOW_TASKS_DIR = join(home, 'claude', 'tasks');
     process.env.FLOW_PROJECTS_DIR = join(home, 'claude', 'projects');
+    // The features API on, so its routes are in the route table (and documented).
+    process.env.FLOW_FEATURES = '1';
     await setPassword(home, PASSWORD);
     flow = await startEmbedded({ port: 0, log: () => {} });
     const login = await raw(flow.url, 'POST', '/api/auth/login', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });

@@ -67,7 +67,7 @@ describe('auth over the whole route table', () => {
       .filter((r) => r.public && /^\/(api|app)(\/|$)/.test(r.url))
       .map((r) => `${r.method} ${r.url}`)
       .sort();
-    expect(open).toEqual(['GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
+    expect(open).toEqual(['GET /api/auth/login', 'GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
     // Whatever else is public is the dashboard's shell: files, read only.
     const shell = callableRoutes(flow.app.routeTable).filter((r) => r.public && !/^\/(api|app)(\/|$)/.test(r.url));
     expect(shell.length).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { TaskBoard } from '../../services/taskboard/index.js';
 import { MetadataCache } from '../../services/taskboard/metadata.js';
@@ -188,5 +189,65 @@ describe('the session metadata cache', () => {
     clock.now += 1;
     expect((await cache.get()).get('sess-3')?.slug).toBe('third');
     expect(cache.refreshes).toBe(2);
+  });
+});
+
+describe('seed 003\'s own board streams (/api/tasks/events, /api/tasks/ws)', () => {
+  const seedWs = (url: string) =>
+    new Promise<{ socket: WebSocket; messages: unknown[] }>((resolve, reject) => {
+      const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/api/tasks/ws`);
+      const messages: unknown[] = [];
+      socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+      socket.once('open', () => resolve({ socket, messages }));
+      socket.once('error', reject);
+    });
+
+  it('given a seed client, then it gets bare update and metadata-update messages, no envelope, while /api/events keeps its own', async () => {
+    const seed = await SseClient.connect(`${gw.url}/api/tasks/events`);
+    expect(seed.status).toBe(200);
+    const ws = await seedWs(gw.url);
+    // A ping answered means the socket's subscription is in place.
+    ws.socket.send('ping');
+    await until('pong', () => ws.messages, (m) => m.length === 1);
+    expect(ws.messages[0]).toEqual({ type: 'pong' });
+
+    writeFileSync(join(tasksDir, 'sess-1', 'seed1.json'), task('seed1'));
+    const sseGot = await until('a seed update on SSE', () => seed.messages, (m) => m.some((x) => x.data.includes('seed1')));
+    const update = sseGot.find((x) => x.data.includes('seed1'))!;
+    expect(update.event).toBeUndefined();
+    expect(update.id).toBeUndefined();
+    expect(JSON.parse(update.data)).toEqual({ type: 'update', event: 'add', sessionId: 'sess-1', file: 'seed1.json' });
+    const wsGot = await until('a seed update on WS', () => ws.messages, (m) => m.some((x) => (x as { file?: string }).file === 'seed1.json'));
+    expect(wsGot.find((x) => (x as { file?: string }).file === 'seed1.json')).toEqual({ type: 'update', event: 'add', sessionId: 'sess-1', file: 'seed1.json' });
+    // Flow's stream still has the envelope shape, with the task id and the stream.
+    await until('the same change on /api/events', live, (l) => l.some((m) => m.data.file === 'seed1.json' && m.data.taskId === 'seed1'));
+
+    writeFileSync(join(tasksDir, 'sess-1', 'seed1.json'), task('seed1', { status: 'completed' }));
+    await until('a change', () => seed.messages.map((m) => JSON.parse(m.data) as { event?: string; file?: string }), (m) => m.some((x) => x.event === 'change' && x.file === 'seed1.json'));
+    rmSync(join(tasksDir, 'sess-1', 'seed1.json'));
+    // The seed has no `delete`: a client reloads on `change` and sees the task gone.
+    await until('the delete as a change', () => seed.messages.map((m) => JSON.parse(m.data) as { event?: string; file?: string }), (m) => m.filter((x) => x.event === 'change' && x.file === 'seed1.json').length >= 2);
+
+    writeFileSync(join(projectsDir, 'proj-a', 'sess-4.jsonl'), `${JSON.stringify({ slug: 'fourth' })}\n`);
+    await until('metadata-update on the seed SSE', () => seed.messages.map((m) => m.data), (d) => d.includes('{"type":"metadata-update"}'));
+    await until('metadata-update on the seed WS', () => ws.messages, (m) => m.some((x) => JSON.stringify(x) === '{"type":"metadata-update"}'));
+    expect(seed.messages.every((m) => !m.data.includes('"stream"') && !m.data.includes('"subject"'))).toBe(true);
+    seed.close();
+    ws.socket.close();
+  });
+
+  it('given a seed client\'s pings as JSON or other text, then JSON pings are answered and anything else is ignored', async () => {
+    const ws = await seedWs(gw.url);
+    ws.socket.send('hello');
+    ws.socket.send(JSON.stringify({ type: 'ping' }));
+    await until('pong', () => ws.messages, (m) => m.length >= 1);
+    expect(ws.messages).toEqual([{ type: 'pong' }]);
+    ws.socket.close();
+  });
+
+  it('given a plain GET of the WebSocket, then 426 says to upgrade', async () => {
+    const res = await raw(gw.url, 'GET', '/api/tasks/ws');
+    expect(res.status).toBe(426);
+    expect(res.headers.upgrade).toBe('websocket');
   });
 });

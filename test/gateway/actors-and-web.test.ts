@@ -90,7 +90,7 @@ describe('the dashboard files', () => {
     const index = await get('/');
     expect(index.status).toBe(200);
     expect(index.type).toContain('text/html');
-    expect(index.text).toContain('/js/main.js');
+    expect(index.text).toContain('src="js/main.js"');
     const main = await get('/js/main.js');
     expect(main.status).toBe(200);
     expect(main.type).toMatch(/javascript/);

@@ -58,6 +58,6 @@ describe('flow-sse: reply.sse()', () => {
     const res = await stream;
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-    expect(res.body).toMatch(/^event: hello\n/);
+    expect(res.body).toMatch(/^retry: \d+\n\nevent: hello\n/);
   });
 });

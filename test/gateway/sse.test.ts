@@ -37,6 +37,26 @@ describe('GET /api/events (SSE)', () => {
     c.close();
   });
 
+  it('tells EventSource how long to wait before it reconnects (a retry: field first)', async () => {
+    const { createParser } = await import('eventsource-parser');
+    const abort = new AbortController();
+    const res = await fetch(`${gw.url}/api/events`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+    let retry: number | undefined;
+    let firstEvent: string | undefined;
+    const parser = createParser({ onRetry: (ms) => (retry ??= ms), onEvent: (e) => (firstEvent ??= e.event) });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    while (firstEvent === undefined) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+    abort.abort();
+    expect(retry).toBe(2000);
+    // The retry comes before hello: a client that drops at once already knows it.
+    expect(firstEvent).toBe('hello');
+  });
+
   it('without a position sends only what happens from now on; each message id is the position', async () => {
     appendEvents(fx.store, 'backend-child:before', 1);
     await gw.caughtUp();

@@ -42,6 +42,8 @@ beforeAll(async () => {
   process.env.FLOW_HOME = home;
   process.env.FLOW_TASKS_DIR = join(home, 'claude', 'tasks');
   process.env.FLOW_PROJECTS_DIR = join(home, 'claude', 'projects');
+  // The features API on, so its routes are in the route table (and documented).
+  process.env.FLOW_FEATURES = '1';
   // The name the relay's tunnel gives the gateway (as a real tunnel's public name would be).
   process.env.FLOW_ALLOWED_HOSTS = TUNNEL_HOST;
   await setPassword(home, PASSWORD);
@@ -232,7 +234,7 @@ describe('given a password is set and no token is sent', () => {
       .filter((r) => r.public && r.url.startsWith('/api'))
       .map((r) => `${r.method} ${r.url}`)
       .sort();
-    expect(open).toEqual(['GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
+    expect(open).toEqual(['GET /api/auth/login', 'GET /api/auth/status', 'GET /api/health', 'POST /api/auth/login']);
     // Everything else that is public is a static file of the dashboard.
     for (const r of callableRoutes(flow.app.routeTable).filter((x) => x.public && !x.url.startsWith('/api'))) expect(r.method).toMatch(/^(GET|HEAD)$/);
   });

@@ -222,12 +222,16 @@ describe('bad input is refused with a clear error and nothing registered', () =>
     }
   });
 
-  it('a bare word is a package name even if a folder of that name is here; ./name links it', async () => {
+  it('a bare word names a package unless a folder of that name is here (seed 001: an existing directory links); with --backend it is a package', async () => {
     copyFixture('echo-sh', sb.dir);
-    const bare = await f(['install', 'echo-sh'], sb.env, { cwd: sb.dir });
-    expect(bare.code).toBe(1);
-    expect(bare.stderr).toContain('could not install "echo-sh" with any package backend');
-    expect(bare.stderr).toContain(`to link it as a tool, run f install ./echo-sh`);
+    const bare = await f(['install', 'echo-sh', '--force'], sb.env, { cwd: sb.dir });
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stderr).toContain('so it was linked as a tool; to install the package "echo-sh" instead, pass --backend');
+    const pkg = await f(['install', 'echo-sh', '--backend', 'auto'], sb.env, { cwd: sb.dir });
+    expect(pkg.code).toBe(1);
+    expect(pkg.stderr).toContain('could not install "echo-sh" with any package backend');
+    expect(pkg.stderr).toContain(`to link it as a tool, run f install ./echo-sh`);
+    await f(['install', join(FIXTURES, 'echo-sh'), '--force'], sb.env);
   });
 });
 

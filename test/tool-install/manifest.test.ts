@@ -65,13 +65,16 @@ describe('flow-tool.toml', () => {
 });
 
 describe('f install <arg>: pre-backend dispatch', () => {
-  it('only explicit path forms link; cli_/cli: ids are remote; anything else is a package', () => {
+  it('an explicit path form or an existing directory links; --backend picks the package; cli_/cli: ids are remote; anything else is a package', () => {
     expect(['./x', '../x', '/x', '~/x', '.', 'x/flow-tool.toml', 'flow-tool.toml'].every(isPathArg)).toBe(true);
     expect(['rise', 'owner/repo', 'cli_01jv8n0000000000000000000a'].some(isPathArg)).toBe(false);
     expect(classifyInstallArg('cli:01JV8N0000000000000000000A')).toEqual({ kind: 'remote', installId: 'cli_01jv8n0000000000000000000a' });
     expect(classifyInstallArg('rise', { cwd: FIXTURES })).toEqual({ kind: 'package', name: 'rise', localDirHint: null });
-    expect(classifyInstallArg('echo-sh', { cwd: FIXTURES })).toEqual({ kind: 'package', name: 'echo-sh', localDirHint: join(FIXTURES, 'echo-sh') });
-    expect(classifyInstallArg('echo-sh', { cwd: FIXTURES, link: true })).toEqual({ kind: 'link', path: join(FIXTURES, 'echo-sh') });
+    expect(classifyInstallArg('echo-sh', { cwd: FIXTURES })).toEqual({ kind: 'link', path: join(FIXTURES, 'echo-sh'), alsoPackage: 'echo-sh' });
+    expect(classifyInstallArg('./echo-sh', { cwd: FIXTURES })).toEqual({ kind: 'link', path: join(FIXTURES, 'echo-sh'), alsoPackage: null });
+    expect(classifyInstallArg('echo-sh', { cwd: FIXTURES, backend: 'auto' })).toEqual({ kind: 'package', name: 'echo-sh', localDirHint: join(FIXTURES, 'echo-sh') });
+    expect(classifyInstallArg('echo-sh', { cwd: FIXTURES, link: true })).toEqual({ kind: 'link', path: join(FIXTURES, 'echo-sh'), alsoPackage: null });
+    expect(classifyInstallArg('echo-sh/main.sh', { cwd: FIXTURES })).toEqual({ kind: 'package', name: 'echo-sh/main.sh', localDirHint: join(FIXTURES, 'echo-sh/main.sh') });
   });
 
   it('install ids are cli_ or cli: and a 26-character ULID', () => {

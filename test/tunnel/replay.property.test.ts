@@ -28,6 +28,7 @@ type Step =
   | { t: 'health'; ok: boolean; stale: boolean }
   | { t: 'relay'; what: 'RELAY_ONLINE' | 'RELAY_FAILED' | 'RELAY_DISCONNECTED' }
   | { t: 'connected' }
+  | { t: 'download'; what: 'DOWNLOAD_STARTED' | 'DOWNLOAD_PROGRESS' | 'DOWNLOADED' }
   | { t: 'wait'; ms: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -39,6 +40,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ t: fc.constant('health' as const), ok: fc.boolean(), stale: fc.boolean() }),
   fc.record({ t: fc.constant('relay' as const), what: fc.constantFrom('RELAY_ONLINE', 'RELAY_FAILED', 'RELAY_DISCONNECTED') }),
   fc.record({ t: fc.constant('connected' as const) }),
+  fc.record({ t: fc.constant('download' as const), what: fc.constantFrom('DOWNLOAD_STARTED', 'DOWNLOAD_PROGRESS', 'DOWNLOADED') }),
   fc.record({ t: fc.constant('wait' as const), ms: fc.oneof(fc.integer({ min: 0, max: 6_000 }), fc.integer({ min: 25_000, max: 35_000 }), fc.integer({ min: 60_000, max: 700_000 })) }),
 );
 
@@ -106,6 +108,16 @@ describe('tunnel: replay equals live', () => {
                 break;
               case 'connected':
                 record('TUNNEL_CONNECTED', { pid, location: 'sjc07', protocol: 'quic', connIndex: 0 });
+                break;
+              case 'download':
+                record(
+                  s.what,
+                  s.what === 'DOWNLOAD_STARTED'
+                    ? { program: 'cloudflared', version: '2026.8.2', url: 'http://127.0.0.1:9/cfd', totalBytes: 100 }
+                    : s.what === 'DOWNLOAD_PROGRESS'
+                      ? { receivedBytes: 50, totalBytes: 100 }
+                      : { program: 'cloudflared', version: '2026.8.2', path: '/h/bin/cloudflared', bytes: 100, sha256: 'ab' },
+                );
                 break;
             }
           }

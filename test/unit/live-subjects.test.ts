@@ -15,6 +15,7 @@ describe('live subject names (services/bus/names.ts builds every one)', () => {
       update: 'flow.live.taskboard.update',
       metadata: 'flow.live.taskboard.metadata-update',
       theme: 'flow.live.taskboard.theme',
+      feature: 'flow.live.taskboard.feature',
       all: 'flow.live.taskboard.>',
     });
   });

@@ -29,6 +29,12 @@ export const CreateInstanceBodySchema = z
   .strict();
 
 export const InstanceParamsSchema = z.object({ id: InstanceIdSchema });
+/** The models an instance offers for a message (`POST /api/sessions/:id/messages` `model`). */
+export const ModelListSchema = z.object({
+  models: z.array(z.object({ providerId: z.string(), modelId: z.string(), name: z.string() })),
+  defaults: z.array(z.object({ providerId: z.string(), modelId: z.string() })),
+});
+
 export const InstanceListSchema = z.object({ instances: z.array(InstanceViewSchema) });
 export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema) });
 export const CreateSessionBodySchema = z.object({ title: z.string().max(500).optional() }).strict();
@@ -110,6 +116,16 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
       const s = fresh.context.sessions[info.id];
       if (!s) throw new ApiError(503, 'unavailable', `session ${info.id} was created but is not readable yet; retry`);
       return reply.code(201).send(sessionView(params.id, s));
+    })),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/instances/:id/models',
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: ModelListSchema }, async ({ params }) => {
+      const r = lookup.instance(params.id);
+      requireRunning(r, runtime);
+      return callOpencode(() => runtime.models(params.id));
     })),
   });
 }

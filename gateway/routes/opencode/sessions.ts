@@ -16,9 +16,17 @@ import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning } from
  * reply streams on `/api/sessions/:id/events`.
  */
 export const SessionParamsSchema = z.object({ id: OpencodeIdSchema });
+/** `provider/model` as the instance's models list names it, for this message only. */
+const ModelRefSchema = z.object({ providerId: z.string().min(1).max(200), modelId: z.string().min(1).max(200) }).strict();
 export const SendMessageBodySchema = z
-  .object({ text: z.string().refine((t) => t.trim().length > 0, 'a message needs some text') })
+  .object({ text: z.string().refine((t) => t.trim().length > 0, 'a message needs some text'), model: ModelRefSchema.optional() })
   .strict();
+export const DiffQuerySchema = z.object({ messageId: OpencodeIdSchema }).strict();
+export const TurnDiffSchema = z.object({
+  sessionId: z.string(),
+  messageId: z.string(),
+  files: z.array(z.object({ file: z.string(), patch: z.string(), additions: z.number(), deletions: z.number(), status: z.string().nullable() })),
+});
 export const PermissionReplyBodySchema = z
   .object({ reply: z.enum(['once', 'always', 'reject']), message: z.string().max(2000).optional() })
   .strict();
@@ -79,8 +87,20 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
     ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema, response: MessageAcceptedSchema }, async ({ params, body }, _request, reply) => {
       const { instance } = lookup.session(params.id);
       requireRunning(instance, runtime);
-      await callOpencode(() => runtime.sendMessage(instance.context.id, params.id, body.text));
+      const model = body.model && { providerID: body.model.providerId, modelID: body.model.modelId };
+      await callOpencode(() => runtime.sendMessage(instance.context.id, params.id, body.text, model));
       return reply.code(202).send({ accepted: true, sessionId: params.id, events: `/api/sessions/${params.id}/events` });
+    })),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/sessions/:id/diff',
+    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, query: DiffQuerySchema, response: TurnDiffSchema }, async ({ params, query }) => {
+      const { instance } = lookup.session(params.id);
+      requireRunning(instance, runtime);
+      const files = await callOpencode(() => runtime.turnDiff(instance.context.id, params.id, query.messageId));
+      return { sessionId: params.id, messageId: query.messageId, files };
     })),
   });
 

@@ -22,11 +22,18 @@ export function notifyUnauthorized() {
 
 /** JSON in, JSON out; the session cookie goes along by itself (same origin). */
 export async function api(path, { method = 'GET', body } = {}) {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  // While the event stream is down (main.js), a change would fail or land unseen: say why instead.
+  if (method !== 'GET' && document.documentElement.dataset.conn === 'down') throw new ApiFailure(0, 'unreachable', 'Flow is not reachable right now; try again once the page says it is live.');
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiFailure(0, 'unreachable', 'Flow is not reachable: is it still running? The page reconnects by itself.');
+  }
   const text = await res.text();
   let data;
   try {

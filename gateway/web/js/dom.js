@@ -99,6 +99,11 @@ export function coalesce(fn) {
   };
 }
 
+/** 'Run `f up` here' → ['Run ', <code>f up</code>, ' here']: UI text that names commands. */
+export function withCode(text) {
+  return text.split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part));
+}
+
 export function pageHead(title, sub, ...actions) {
   return h('div.page-head', {}, h('div', {}, h('h1', {}, title), sub ? h('div.sub', {}, sub) : null), h('div.btns', {}, ...actions));
 }

@@ -1,5 +1,6 @@
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, withCode } from './dom.js';
+import { dirPicker } from './dir-picker.js';
 import { listOf } from './opencode.js';
 
 /** Seed 004's modal: start OpenCode in a working directory. Calls created(id) when it exists. */
@@ -32,8 +33,9 @@ export function openNewInstanceDialog(created) {
         },
       },
       h('h2', {}, 'New OpenCode instance'),
-      h('div.muted', {}, 'Flow starts `opencode serve` in this directory and keeps it supervised.'),
+      h('div.muted', {}, withCode('Flow starts `opencode serve` in this directory and keeps it supervised.')),
       h('label', {}, 'Working directory', directory),
+      dirPicker(directory),
       h('label', {}, 'Name', id),
       error,
       h('div.btns', {}, h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'), submit),

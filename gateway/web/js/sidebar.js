@@ -4,6 +4,7 @@ import { live, onStreamType } from './live.js';
 import { navigate } from './router.js';
 import { openNewInstanceDialog } from './new-instance.js';
 import { listOf } from './opencode.js';
+import { sessionSeen } from './notify.js';
 
 const NAV = [
   ['/backends', 'Backends'],
@@ -18,12 +19,17 @@ const NAV = [
  * its sessions, and the live-connection state at the bottom. Instance and session lists are
  * re-read whenever an opencode-instance event arrives, so dots change as the actor does.
  */
+function connStatus(state) {
+  return h('span.status', { 'data-state': state }, dot(state === 'live' ? 'live' : 'reconnecting'), state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…');
+}
+
 export class Sidebar {
   constructor() {
     this.activePath = '';
     this.nav = h('nav.nav');
-    this.instances = h('div', { 'data-testid': 'instances' });
+    this.instances = h('div.instances', { 'data-testid': 'instances' });
     this.conn = h('span', { 'data-testid': 'connection' });
+    this.badges = [];
     this.el = h(
       'aside.sidebar',
       {},
@@ -42,10 +48,20 @@ export class Sidebar {
     this.offs = [
       onStreamType('opencode-instance', this.refresh),
       live.onResync(this.refresh),
-      live.onState((state) => render(this.conn, h('span.status', { 'data-state': state }, dot(state === 'live' ? 'live' : 'reconnecting'), state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'))),
+      live.onState((state) => {
+        render(this.conn, connStatus(state));
+        for (const badge of this.badges) render(badge, dot(state === 'live' ? 'live' : 'reconnecting'));
+      }),
     ];
     void this.load();
     void this.showAccount();
+  }
+
+  /** A dot for the phone's top bar, following the same connection state. */
+  connBadge() {
+    const badge = h('span.conn-badge', { title: 'connection to Flow' }, dot(live.state === 'live' ? 'live' : 'reconnecting'));
+    this.badges.push(badge);
+    return badge;
   }
 
   /** "Log out" only means something when the gateway has a password. */
@@ -107,6 +123,7 @@ export class Sidebar {
         }
       }),
     );
+    for (const { sessions } of withSessions) for (const s of sessions) sessionSeen(s);
     if (withSessions.length === 0) {
       render(this.instances, h('div.empty-side', {}, 'No instances yet. Press + to start OpenCode in a directory.'));
       return;

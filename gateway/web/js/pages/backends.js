@@ -54,11 +54,26 @@ export function splitCommand(text) {
   return out;
 }
 
+/** `A=1` lines (or `A=1, B=2`) → {A: '1'}; a line without `=` is an error naming it. */
+export function parseEnv(text) {
+  const env = {};
+  for (const raw of text.split(/\n|,(?=\s*[A-Za-z_][A-Za-z0-9_]*=)/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new Error(`Environment: "${line}" is not NAME=value`);
+    env[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return env;
+}
+
 function addForm(done) {
   const name = h('input', { name: 'name', placeholder: 'api', required: true, autocomplete: 'off' });
   const command = h('input', { name: 'command', placeholder: 'node server.js', required: true, autocomplete: 'off' });
-  const cwd = h('input', { name: 'cwd', placeholder: 'working directory (default: where Flow runs)', autocomplete: 'off' });
+  const cwd = h('input', { name: 'cwd', placeholder: 'default: where Flow runs', autocomplete: 'off' });
   const port = h('input', { name: 'port', type: 'number', min: 1, max: 65535, placeholder: 'PORT', autocomplete: 'off' });
+  const watch = h('input', { name: 'watch', placeholder: 'src, config (restart when they change)', autocomplete: 'off' });
+  const env = h('textarea', { name: 'env', rows: 1, placeholder: 'NODE_ENV=production', autocomplete: 'off', spellcheck: false });
   const error = h('div.error-text', { role: 'alert' });
   const submit = h('button.primary', { type: 'submit' }, 'Add backend');
   return h(
@@ -68,13 +83,22 @@ function addForm(done) {
       onsubmit: async (e) => {
         e.preventDefault();
         error.textContent = '';
-        submit.disabled = true;
         const body = { name: name.value.trim(), command: splitCommand(command.value) };
         if (cwd.value.trim()) body.cwd = cwd.value.trim();
         if (port.value) body.port = Number(port.value);
+        const paths = watch.value.split(',').map((p) => p.trim()).filter(Boolean);
+        if (paths.length) body.watch = paths;
+        try {
+          const vars = parseEnv(env.value);
+          if (Object.keys(vars).length) body.env = vars;
+        } catch (err) {
+          error.textContent = err.message;
+          return;
+        }
+        submit.disabled = true;
         try {
           await api('/api/backends', { method: 'POST', body });
-          name.value = command.value = cwd.value = port.value = '';
+          name.value = command.value = cwd.value = port.value = watch.value = env.value = '';
           done();
         } catch (err) {
           error.textContent = err.message;
@@ -84,7 +108,17 @@ function addForm(done) {
       },
     },
     h('h2', {}, 'Add a backend'),
-    h('div.form-grid', {}, h('label', {}, 'Name', name), h('label', {}, 'Command', command), h('label', {}, 'Directory', cwd), h('label', {}, 'Port', port), submit),
+    h(
+      'div.form-grid.backend-form',
+      {},
+      h('label', {}, 'Name', name),
+      h('label', {}, 'Command', command),
+      h('label', {}, 'Directory', cwd),
+      h('label', {}, 'Port', port),
+      h('label.wide', {}, 'Watch paths (comma-separated)', watch),
+      h('label.wide', {}, 'Environment (NAME=value, one a line)', env),
+    ),
+    h('div.form-actions', {}, submit),
     error,
   );
 }
@@ -114,13 +148,14 @@ function actionButtons(b, refresh) {
     stopped ? h('button.small', { onclick: act('start'), 'data-action': 'start' }, 'Start') : h('button.small', { onclick: act('stop'), 'data-action': 'stop' }, 'Stop'),
     h('button.small', { onclick: act('restart'), 'data-action': 'restart' }, 'Restart'),
     h('a.btn.small', { href: `#/timeline/${enc(`backend-child:${b.name}`)}`, onclick: (e) => e.stopPropagation(), 'data-action': 'timeline' }, 'Timeline'),
+    h('button.small.danger', { onclick: act('remove'), 'data-action': 'remove' }, 'Remove'),
   );
 }
 
 function backendTable(backends, selected, refresh) {
-  if (backends.length === 0) return h('div.empty', {}, 'No backends yet. Add one above, or with `f backend add`.');
+  if (backends.length === 0) return h('div.empty', {}, 'No backends yet. Add one above, or with ', h('code', {}, 'f backend add'), '.');
   return h(
-    'table',
+    'table.cards',
     {},
     h('thead', {}, h('tr', {}, ['Name', 'Status', 'Restarts', 'PID', 'Up since', 'Last exit', ''].map((t) => h('th', {}, t)))),
     h(
@@ -131,11 +166,11 @@ function backendTable(backends, selected, refresh) {
           'tr.selectable',
           { class: b.name === selected ? 'selected' : '', 'data-backend': b.name, onclick: () => navigate(b.name === selected ? '/backends' : `/backends/${enc(b.name)}`) },
           h('td', {}, h('strong', {}, b.name), h('div.faint.mono', {}, (b.config?.command ?? []).join(' '))),
-          h('td', { 'data-testid': 'status' }, statusBadge(b.status)),
-          h('td.num', { 'data-testid': 'restarts' }, String(b.restarts)),
-          h('td.num.mono', {}, b.pid ?? '—'),
-          h('td', { title: b.startedAt ?? '' }, b.startedAt ? ago(b.startedAt) : '—'),
-          h('td', {}, b.lastExit ? exitText(b.lastExit) : '—'),
+          h('td', { 'data-testid': 'status', 'data-label': 'Status' }, statusBadge(b.status)),
+          h('td.num', { 'data-testid': 'restarts', 'data-label': 'Restarts' }, String(b.restarts)),
+          h('td.num.mono', { 'data-label': 'PID' }, b.pid ?? '—'),
+          h('td', { title: b.startedAt ?? '', 'data-label': 'Up since', style: { whiteSpace: 'nowrap' } }, b.startedAt ? ago(b.startedAt) : '—'),
+          h('td', { 'data-label': 'Last exit' }, b.lastExit ? exitText(b.lastExit) : '—'),
           h('td', {}, actionButtons(b, refresh)),
         ),
       ),
@@ -165,6 +200,7 @@ function backendDetail(b, logsEl, refresh) {
         h('dt', {}, 'Directory'), h('dd.mono', {}, c.cwd ?? '—'),
         h('dt', {}, 'Port'), h('dd', {}, c.port ?? '—'),
         h('dt', {}, 'Watching'), h('dd.mono', {}, (c.watch ?? []).join(', ') || '—'),
+        h('dt', {}, 'Environment'), h('dd.mono', {}, Object.keys(c.env ?? {}).join(', ') || '—'),
       ),
       h(
         'dl.kv',

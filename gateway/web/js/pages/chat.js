@@ -4,6 +4,11 @@ import { live, onStreamType } from '../live.js';
 import { navigate } from '../router.js';
 import { listOf, messageRole, messageText } from '../opencode.js';
 
+// Loaded on its own: if the markdown code cannot be had, replies show as plain text, the rest works.
+let renderMarkdown = (text) => document.createTextNode(text);
+const markdownReady = import('../markdown.js').then((m) => (renderMarkdown = m.renderMarkdown)).catch(() => {});
+import { askToNotify } from '../notify.js';
+
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform);
 
 /**
@@ -20,7 +25,43 @@ export function chatPage(el, params) {
   const input = h('textarea', { placeholder: `Message… (${isMac ? '⌘' : 'Ctrl'}+Enter to send)`, rows: 3, 'data-testid': 'composer' });
   const sendButton = h('button.primary', { onclick: () => void send() }, 'Send');
   const sendError = h('div.error-text.hint');
-  render(el, h('div.chat', { 'data-page': 'chat', 'data-session': sessionId }, head, messages, attention, h('div.composer', {}, input, h('div.send', {}, sendButton, sendError, h('span.hint', {}, `${isMac ? '⌘' : 'Ctrl'}+Enter`)))));
+  // The model for the next message: the instance's default unless one is chosen (opencode's list).
+  const model = h('select.model', { 'data-testid': 'model', 'aria-label': 'Model', hidden: true }, h('option', { value: '' }, 'Default model'));
+  render(el, h('div.chat', { 'data-page': 'chat', 'data-session': sessionId }, head, messages, attention, h('div.composer', {}, input, h('div.send', {}, model, sendButton, sendError, h('span.hint', {}, `${isMac ? '⌘' : 'Ctrl'}+Enter`)))));
+
+  let modelsOf = null;
+  const loadModels = async (instanceId) => {
+    if (modelsOf === instanceId) return;
+    modelsOf = instanceId;
+    try {
+      const { models, defaults } = await api(`/api/instances/${enc(instanceId)}/models`);
+      const isDefault = (m) => defaults.some((d) => d.providerId === m.providerId && d.modelId === m.modelId);
+      render(model, h('option', { value: '' }, 'Default model'), models.map((m) => h('option', { value: JSON.stringify({ providerId: m.providerId, modelId: m.modelId }) }, `${m.name}${isDefault(m) ? ' (default)' : ''}`)));
+      model.hidden = models.length === 0;
+    } catch {
+      model.hidden = true; // not running, or an opencode without the list: the default it is
+    }
+  };
+
+  /** userMessageId → its diff element, once the turn's diff was read. */
+  const diffs = new Map();
+  const showDiff = async (userBubble) => {
+    const id = userBubble.dataset.message;
+    let files;
+    try {
+      files = (await api(`/api/sessions/${enc(sessionId)}/diff?messageId=${enc(id)}`)).files;
+    } catch {
+      return; // a stopped instance has no diffs to give
+    }
+    diffs.get(id)?.remove();
+    if (files.length === 0) return;
+    const el = diffView(id, files);
+    diffs.set(id, el);
+    // At the end of the turn: before the next message the user sent, or at the end.
+    let next = userBubble.nextElementSibling;
+    while (next && !(next.classList.contains('bubble') && next.classList.contains('user'))) next = next.nextElementSibling;
+    messages.insertBefore(el, next);
+  };
 
   /** messageId → { el, role, text } for every bubble on screen. */
   const bubbles = new Map();
@@ -69,7 +110,11 @@ export function chatPage(el, params) {
     if (m.error) meta.push(m.error.message);
     if (role === 'assistant' && m.tokens) meta.push(`${m.tokens.input + m.tokens.cacheRead} in · ${m.tokens.output} out`);
     if (role === 'assistant' && m.cost) meta.push(`$${m.cost.toFixed(4)}`);
-    render(b.textEl, b.text);
+    // A reply is markdown (sanitized); what the user typed is shown as typed.
+    if (role === 'assistant') {
+      b.textEl.classList.add('md');
+      render(b.textEl, renderMarkdown(b.text));
+    } else render(b.textEl, b.text);
     for (const part of m.parts ?? []) if (part.tool) showTool(b, part);
     // A step that only called a tool has no text: its tool line is what there is to see.
     b.el.classList.toggle('empty', !b.text && !b.toolsEl.childElementCount && !m.error);
@@ -78,17 +123,26 @@ export function chatPage(el, params) {
     b.el.dataset.complete = 'true';
   };
 
-  /** A tool call in a reply: one line per call, updated in place as it runs. */
+  /** A tool call in a reply: its name, title and status, input and output folded away; updated in place. */
   const showTool = (b, part) => {
-    const line = b.toolsEl.querySelector(`[data-part="${CSS.escape(part.id)}"]`) ?? b.toolsEl.appendChild(h('div.tool', { 'data-part': part.id }));
     const t = part.tool;
-    render(line, h('span.mono', {}, `⚙ ${t.name}`), t.title ? h('span', {}, ` ${t.title}`) : null, h('span.faint', {}, ` · ${t.status}`), t.error ? h('span.error-text', {}, ` ${t.error}`) : null);
+    let el = b.toolsEl.querySelector(`[data-part="${CSS.escape(part.id)}"]`);
+    if (!el) el = b.toolsEl.appendChild(h('details.tool', { 'data-part': part.id }));
+    el.dataset.status = t.status;
+    render(
+      el,
+      h('summary', {}, h('span.tname', {}, t.name), h('span.ttitle.muted', { title: t.title ?? '' }, t.title ?? ''), statusBadge(t.status)),
+      t.input ? [h('div.io-label', {}, 'Input'), h('pre.tool-input', {}, t.input)] : null,
+      t.output ? [h('div.io-label', {}, 'Output'), h('pre.tool-output', {}, t.output)] : null,
+      t.error ? [h('div.io-label', {}, 'Error'), h('pre.error-text', {}, t.error)] : null,
+    );
   };
 
   const loadHistory = async () => {
     try {
       const data = await api(`/api/sessions/${enc(sessionId)}/messages`);
       for (const m of listOf(data, 'messages')) showMessage(m);
+      if (data.source === 'opencode') await Promise.all([...messages.querySelectorAll('.bubble.user[data-message]')].slice(-10).map(showDiff));
       scrollToEnd();
     } catch (err) {
       if (err.status !== 401) messages.append(h('div.banner', {}, err.message));
@@ -148,13 +202,16 @@ export function chatPage(el, params) {
   const send = async () => {
     const text = input.value;
     if (!text.trim()) return;
+    askToNotify(); // a user gesture: the only time a browser lets a page ask
     sendError.textContent = '';
     sendButton.disabled = true;
     const pending = h('div.bubble.user.pending', { 'data-text': text, 'data-role': 'user' }, text);
     messages.append(pending);
     scrollToEnd();
     try {
-      await api(`/api/sessions/${enc(sessionId)}/messages`, { method: 'POST', body: { text } });
+      const body = { text };
+      if (model.value) body.model = JSON.parse(model.value);
+      await api(`/api/sessions/${enc(sessionId)}/messages`, { method: 'POST', body });
       input.value = '';
     } catch (err) {
       pending.remove();
@@ -180,7 +237,11 @@ export function chatPage(el, params) {
   feed.onopen = () => {
     if (opens++ > 0) void loadHistory();
   };
-  feed.addEventListener('session', (msg) => showSession(JSON.parse(msg.data).session));
+  feed.addEventListener('session', (msg) => {
+    const session = JSON.parse(msg.data).session;
+    showSession(session);
+    void loadModels(session.instanceId);
+  });
   feed.addEventListener('message', (msg) => {
     const m = JSON.parse(msg.data);
     roles.set(m.messageId, m.role);
@@ -204,7 +265,11 @@ export function chatPage(el, params) {
     showTool(b, part);
   });
   feed.addEventListener('message.completed', (msg) => {
-    showFinal(JSON.parse(msg.data).message);
+    const m = JSON.parse(msg.data).message;
+    showFinal(m);
+    // A reply that ends its turn: the history is read again, which gives the message just sent
+    // its id (the feed tells replies, not our own messages) and shows the files the turn changed.
+    if (messageRole(m) === 'assistant' && m.finish !== 'tool-calls') void loadHistory();
     scrollToEnd();
   });
   feed.addEventListener('session.deleted', () => navigate('/backends'));
@@ -213,9 +278,32 @@ export function chatPage(el, params) {
     if (feed.readyState === EventSource.CLOSED) void api(`/api/sessions/${enc(sessionId)}`).catch((err) => render(head, h('div.banner', {}, err.message)));
   };
 
-  void loadHistory();
+  void markdownReady.then(loadHistory);
   input.focus();
   return () => feed.close();
+}
+
+/** A turn's changed files: one folded entry per file, `+3 −1`, its patch coloured by line. */
+function diffView(messageId, files) {
+  const adds = files.reduce((n, f) => n + f.additions, 0);
+  const dels = files.reduce((n, f) => n + f.deletions, 0);
+  return h(
+    'div.diffs',
+    { 'data-diff-for': messageId, 'data-testid': 'turn-diff' },
+    h('div.hint', {}, `${files.length} file${files.length === 1 ? '' : 's'} changed · `, h('span.add', {}, `+${adds}`), ' ', h('span.del', {}, `−${dels}`)),
+    files.map((f) =>
+      h(
+        'details.diff-file',
+        { 'data-file': f.file },
+        h('summary', {}, f.file, ' ', h('span.add', {}, `+${f.additions}`), ' ', h('span.del', {}, `−${f.deletions}`), f.status ? h('span.faint', {}, ` · ${f.status}`) : null),
+        h(
+          'div.diff-lines',
+          {},
+          f.patch.split('\n').map((line) => h(`span.${line.startsWith('+') && !line.startsWith('+++') ? 'add' : line.startsWith('-') && !line.startsWith('---') ? 'del' : 'ctx'}`, {}, line || ' ')),
+        ),
+      ),
+    ),
+  );
 }
 
 /** One instance: its state, its sessions, and the controls to start, stop and add a session. */
@@ -274,7 +362,7 @@ export function instancePage(el, params) {
         sessions.length === 0
           ? h('div.empty', {}, running ? 'No sessions yet: start one with “New session”.' : 'No sessions.')
           : h(
-              'table',
+              'table.cards',
               {},
               h('thead', {}, h('tr', {}, ['Session', 'Status', 'Messages', 'Last message', 'Updated'].map((t) => h('th', {}, t)))),
               h(
@@ -285,10 +373,10 @@ export function instancePage(el, params) {
                     'tr.selectable',
                     { onclick: () => navigate(`/sessions/${enc(s.id)}`), 'data-session': s.id },
                     h('td', {}, h('strong', {}, s.title || s.id), h('div.faint.mono', {}, s.id)),
-                    h('td', {}, statusBadge(s.status)),
-                    h('td.num', {}, String(s.messages)),
-                    h('td.muted', {}, s.lastMessage ? s.lastMessage.preview.slice(0, 80) : '—'),
-                    h('td.faint', {}, ago(s.updatedAt)),
+                    h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
+                    h('td.num', { 'data-label': 'Messages' }, String(s.messages)),
+                    h('td.muted', { 'data-label': 'Last' }, s.lastMessage ? s.lastMessage.preview.slice(0, 80) : '—'),
+                    h('td.faint', { 'data-label': 'Updated' }, ago(s.updatedAt)),
                   ),
                 ),
               ),

@@ -96,7 +96,7 @@ export function timelinePage(el, params, query) {
               'div.event-row',
               { class: `${e.version === v ? 'selected' : ''} ${e.version > v ? 'future' : ''}`, 'data-version': e.version, 'data-type': e.type, onclick: () => choose(e.version) },
               h('span.v', {}, e.version),
-              h('span.type', {}, e.type),
+              h('span.what', {}, h('span.type', {}, e.type), h('span.summary', { 'data-testid': 'summary' }, eventSummary(e))),
               h('span.at', { title: e.at }, timeOf(e.at)),
             ),
           ),
@@ -111,10 +111,11 @@ export function timelinePage(el, params, query) {
     if (events.length === 0) return render(state);
     const ticket = ++stateRequest;
     try {
-      const s = await api(`/api/actors/${enc(streamId)}/state?version=${v}`);
+      // The version before is what this event changed: both are folded by the server.
+      const [s, before] = await Promise.all([api(`/api/actors/${enc(streamId)}/state?version=${v}`), v > 1 ? api(`/api/actors/${enc(streamId)}/state?version=${v - 1}`) : null]);
       if (ticket !== stateRequest) return; // a later choice already answered
-      shown = s;
-      render(state, statePanel(s, pinned === null, (to) => choose(to), () => navigate(`/timeline/${enc(streamId)}`)));
+      shown = { ...s, before };
+      render(state, statePanel(shown, pinned === null, (to) => choose(to), () => navigate(`/timeline/${enc(streamId)}`)));
     } catch (err) {
       if (err.status !== 401) render(state, h('div.banner', {}, err.message));
     }
@@ -139,7 +140,19 @@ export function timelinePage(el, params, query) {
     else if (shown) render(state, statePanel({ ...shown, latest: e.version }, false, (to) => choose(to), () => navigate(`/timeline/${enc(streamId)}`)));
   };
 
-  const offs = [live.on(onEvent), live.onResync(() => void load())];
+  // Arrow keys step through versions (not while typing somewhere).
+  const onKey = (e) => {
+    if (e.target instanceof HTMLElement && e.target.closest('input, textarea, select, [contenteditable]')) return;
+    if (e.altKey || e.ctrlKey || e.metaKey || events.length === 0) return;
+    const v = current();
+    const latest = events.at(-1).version;
+    const to = { ArrowUp: v - 1, ArrowLeft: v - 1, ArrowDown: v + 1, ArrowRight: v + 1, Home: 1, End: latest }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    if (to >= 1 && to <= latest && to !== v) choose(to);
+  };
+  document.addEventListener('keydown', onKey);
+  const offs = [live.on(onEvent), live.onResync(() => void load()), () => document.removeEventListener('keydown', onKey)];
   void load();
   return {
     cleanup: () => offs.forEach((off) => off()),
@@ -176,12 +189,78 @@ function statePanel(s, following, choose, followLatest) {
         {},
         h('dt', {}, 'Status'), h('dd', {}, statusBadge(s.status)),
         h('dt', {}, 'Machine state'), h('dd.state-value', { 'data-testid': 'state-value' }, stateValueText(s.value)),
-        ev ? [h('dt', {}, 'After event'), h('dd', {}, h('span.mono', {}, ev.type), h('span.faint', {}, ` at ${new Date(ev.at).toLocaleString()}`))] : null,
+        ev ? [h('dt', {}, 'After event'), h('dd', {}, h('span.mono', {}, ev.type), h('span.faint', { title: ev.at }, ` at ${dayOf(ev.at)} ${timeOf(ev.at)}`))] : null,
       ),
     ),
+    h('div.card', {}, h('h3', {}, s.before ? `What version ${s.version} changed` : 'The first version'), changeList(s)),
     ev && Object.keys(ev.data ?? {}).length ? h('div.card', {}, h('h3', {}, 'Event data'), h('pre', {}, JSON.stringify(ev.data, null, 2))) : null,
-    h('div.card', {}, h('h3', {}, 'Context'), h('pre', { 'data-testid': 'context' }, JSON.stringify(s.context, null, 2))),
+    h('div.card', {}, h('details.whole', {}, h('summary', {}, 'Whole context'), h('pre', { 'data-testid': 'context' }, JSON.stringify(s.context, null, 2)))),
   );
+}
+
+/** The state value and the context of s against s.before, as a list of what changed. */
+function changeList(s) {
+  const changes = [];
+  const beforeValue = s.before ? stateValueText(s.before.value) : null;
+  const value = stateValueText(s.value);
+  if (beforeValue !== value) changes.push({ key: 'machine state', was: beforeValue, now: value, kind: beforeValue === null ? 'set' : 'changed' });
+  if (s.before && s.before.status !== s.status) changes.push({ key: 'status', was: s.before.status, now: s.status, kind: 'changed' });
+  changes.push(...diffValues(s.before ? s.before.context : undefined, s.context, 'context'));
+  if (changes.length === 0) return h('div.faint', { 'data-testid': 'changes' }, 'Nothing in the state changed (the event was recorded, the state stayed as it was).');
+  return h(
+    'ul.changes',
+    { 'data-testid': 'changes' },
+    changes.map((c) =>
+      h(
+        'li',
+        { 'data-key': c.key, 'data-kind': c.kind },
+        h('span.key', {}, c.key, ' ', h('span.kind', {}, c.kind)),
+        h('span.vals', {}, c.kind === 'added' || c.kind === 'set' ? null : h('span.was', {}, show(c.was)), c.kind === 'removed' ? null : h('span.now', {}, show(c.now))),
+      ),
+    ),
+  );
+}
+
+function show(v) {
+  if (v === undefined) return '—';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+const isPlain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Paths whose values differ between a and b: objects are walked, anything else compared whole. */
+export function diffValues(a, b, path) {
+  if (isPlain(a) && isPlain(b)) {
+    const out = [];
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) out.push(...diffValues(a[k], b[k], `${path}.${k}`));
+    return out;
+  }
+  if (a === undefined && isPlain(b)) return Object.keys(b).flatMap((k) => diffValues(undefined, b[k], `${path}.${k}`));
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  if (a === undefined) return [{ key: path, was: undefined, now: b, kind: 'added' }];
+  if (b === undefined) return [{ key: path, was: a, now: undefined, kind: 'removed' }];
+  return [{ key: path, was: a, now: b, kind: 'changed' }];
+}
+
+/** A row's one line: the event's scalar fields, `pid 4711 · port 3000`. */
+function eventSummary(e) {
+  const parts = [];
+  for (const [k, v] of Object.entries(e.data ?? {})) {
+    if (v === null || v === undefined || v === '') continue;
+    if (typeof v === 'object') {
+      if (Array.isArray(v)) parts.push(`${k} [${v.length}]`);
+      continue;
+    }
+    const text = String(v);
+    parts.push(`${k} ${text.length > 40 ? `${text.slice(0, 39)}…` : text}`);
+    if (parts.length === 4) break;
+  }
+  return parts.join(' · ');
+}
+
+function dayOf(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString().slice(0, 10);
 }
 
 /** XState's value: 'running', or for parallel/nested states {life: 'running', watch: 'quiet'}. */

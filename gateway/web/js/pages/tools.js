@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { ago, coalesce, h, pageHead, render, statusBadge } from '../dom.js';
+import { ago, coalesce, h, pageHead, render, statusBadge, withCode } from '../dom.js';
 import { live, onStreamType } from '../live.js';
 
 /**
@@ -9,7 +9,7 @@ import { live, onStreamType } from '../live.js';
 export function toolsPage(el) {
   const tools = h('div', { 'data-testid': 'tools' });
   const installs = h('div', { 'data-testid': 'tool-installs' });
-  render(el, h('div.page', { 'data-page': 'tools' }, pageHead('Installed tools', 'What `f cli <id>` runs, and installs in progress'), tools, installs));
+  render(el, h('div.page', { 'data-page': 'tools' }, pageHead('Installed tools', withCode('What `f cli <id>` runs, and installs in progress')), tools, installs));
 
   const load = async () => {
     await Promise.all([loadTools(tools), loadInstalls(installs)]);
@@ -38,9 +38,9 @@ async function loadTools(el) {
       'div.card.flush',
       {},
       list.length === 0
-        ? h('div.empty', {}, 'No tools installed. `f install <dir>` links one; `f install cli_<id>` installs one from a catalog.')
+        ? h('div.empty', {}, withCode('No tools installed. `f install <dir>` links one; `f install cli_<id>` installs one from a catalog.'))
         : h(
-            'table',
+            'table.cards',
             {},
             h('thead', {}, h('tr', {}, ['Tool', 'Source', 'Version', 'Language', 'Description', ''].map((t) => h('th', {}, t)))),
             h(
@@ -50,11 +50,11 @@ async function loadTools(el) {
                 h(
                   'tr',
                   { 'data-tool': t.id },
-                  h('td', {}, h('strong.mono', {}, t.id), t.aliases?.length ? h('div.faint', {}, `also ${t.aliases.join(', ')}`) : null),
-                  h('td', {}, h('span.pill', {}, t.kind), h('div.faint.mono', { title: t.root }, t.root)),
-                  h('td.mono', {}, t.version ?? '—'),
-                  h('td', {}, t.language ?? '—'),
-                  h('td', {}, t.error ? h('span.error-text', {}, t.error) : (t.description ?? '')),
+                  h('td', {}, h('strong.mono.tool-id', {}, t.id), t.aliases?.length ? h('div.faint', {}, `also ${t.aliases.join(', ')}`) : null),
+                  h('td', { 'data-label': 'Source' }, h('span.pill', {}, t.kind), h('div.faint.mono', { title: t.root, style: { overflowWrap: 'anywhere' } }, t.root)),
+                  h('td.mono', { 'data-label': 'Version' }, t.version ?? '—'),
+                  h('td', { 'data-label': 'Language' }, t.language ?? '—'),
+                  h('td', { 'data-label': 'About' }, t.error ? h('span.error-text', {}, t.error) : (t.description ?? '')),
                   h('td', {}, t.active ? h('span.pill.good', {}, 'active') : h('span.pill', { title: `shadowed by ${t.shadowedBy}` }, 'shadowed')),
                 ),
               ),
@@ -75,7 +75,7 @@ async function loadInstalls(el) {
         {},
         h('h3', { style: { padding: '12px 14px 4px' } }, 'Installs'),
         h(
-          'table',
+          'table.cards',
           {},
           h(
             'tbody',

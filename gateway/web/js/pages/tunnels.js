@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { ago, coalesce, h, pageHead, render, statusBadge } from '../dom.js';
+import { ago, coalesce, h, pageHead, render, statusBadge, withCode } from '../dom.js';
 import { live, onStreamType } from '../live.js';
 
 /** Tunnels: each one's public URL and health, live, with stop/restart and a form to open one. */
@@ -12,7 +12,7 @@ export function tunnelsPage(el) {
     try {
       const { tunnels } = await api('/api/tunnels');
       render(banner);
-      render(list, tunnels.length === 0 ? h('div.card.empty', {}, 'No tunnels. Open one for a local port above, or with `f tunnel`.') : tunnels.map((t) => tunnelCard(t, refresh)));
+      render(list, tunnels.length === 0 ? h('div.card.empty', {}, withCode('No tunnels. Open one for a local port above, or with `f tunnel`.')) : tunnels.map((t) => tunnelCard(t, refresh)));
     } catch (err) {
       if (err.status === 404) render(list, h('div.card.empty', {}, 'This Flow does not run tunnels.'));
       else if (err.status !== 401) render(banner, h('div.banner', {}, err.message));
@@ -59,6 +59,7 @@ function healthText(t) {
 
 function tunnelCard(t, refresh) {
   const act = (action) => async () => {
+    if (action === 'remove' && !confirm(`Stop and remove the tunnel ${t.name}?`)) return;
     try {
       await api(`/api/tunnels/${enc(t.name)}/${action}`, { method: 'POST' });
     } catch (err) {
@@ -76,9 +77,10 @@ function tunnelCard(t, refresh) {
       h(
         'div.btns',
         {},
-        h('button.small', { onclick: act('restart') }, 'Restart'),
-        h('button.small', { onclick: act('stop') }, 'Stop'),
+        h('button.small', { onclick: act('restart'), 'data-action': 'restart' }, 'Restart'),
+        h('button.small', { onclick: act('stop'), 'data-action': 'stop' }, 'Stop'),
         h('a.btn.small', { href: `#/timeline/${enc(`tunnel:${t.name}`)}` }, 'Timeline'),
+        h('button.small.danger', { onclick: act('remove'), 'data-action': 'remove' }, 'Remove'),
       ),
     ),
     h(
