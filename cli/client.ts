@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flowHome, flowUrl } from '../infra/config.js';
+import { notRunningMessage } from './not-running.js';
 
 /** Where `f auth login` keeps the gateway token (readable by its owner only). */
 export function tokenFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -40,7 +41,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new FlowApiError(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`, 0);
+    throw new FlowApiError(notRunningMessage(base), 0);
   }
   const text = await res.text();
   const parsed = text ? (JSON.parse(text) as unknown) : undefined;

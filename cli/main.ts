@@ -12,6 +12,7 @@ type Group = () => Promise<{ register(program: Command): void }>;
 const opencodeCommands: Group = () => import('./commands/opencode.js');
 const toolCommands: Group = () => import('./commands/tools.js');
 const distributedCommands: Group = () => import('./commands/distributed.js');
+const daemonCommands: Group = () => import('./commands/daemon.js');
 
 const groups: Record<string, Group> = {
   up: () => import('./commands/up.js'),
@@ -31,6 +32,10 @@ const groups: Record<string, Group> = {
   cli: toolCommands,
   catalog: toolCommands,
   ai: toolCommands,
+  apply: () => import('./commands/apply.js'),
+  status: daemonCommands,
+  down: daemonCommands,
+  service: () => import('./commands/service.js'),
 };
 
 async function main(argv: string[]): Promise<void> {

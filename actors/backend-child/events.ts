@@ -2,6 +2,20 @@ import { z } from 'zod';
 import { actorNameSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
 import { ExitCauseSchema, ProcessStartedSchema } from '../lifecycle.js';
 
+/**
+ * How a backend is restarted after crashes (seed 002's 3 / 1000 ms / 30 s by default); carried
+ * in its CREATED event, so a replay judges alike.
+ */
+export const RestartPolicySchema = z
+  .object({
+    maxRestarts: z.number().int().min(0).max(1000).default(3),
+    backoffUnitMs: z.number().int().min(0).max(3_600_000).default(1000),
+    stableAfterMs: z.number().int().min(0).max(86_400_000).default(30_000),
+  })
+  .strict();
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
+export const DEFAULT_RESTART_POLICY: RestartPolicy = RestartPolicySchema.parse({});
+
 export const BackendNameSchema = actorNameSchema('a backend name');
 
 export const BackendConfigSchema = z.object({
@@ -12,6 +26,9 @@ export const BackendConfigSchema = z.object({
   watch: z.array(z.string().min(1)).default([]),
   watchExtensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/)).default(['.ts', '.js', '.json']),
   stopGraceMs: z.number().int().min(0).max(600_000).default(5000),
+  // Optional only for events from before policies (they fold to the defaults); the gateway
+  // always writes it, so a later change of the defaults cannot change what a replay decides.
+  restart: RestartPolicySchema.optional(),
 });
 export type BackendConfig = z.infer<typeof BackendConfigSchema>;
 

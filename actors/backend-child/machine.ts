@@ -1,18 +1,20 @@
 import { assertEvent, assign, raise, setup, type SnapshotFrom } from 'xstate';
 import { creatable, isCurrentRun, runOf, windingDown, withTransitions, type ExitCause, type ProcessRun } from '../lifecycle.js';
-import type { BackendConfig, BackendEvent } from './events.js';
+import { DEFAULT_RESTART_POLICY, type BackendConfig, type BackendEvent, type RestartPolicy } from './events.js';
 
 /**
  * backend-child: a supervised command (seed 002, supervisor/backend.ts).
  * A crash (non-zero exit, or death by a signal Flow did not send) restarts it after
- * 1000 ms × n, n being the restarts so far, at most 3 times; a run that lasted over 30 s
- * resets n first; past the limit it is `failed` until started by hand. A settled file change
- * (500 ms without another) restarts it and resets n. A clean exit (code 0) stays down.
+ * unit × n, n being the restarts so far, at most maxRestarts times; a run that lasted over
+ * stableAfterMs resets n first; past the limit it is `failed` until started by hand. The
+ * three numbers are the backend's restart policy (seed 002's 1000 ms / 3 / 30 s unless its
+ * config says otherwise). A settled file change (500 ms without another) restarts it and
+ * resets n. A clean exit (code 0) stays down.
  */
 export const BACKEND_POLICY = {
-  maxRestarts: 3,
-  restartDelayUnitMs: 1000,
-  stableAfterMs: 30_000,
+  maxRestarts: DEFAULT_RESTART_POLICY.maxRestarts,
+  restartDelayUnitMs: DEFAULT_RESTART_POLICY.backoffUnitMs,
+  stableAfterMs: DEFAULT_RESTART_POLICY.stableAfterMs,
   watchDebounceMs: 500,
 } as const;
 
@@ -41,10 +43,15 @@ function ranMs(ctx: BackendContext, at: number): number | null {
   return ctx.run ? at - ctx.run.startedAt : null;
 }
 
-/** The restart count the last crash is judged with: a run of over 30 s wipes the slate first. */
+/** Events from before restart policies carry none: they fold to the defaults. */
+function policyOf(ctx: BackendContext): RestartPolicy {
+  return ctx.config?.restart ?? DEFAULT_RESTART_POLICY;
+}
+
+/** The restart count the last crash is judged with: a run longer than the stable time wipes the slate first. */
 function countBeforeCrash(ctx: BackendContext): number {
   const ran = ctx.lastExit?.ranMs ?? null;
-  return ran !== null && ran > BACKEND_POLICY.stableAfterMs ? 0 : ctx.restarts;
+  return ran !== null && ran > policyOf(ctx).stableAfterMs ? 0 : ctx.restarts;
 }
 
 function isCurrentPid({ context, event }: { context: BackendContext; event: BackendEvent }): boolean {
@@ -57,13 +64,13 @@ export const backendChildMachine = setup({
     events: {} as BackendEvent,
   },
   delays: {
-    restartDelay: ({ context }) => BACKEND_POLICY.restartDelayUnitMs * context.restarts,
+    restartDelay: ({ context }) => policyOf(context).backoffUnitMs * context.restarts,
   },
   guards: {
     isCurrentPid,
     hostGone: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.cause !== 'exit',
     cleanExit: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.code === 0 && event.signal === null,
-    withinRestartBudget: ({ context }) => countBeforeCrash(context) < BACKEND_POLICY.maxRestarts,
+    withinRestartBudget: ({ context }) => countBeforeCrash(context) < policyOf(context).maxRestarts,
     autostart: ({ event }) => event.type === 'CREATED' && event.autostart,
   },
   actions: {

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { apiBase, authHeaders, tokenFile } from '../client.js';
 import { flowPaths } from '../../infra/config.js';
+import { notRunningMessage } from '../not-running.js';
 
 /**
  * `f auth set-password | remove-password | login | logout | status`. The password is read from
@@ -60,7 +61,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   try {
     res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   } catch {
-    throw new Error(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`);
+    throw new Error(notRunningMessage(base));
   }
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
@@ -210,7 +211,7 @@ export function register(program: Command): void {
     .action(async () => {
       const base = apiBase();
       const res = await fetch(`${base}/api/auth/status`, { headers: authHeaders() }).catch(() => {
-        throw new Error(`Flow is not running at ${base} (start it with "f up", or set FLOW_URL)`);
+        throw new Error(notRunningMessage(base));
       });
       const s = (await res.json()) as { passwordSet: boolean; authenticated: boolean; exposure?: string | null; failClosed?: boolean };
       process.stdout.write(`${base}: ${s.passwordSet ? 'password set' : 'no password (open, loopback only)'}; ${s.authenticated ? 'logged in' : 'not logged in'}\n`);

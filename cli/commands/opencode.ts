@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { api, apiBase } from '../client.js';
 import { printJson, printTable } from '../output.js';
 import { createParser } from 'eventsource-parser';
+import { notRunningMessage } from '../not-running.js';
 
 /**
  * `f instance`, `f session`, `f chat`, `f attention`: opencode instances, their sessions, a
@@ -232,7 +233,7 @@ async function chat(sessionId: string, text: string): Promise<void> {
   };
   const url = `${apiBase()}/api/sessions/${enc(sessionId)}/events`;
   const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: controller.signal }).catch(() => {
-    throw new Error(`Flow is not running at ${apiBase()} (start it with "f up", or set FLOW_URL)`);
+    throw new Error(notRunningMessage(apiBase()));
   });
   if (!res.ok || !res.body) throw new Error(`${url}: ${res.status} ${res.statusText}`);
   // The feed is open (its headers are here): only now is the message sent, so nothing is missed.

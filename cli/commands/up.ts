@@ -13,7 +13,14 @@ export function register(program: Command): void {
     .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .option('--open', 'open the dashboard in a browser once Flow is up (or OPEN_BROWSER=true)')
-    .action(async (opts: { port: number; host: string; nats?: string; redis?: string; open?: boolean }) => {
+    .option('-d, --detach', 'run in the background (log: $FLOW_HOME/flow.log); returns once it answers')
+    .option('--no-apply', 'do not apply ./flow.toml after the start')
+    .action(async (opts: { port: number; host: string; nats?: string; redis?: string; open?: boolean; detach?: boolean; apply: boolean }) => {
+      if (opts.detach) {
+        const { detachUp } = await import('../detach.js');
+        const args = ['--port', String(opts.port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply']), ...(opts.open ? ['--open'] : [])];
+        return detachUp(args);
+      }
       const urls = distributedUrls(opts);
       const what = 'backends and the gateway';
       // Checked before the start: a bad OPEN_BROWSER (or PUBLIC_DIR) stops it with its message.
@@ -41,6 +48,7 @@ export function register(program: Command): void {
           }),
         );
         await opened(flow.url);
+        if (opts.apply) await applyHere(flow.url);
         return;
       }
       const { startEmbedded } = await import('../../infra/embedded.js');
@@ -52,7 +60,26 @@ export function register(program: Command): void {
         }),
       );
       await opened(flow.url);
+      if (opts.apply) await applyHere(flow.url);
     });
+}
+
+/** `f up` in a directory with a flow.toml applies it once running; a bad file is reported, Flow stays up. */
+async function applyHere(url: string): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const file = resolve('flow.toml');
+  if (!existsSync(file)) return;
+  const { loadFlowFile } = await import('../flow-file/load.js');
+  const { applyFlowFile, callAt } = await import('../flow-file/apply.js');
+  const { flowHome } = await import('../../infra/config.js');
+  const { writeErr, writeOut } = await import('../../infra/lifetime.js');
+  try {
+    const result = await applyFlowFile({ call: callAt(url, `Flow at ${url} did not answer`), home: flowHome(), file: loadFlowFile(file), dryRun: false, out: (l) => writeOut(`[apply] ${l}\n`) });
+    if (result.failed.length) writeErr(`[apply] ${result.failed.length} step(s) of ${file} failed; fix it and run f apply\n`);
+  } catch (err) {
+    writeErr(`[apply] ${file} was not applied: ${(err as Error).message}\n`);
+  }
 }
 
 /** --nats and --redis: distributed mode's servers (default: FLOW_NATS_URL, FLOW_REDIS_URL). */

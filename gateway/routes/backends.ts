@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { BackendConfigInputSchema, BackendNameSchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child/index.js';
+import { BackendConfigInputSchema, BackendNameSchema, RestartPolicySchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child/index.js';
 import { liveSubjects } from '../../services/bus/names.js';
 import type { Command } from '../../actors/index.js';
 import type { ActorListing, OutputLine } from '../../services/store/read-model.js';
@@ -68,6 +68,7 @@ function resolveConfig(body: CreateBackendBody): BackendConfig {
     watch: body.watch.map((p) => resolve(cwd, p)),
     watchExtensions: body.watchExtensions,
     stopGraceMs: body.stopGraceMs,
+    restart: RestartPolicySchema.parse(body.restart ?? {}),
   };
 }
 

@@ -70,6 +70,6 @@ describe('f backend against a running f up', () => {
   it('says plainly when Flow is not running', async () => {
     const r = await runF(['backend', 'ls'], { FLOW_HOME: t.dir, FLOW_URL: 'http://127.0.0.1:9' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Flow is not running at http:\/\/127\.0\.0\.1:9 \(start it with "f up"/);
+    expect(r.stderr).toMatch(/Flow is not running — start it with `f up -d` \(nothing answers at http:\/\/127\.0\.0\.1:9/);
   });
 });

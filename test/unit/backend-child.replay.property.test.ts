@@ -10,7 +10,7 @@ const kind = backendChildKind as unknown as ActorKind;
 const config = { command: ['node', 'x.js'], cwd: '/w', env: {}, port: null, watch: ['.'], watchExtensions: ['.js'], stopGraceMs: 10 };
 
 type Step =
-  | { t: 'cmd'; type: 'CREATED' | 'START_REQUESTED' | 'STOP_REQUESTED' | 'RESTART_REQUESTED' | 'REMOVE_REQUESTED' | 'HOST_RESUMED' }
+  | { t: 'cmd'; type: 'CREATED' | 'START_REQUESTED' | 'STOP_REQUESTED' | 'RESTART_REQUESTED' | 'REMOVE_REQUESTED' | 'HOST_RESUMED'; policy: { maxRestarts: number; backoffUnitMs: number; stableAfterMs: number } | null }
   | { t: 'started'; pidOffset: number }
   | { t: 'exited'; current: boolean; code: number | null; cause: 'exit' | 'host-lost' | 'host-shutdown' }
   | { t: 'spawnFailed' }
@@ -18,7 +18,12 @@ type Step =
   | { t: 'wait'; ms: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ t: fc.constant('cmd' as const), type: fc.constantFrom('CREATED', 'START_REQUESTED', 'STOP_REQUESTED', 'RESTART_REQUESTED', 'REMOVE_REQUESTED', 'HOST_RESUMED') }),
+  fc.record({
+    t: fc.constant('cmd' as const),
+    type: fc.constantFrom('CREATED', 'START_REQUESTED', 'STOP_REQUESTED', 'RESTART_REQUESTED', 'REMOVE_REQUESTED', 'HOST_RESUMED'),
+    // A CREATED with its own restart policy, or one from before policies (the defaults).
+    policy: fc.option(fc.record({ maxRestarts: fc.integer({ min: 0, max: 4 }), backoffUnitMs: fc.integer({ min: 0, max: 3000 }), stableAfterMs: fc.integer({ min: 0, max: 40_000 }) })),
+  }),
   fc.record({ t: fc.constant('started' as const), pidOffset: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ t: fc.constant('exited' as const), current: fc.boolean(), code: fc.constantFrom(0, 1, 137, null), cause: fc.constantFrom('exit', 'exit', 'exit', 'host-lost', 'host-shutdown') }),
   fc.record({ t: fc.constant('spawnFailed' as const) }),
@@ -29,7 +34,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 function eventFor(s: Step, pid: number): { type: string; data: Record<string, unknown> } | null {
   switch (s.t) {
     case 'cmd':
-      return { type: s.type, data: s.type === 'CREATED' ? { name: 'p', config, autostart: true } : {} };
+      return { type: s.type, data: s.type === 'CREATED' ? { name: 'p', config: s.policy ? { ...config, restart: s.policy } : config, autostart: true } : {} };
     case 'started':
       return { type: 'PROCESS_STARTED', data: { pid: pid + s.pidOffset, startTicks: pid } };
     case 'exited':
