@@ -17,6 +17,8 @@ export const FlowEnvSchema = z.object({
   /** Host names the gateway answers to besides loopback: `flow.lan,dev.example.com:8443`. */
   FLOW_ALLOWED_HOSTS: AllowedHostsSchema.optional(),
   // A backend's longest output line (UTF-8 bytes); capped so a line still fits a NATS message.
+  /** `0` turns off the verification of the stored snapshots that f up / f host run in the background after start. */
+  FLOW_VERIFY_ON_START: z.enum(['0', '1'], { message: 'FLOW_VERIFY_ON_START is 0 (off) or 1 (on, the default)' }).optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
 });
 

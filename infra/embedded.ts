@@ -10,7 +10,9 @@ import { ActorReadModel } from '../services/host/actor-read-model.js';
 import { InProcessCommandQueue } from '../services/queue/in-process.js';
 import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
+import type { BackgroundVerify } from '../services/host/background-verify.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, flowPaths } from './config.js';
+import { verifyAfterStart } from './verify-after-start.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKindServices } from './kind-services.js';
 import { startWithin, type Lifetime } from './lifetime.js';
@@ -29,6 +31,8 @@ export interface Embedded {
   store: EventStore;
   host: ActorHost;
   app: FastifyInstance;
+  /** The verification of the stored snapshots that runs after start (null when FLOW_VERIFY_ON_START=0). */
+  verify: BackgroundVerify | null;
   close(): Promise<void>;
 }
 
@@ -98,5 +102,8 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     throw err;
   }
   updateLockUrl(join(paths.home, 'host.lock'), url);
-  return { url, store, host, app, close: () => life.close() };
+  // Serving now; the full fold checks the snapshots recovery started from, at low priority.
+  const verify = verifyAfterStart(store, host, opts.log);
+  if (verify) life.defer(() => verify.stop());
+  return { url, store, host, app, verify, close: () => life.close() };
 }

@@ -12,6 +12,7 @@ import { hostKindServices } from './kind-services.js';
 import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
+import { verifyAfterStart } from './verify-after-start.js';
 
 export interface HostProcessOptions extends DistributedUrls {
   hostId?: string;
@@ -67,6 +68,8 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
     life.defer(() => workers.close());
     await workers.start();
+    const verify = verifyAfterStart(store, host, log);
+    if (verify) life.defer(() => verify.stop());
     return { hostId, store, host, nc, live, publisher, services, close: () => life.close() };
   });
 }
