@@ -46,6 +46,12 @@ export type MachineEvents<S extends Record<string, z.ZodType>> = {
 export interface ActorKind<M extends AnyStateMachine = AnyStateMachine> {
   readonly streamType: string;
   readonly machine: M;
+  /**
+   * Bumped when what a named guard, action or delay does changes (its name and the machine's
+   * shape are hashed already): stored snapshots of the old machine are then folded again from
+   * the log (services/store/machine-version.ts). Default 1.
+   */
+  readonly version?: number;
   /** zod schema of `data` for every event type this kind's streams may hold. */
   readonly events: Readonly<Record<string, z.ZodType<Record<string, unknown>>>>;
   /** Event types that are requests (from a user or API) rather than observations of the world. */

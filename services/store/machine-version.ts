@@ -2,27 +2,32 @@ import { createHash } from 'node:crypto';
 import type { ActorKind } from '../../actors/kind.js';
 
 /**
- * A machine's version: a hash of its definition, stored with every snapshot. A snapshot is the
- * fold of a stream *through one machine*; folded by another (a state added, a guard or an
- * assignment changed) it may not be what this machine would give, so recovery trusts it only
- * when the hash matches. The hash covers the machine's config (states, transitions, `after`,
- * `always`, inline actions and guards, by their source) and its named implementations (by
- * source, with what `assign()` and friends carry), so changing any of it changes the version.
+ * A machine's version, stored with every snapshot. A snapshot is the fold of a stream *through
+ * one machine*; folded by another (a state added, a transition moved, a guard or an assignment
+ * changed) it may not be what this machine gives, so recovery trusts it only when the version
+ * matches. It is a hash of the machine's definition — states, transitions, `after` and
+ * `always`, the names of the guards, actions and delays they use — and of the kind's explicit
+ * `version`, which a change inside a named implementation must bump
+ * (test/unit/machine-version.test.ts pins each kind's implementations and says so). Function
+ * bodies are not hashed: their text differs between compilers (tsc for dist/, esbuild for the
+ * tests), and a log must mean the same to both.
  */
 const versions = new WeakMap<object, string>();
 
 export function machineVersion(kind: ActorKind): string {
-  const machine = kind.machine as unknown as { config: unknown; implementations: unknown; version?: string };
-  let v = versions.get(machine);
+  let v = versions.get(kind.machine);
   if (!v) {
-    const text = describe({ streamType: kind.streamType, version: machine.version ?? null, config: machine.config, implementations: machine.implementations }, new Set(), 0);
+    // Through JSON first, as XState means its definition to be read: transitions give their
+    // toJSON() (targets by id), not the state nodes they point at.
+    const definition = JSON.parse(JSON.stringify(kind.machine.definition, (_k, v: unknown) => (typeof v === 'function' ? 'fn' : v))) as unknown;
+    const text = describe({ streamType: kind.streamType, version: kind.version ?? 1, definition }, new Set(), 0);
     v = createHash('sha256').update(text).digest('hex').slice(0, 16);
-    versions.set(machine, v);
+    versions.set(kind.machine, v);
   }
   return v;
 }
 
-/** A stable text for a value: object keys sorted, functions by their source and own properties. */
+/** A stable text for a value: object keys sorted, a function as a mark (inline guards and actions), cycles cut. */
 function describe(value: unknown, seen: Set<unknown>, depth: number): string {
   if (value === null || value === undefined) return String(value);
   const t = typeof value;
@@ -33,11 +38,7 @@ function describe(value: unknown, seen: Set<unknown>, depth: number): string {
   if (seen.has(value) || depth > 40) return '<cycle>';
   seen.add(value);
   try {
-    if (t === 'function') {
-      const fn = value as (...args: unknown[]) => unknown;
-      // assign(), raise(), sendTo() … return a generic wrapper: what it does is in its properties.
-      return `fn(${fn.toString()})${describeProps(fn, seen, depth)}`;
-    }
+    if (t === 'function') return 'fn';
     if (Array.isArray(value)) return `[${value.map((v) => describe(v, seen, depth + 1)).join(',')}]`;
     return describeProps(value as object, seen, depth);
   } finally {

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backendChildMachine } from '../../actors/backend-child.js';
-import { defineKind } from '../../actors/kind.js';
 import { fold, initialSnapshot, toStored } from '../../actors/fold.js';
 import { InProcessLiveBus } from '../../services/bus/in-process.js';
 import { ActorHost } from '../../services/host/actor-host.js';
@@ -173,19 +171,5 @@ describe('recovery from snapshots', () => {
     } finally {
       cleanup();
     }
-  });
-});
-
-describe('machine versions', () => {
-  it('given the same machine, the version is the same; given a changed guard, state or transition, it differs', () => {
-    const v = machineVersion(backendKind);
-    expect(v).toMatch(/^[0-9a-f]{16}$/);
-    expect(machineVersion(backendKind)).toBe(v);
-    const changedGuard = defineKind({ ...backendKind, machine: backendChildMachine.provide({ guards: { autostart: () => false } }) } as never);
-    expect(machineVersion(changedGuard)).not.toBe(v);
-    const config = (backendChildMachine as unknown as { config: { states: Record<string, { states: Record<string, unknown> }> } }).config;
-    const extraState = backendChildMachine.provide({});
-    (extraState as unknown as { config: unknown }).config = { ...config, states: { ...config.states, life: { ...config.states.life, states: { ...config.states.life.states, paused: {} } } } };
-    expect(machineVersion(defineKind({ ...backendKind, machine: extraState } as never))).not.toBe(v);
   });
 });
