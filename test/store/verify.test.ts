@@ -127,5 +127,5 @@ describe('verify', () => {
     } finally {
       store.close();
     }
-  });
+  }, 90_000);
 });
