@@ -83,6 +83,12 @@ export function commandType(schema: CommandObject): string {
 /** An actor kind: a pure machine, the zod schemas of its events, its commands and the effects it leaves to services. */
 export interface ActorKind<M extends AnyStateMachine = AnyStateMachine, S extends readonly CommandObject[] = readonly CommandObject[], E extends readonly string[] = readonly string[]> {
   readonly streamType: string;
+  /**
+   * Bumped when what a named guard, action or delay does changes (its name and the machine's
+   * shape are hashed already): stored snapshots of the old machine are then folded again from
+   * the log (services/store/machine-version.ts). Default 1.
+   */
+  readonly version?: number;
   readonly machine: M;
   /** zod schema of `data` for every event type this kind's streams may hold. */
   readonly events: Readonly<Record<string, z.ZodType<Record<string, unknown>>>>;

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineLine } from './lib.js';
 
-const ALL = ['append-throughput', 'fold-million', 'sse-latency', 'gateway-rest', 'cli-overhead', 'distributed-sse-latency', 'command-roundtrip'] as const;
+const ALL = ['append-throughput', 'fold-million', 'startup-verify', 'sse-latency', 'gateway-rest', 'cli-overhead', 'distributed-sse-latency', 'command-roundtrip'] as const;
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const selected = only ? only.split(',').filter((n): n is (typeof ALL)[number] => (ALL as readonly string[]).includes(n)) : [...ALL];

@@ -30,6 +30,8 @@ export const FlowEnvSchema = z.object({
     .optional(),
   /** Directories besides the home that the dashboard's directory picker may browse, `:`-separated. */
   FLOW_DIR_ROOTS: z.string().optional(),
+  /** `0` turns off the verification of the stored snapshots that f up / f host run in the background after start. */
+  FLOW_VERIFY_ON_START: z.enum(['0', '1'], { message: 'FLOW_VERIFY_ON_START is 0 (off) or 1 (on, the default)' }).optional(),
   FLOW_MAX_LINE_BYTES: z.coerce.number().int().min(256, 'FLOW_MAX_LINE_BYTES must be at least 256').max(256 * 1024, 'FLOW_MAX_LINE_BYTES must be at most 262144 (256 KiB)').optional(),
   /** Size past which `$FLOW_HOME/logs/<backend>.log` is rotated (default 10 MiB). */
   FLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024, 'FLOW_LOG_MAX_BYTES must be at least 1024').optional(),

@@ -12,6 +12,8 @@ import type { EventStore } from '../services/store/event-store.js';
 import type { ReadModel } from '../services/store/read-model.js';
 import { FeatureService } from '../services/features/index.js';
 import { allowedHosts, DEFAULT_BIND, DEFAULT_PORT, featuresEnabled, flowPaths, publicDir } from './config.js';
+import type { BackgroundVerify } from '../services/host/background-verify.js';
+import { verifyAfterStart } from './verify-after-start.js';
 import { flowRoutes } from './gateway-routes.js';
 import { hostKinds } from './kinds.js';
 import { startWithin, type Lifetime } from './lifetime.js';
@@ -30,6 +32,8 @@ export interface Embedded {
   store: EventStore;
   host: ActorHost;
   app: FastifyInstance;
+  /** The verification of the stored snapshots that runs after start (null when FLOW_VERIFY_ON_START=0). */
+  verify: BackgroundVerify | null;
   close(): Promise<void>;
 }
 
@@ -102,5 +106,8 @@ async function openEmbedded(life: Lifetime, opts: EmbeddedOptions): Promise<Embe
     throw err;
   }
   updateLockUrl(join(paths.home, 'host.lock'), url);
-  return { url, store, host, app, close: () => life.close() };
+  // Serving now; the full fold checks the snapshots recovery started from, at low priority.
+  const verify = verifyAfterStart(store, host, opts.log);
+  if (verify) life.defer(() => verify.stop());
+  return { url, store, host, app, verify, close: () => life.close() };
 }

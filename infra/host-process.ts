@@ -13,6 +13,7 @@ import { startWithin, stderrLog } from './lifetime.js';
 import { acquireHostLock } from './lock.js';
 import { openFlowStore } from './open-store.js';
 import { FeatureService } from '../services/features/index.js';
+import { verifyAfterStart } from './verify-after-start.js';
 
 export interface HostProcessOptions extends DistributedUrls {
   hostId?: string;
@@ -70,6 +71,8 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     const workers = new CommandWorkers({ redisUrl: opts.redisUrl, names, hostId, epoch: store.epoch, handler: host, lockMs: parseEnv().FLOW_QUEUE_LOCK_MS, log });
     life.defer(() => workers.close());
     await workers.start();
+    const verify = verifyAfterStart(store, host, log);
+    if (verify) life.defer(() => verify.stop());
     const features = featuresEnabled() ? new FeatureService(store, live) : undefined;
     return { hostId, store, host, nc, live, publisher, kinds, features, close: () => life.close() };
   });

@@ -8,7 +8,8 @@ import type { EventStore } from '../store/types.js';
 import { ConcurrencyError } from '../store/errors.js';
 import { commandError, type KindCommand, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
-import { fold, toStored, type Snapshot } from '../../actors/fold.js';
+import { fold, type Snapshot } from '../../actors/fold.js';
+import { recoverActors, refoldActor } from './recover.js';
 import { stopUnowned, type HomeProcess } from './orphans.js';
 import { homeIdOf, spawnSupervised, type Spawner } from './supervised-spawn.js';
 import { InvalidEventError, RejectedCommandError, recordEvent } from './writer.js';
@@ -85,6 +86,27 @@ export class ActorHost {
   snapshotOf(streamId: string): { snapshot: Snapshot; version: number } | undefined {
     const a = this.actors.get(streamId);
     return a && { snapshot: a.snapshot, version: a.version };
+  }
+
+  /**
+   * Folds one actor again from its whole stream, in the host's queue (no event lands in
+   * between); if its stored projection disagreed, that is rebuilt and the live actor replaced.
+   * The background verifier calls this for each difference it finds. True if it repaired.
+   */
+  refold(streamId: string): Promise<boolean> {
+    return this.enqueue(() => {
+      const a = this.actors.get(streamId);
+      if (!a) return false;
+      const r = refoldActor(this.store, a.services.kind, streamId);
+      if (!r) return false;
+      const changed = r.repaired || JSON.stringify(r.actor.snapshot.value) !== JSON.stringify(a.snapshot.value) || JSON.stringify(r.actor.snapshot.context) !== JSON.stringify(a.snapshot.context);
+      if (changed) {
+        const actor = { ...a, snapshot: r.actor.snapshot, version: r.actor.version, eventId: r.actor.eventId };
+        this.actors.set(streamId, actor);
+        this.sync(actor);
+      }
+      return changed;
+    });
   }
 
   /** The typed entry point for every command, whatever queue it came through. */
@@ -283,19 +305,14 @@ export class ActorHost {
     return e ? `spawned for ${e.streamId} after ${e.type} (event ${spawnId})` : `spawn ${spawnId}, which this log does not hold (a log of this FLOW_HOME that was replaced?)`;
   }
 
-  /** Fold every stream this host serves, reconcile with the world, re-arm timers, resume. */
+  /**
+   * Start every actor this host serves from its stored snapshot (services/host/recover.ts),
+   * reconcile with the world, re-arm timers, resume.
+   */
   private async recover(): Promise<void> {
-    let repaired = false;
-    for (const s of this.store.streams()) {
-      const services = this.byType.get(s.streamType);
-      if (!services) continue;
-      const events = this.store.readStream(s.streamId);
-      const snapshot = fold(services.kind, events);
-      const last = events[events.length - 1];
-      const version = last?.version ?? 0;
-      this.actors.set(s.streamId, { streamId: s.streamId, services, snapshot, version, eventId: last?.id ?? '' });
-      const row = this.store.actor(s.streamId);
-      if (!row || row.version !== version || JSON.stringify(row.snapshot) !== JSON.stringify(toStored(snapshot))) repaired = true;
+    const found = recoverActors(this.store, (type) => this.byType.get(type)?.kind);
+    for (const a of found.actors) {
+      this.actors.set(a.streamId, { streamId: a.streamId, services: this.byType.get(a.streamType)!, snapshot: a.snapshot, version: a.version, eventId: a.eventId });
     }
     const before = new Map([...this.actors.values()].map((a) => [a.streamId, a.services.kind.status(a.snapshot as never)]));
     // Stopped by the last shutdown and not started again (an OpenCode instance): the banner names these too.
@@ -305,10 +322,10 @@ export class ActorHost {
         return last?.type === 'PROCESS_EXITED' && (last.data as { cause?: string }).cause === 'host-shutdown';
       }).map((a) => a.streamId),
     );
-    if (repaired) {
-      // The log is the truth: a projection that disagrees with it is rebuilt, not trusted.
-      this.log('projections disagreed with the log; rebuilding them');
-      this.store.rebuild();
+    // The log is the truth: a projection it could not trust was folded again from its stream.
+    if (found.refolded.length > 0) {
+      const shown = found.refolded.slice(0, 5).map((r) => `${r.streamId} (${r.why})`);
+      this.log(`${found.refolded.length} projection(s) not trusted, folded from the log: ${shown.join(', ')}${found.refolded.length > 5 ? ', …' : ''}`);
     }
     // No process the log does not own: first what no recorded run accounts for (a host killed
     // between a spawn and its record); then, once each kind has stopped or adopted its recorded

@@ -6,7 +6,8 @@ import { StoreClosedError } from './errors.js';
 import { OutputLineTable } from './output-lines.js';
 import { readActor, readActors, readTimers, type Projector } from './projections.js';
 import { LogReader } from './read.js';
-import { rebuildProjections } from './rebuild.js';
+import { rebuildProjections, rebuildStreamProjections } from './rebuild.js';
+import { readRecoveryHeads, type RecoveryHead } from './recovery.js';
 import { SubscriptionHub } from './subscriptions.js';
 import type { ActorRow, AppendOptions, CausedEvent, EventHandler, EventStore as EventStoreContract, StreamHead, Subscription, TimerRow } from './types.js';
 
@@ -153,6 +154,17 @@ export class SqliteEventStore implements EventStoreContract {
     const result = rebuildProjections(this.db, this.projectors, this.reader.iterateAll(0));
     this.hub.committed();
     return result;
+  }
+
+  rebuildStream(streamId: string): { events: number } {
+    if (this.isClosed) throw new StoreClosedError();
+    const result = rebuildStreamProjections(this.db, this.projectors, streamId, () => this.reader.readStream(streamId));
+    this.hub.committed();
+    return result;
+  }
+
+  recoveryHeads(): RecoveryHead[] {
+    return readRecoveryHeads(this.db);
   }
 
   readCheckpoint(name: string): number {

@@ -1,6 +1,7 @@
 import type { ActorKind } from '../../actors/kind.js';
 import { fromStored, initialSnapshot, step, timerWork, toStored, type ActionLike, type Snapshot, type StoredSnapshot } from '../../actors/fold.js';
 import type { Db } from './db.js';
+import { machineVersion } from './machine-version.js';
 import type { EventEnvelope } from './envelope.js';
 import type { ActorRow, FoldHint, TimerRow } from './types.js';
 
@@ -17,6 +18,8 @@ export interface Projector {
   apply(db: Db, events: readonly EventEnvelope[], hint?: unknown): void;
   /** Drops everything this projector derived, before a rebuild. */
   reset(db: Db): void;
+  /** Drops what it derived from one stream, before that stream is folded again (f events rebuild --stream, a repair). */
+  resetStream?(db: Db, streamId: string): void;
 }
 
 export function applyProjectors(projectors: readonly Projector[], db: Db, events: readonly EventEnvelope[], hint?: unknown): void {
@@ -63,12 +66,18 @@ export class ActorProjector implements Projector {
       const work = timerWork(actions, Date.parse(e.at));
       for (const id of work.cancel) cancel.run(e.streamId, id);
       for (const t of work.arm) arm.run(e.streamId, t.timerId, JSON.stringify(t.event), t.dueAt);
-      save.run(e.streamId, e.streamType, e.version, kind.status(snapshot as never), JSON.stringify(toStored(snapshot)), e.at, e.host);
+      save.run(e.streamId, e.streamType, e.version, kind.status(snapshot as never), JSON.stringify(toStored(snapshot)), e.at, e.host, machineVersion(kind));
     });
   }
 
   reset(db: Db): void {
     db.exec(`DELETE FROM actor_state; DELETE FROM timers;`);
+  }
+
+  resetStream(db: Db, streamId: string): void {
+    const { drop, dropTimers } = this.statements(db);
+    drop.run(streamId);
+    dropTimers.run(streamId);
   }
 }
 
@@ -76,13 +85,15 @@ function prepare(db: Db) {
   return {
     load: db.prepare(`SELECT snapshot FROM actor_state WHERE stream_id = ?`),
     save: db.prepare(
-      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at, host) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at, host = excluded.host`,
+      `INSERT INTO actor_state (stream_id, stream_type, version, status, snapshot, updated_at, host, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at, host = excluded.host, machine = excluded.machine`,
     ),
     arm: db.prepare(
       `INSERT INTO timers (stream_id, timer_id, event, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (stream_id, timer_id) DO UPDATE SET event = excluded.event, due_at = excluded.due_at`,
     ),
     cancel: db.prepare(`DELETE FROM timers WHERE stream_id = ? AND timer_id = ?`),
+    drop: db.prepare(`DELETE FROM actor_state WHERE stream_id = ?`),
+    dropTimers: db.prepare(`DELETE FROM timers WHERE stream_id = ?`),
   };
 }
 
@@ -94,6 +105,7 @@ interface StateRow {
   snapshot: string;
   updated_at: string;
   host: string;
+  machine: string;
 }
 
 function toRow(r: StateRow): ActorRow {
@@ -105,6 +117,7 @@ function toRow(r: StateRow): ActorRow {
     snapshot: JSON.parse(r.snapshot) as StoredSnapshot,
     updatedAt: r.updated_at,
     host: r.host,
+    machine: r.machine,
   };
 }
 

@@ -27,3 +27,23 @@ export function rebuildProjections(db: Db, projectors: readonly Projector[], log
   }).immediate();
   return { events, streams: streams.size };
 }
+
+/**
+ * Folds one stream's projections again from its events (a repair: a snapshot that disagreed
+ * with the log, or one of an older machine), in one immediate transaction. A projector that
+ * cannot drop one stream's part is rebuilt whole.
+ */
+export function rebuildStreamProjections(db: Db, projectors: readonly Projector[], streamId: string, events: () => readonly EventEnvelope[]): { events: number } {
+  let n = 0;
+  db.transaction(() => {
+    const list = events();
+    n = list.length;
+    for (const p of projectors) {
+      if (p.resetStream) {
+        p.resetStream(db, streamId);
+        if (list.length > 0) p.apply(db, list);
+      }
+    }
+  }).immediate();
+  return { events: n };
+}

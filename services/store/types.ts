@@ -1,5 +1,6 @@
 import type { ActionLike, Snapshot, StoredSnapshot } from '../../actors/fold.js';
 import type { EventEnvelope, EventFilter, ExpectedVersion, NewEvent } from './envelope.js';
+import type { RecoveryHead } from './recovery.js';
 
 export type EventHandler = (event: EventEnvelope) => void;
 
@@ -37,6 +38,8 @@ export interface ActorRow {
   updatedAt: string;
   /** The host that wrote its latest event: the one that runs it. */
   host: string;
+  /** The version of the machine that folded the snapshot (services/store/machine-version.ts); '' before it was recorded. */
+  machine: string;
 }
 
 /** A delayed event a machine asked for, due at `dueAt` (epoch ms). */
@@ -131,6 +134,10 @@ export interface EventStore {
   timers(): TimerRow[];
   /** Drops every projection and folds the whole log through the projectors again. */
   rebuild(): { events: number; streams: number };
+  /** Drops one stream's projections and folds its events again (a repair from the log). */
+  rebuildStream(streamId: string): { events: number };
+  /** Every stream's head with its projection row, O(streams) rows: where recovery starts. */
+  recoveryHeads(): RecoveryHead[];
 
   /** A consumer's position in the log (0 until it stores one), kept in the same file. */
   readCheckpoint(name: string): number;
