@@ -29,7 +29,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { createActor, type EventObject } from 'xstate';
-import { BACKEND_POLICY, backendLifeState, type BackendContext, type BackendSnapshot } from '../actors/backend-child/index.js';
+import { backendLifeState, type BackendContext, type BackendSnapshot } from '../actors/backend-child/index.js';
 import { fold, initialSnapshot, step, toMachineEvent, type Snapshot } from '../actors/fold.js';
 import { EventStore } from '../services/store/event-store.js';
 import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table, timed } from './lib.js';
