@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls } from '../../infra/config.js';
+import { DEFAULT_BIND, DEFAULT_PORT, portFromEnv } from '../../infra/locations.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
+import { parsePort } from '../options.js';
 
-export { runUntilSignal };
+// infra/lifetime.ts imports nothing: cheap enough for f --help.
+export { parsePort, runUntilSignal };
 
 export function register(program: Command): void {
   withServerUrls(program
     .command('up'))
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
-    .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
+    .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), portFromEnv() ?? DEFAULT_PORT)
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .action(async (opts: { port: number; host: string; nats?: string; redis?: string }) => {
+      const { distributedUrls } = await import('../../infra/config.js');
       const urls = distributedUrls(opts);
       const what = 'backends and the gateway';
       if (urls) {
@@ -31,10 +34,4 @@ export function withServerUrls(command: Command): Command {
   return command
     .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
     .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)');
-}
-
-export function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not ${JSON.stringify(v)}`);
-  return n;
 }
