@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { join } from 'node:path';
-import { flowHome, flowUrl } from '../infra/locations.js';
+import { flowUrl } from '../infra/flow-url.js';
+import { flowHome } from '../infra/locations.js';
 
 /** Where `f auth login` keeps the gateway token (readable by its owner only). */
 export function tokenFile(env: NodeJS.ProcessEnv = process.env): string {

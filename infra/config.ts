@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
-export { DEFAULT_BIND, DEFAULT_PORT, flowHome, flowPaths, flowUrl, type FlowPaths } from './locations.js';
+export { DEFAULT_BIND, DEFAULT_PORT, flowHome, flowPaths, type FlowPaths } from './locations.js';
+export { flowUrl } from './flow-url.js';
 
 /** Process-level configuration, from the environment (and CLI flags that override it). */
 export const FlowEnvSchema = z.object({

@@ -1,7 +1,5 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readHolder } from '../services/host/pid-lock.js';
-import { isAlive } from '../services/host/proc.js';
 
 /**
  * Where Flow keeps its files and where it listens by default. Kept apart from config.ts (the
@@ -27,40 +25,3 @@ export function flowPaths(env: NodeJS.ProcessEnv = process.env): FlowPaths {
 export const DEFAULT_PORT = 3456;
 export const DEFAULT_BIND = '127.0.0.1';
 
-/**
- * Where the running Flow of this FLOW_HOME answers, for the CLI: FLOW_URL when set; else the
- * URL its lock file names (`f up` writes host.lock, `f gateway` gateway.lock, once the port is
- * bound, so `f up --port 0` or another shell's FLOW_PORT is found); else FLOW_PORT on loopback;
- * else the default port.
- */
-export function flowUrl(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.FLOW_URL) return env.FLOW_URL.replace(/\/+$/, '');
-  const running = runningFlowUrl(flowHome(env));
-  if (running) return running;
-  return `http://${DEFAULT_BIND}:${portFromEnv(env) ?? DEFAULT_PORT}`;
-}
-
-/** FLOW_PORT, checked; undefined when unset. */
-export function portFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = env.FLOW_PORT?.trim();
-  if (!raw) return undefined;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new Error(`FLOW_PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.FLOW_PORT)}`);
-  return n;
-}
-
-/** The URL a live `f up` or `f gateway` of this FLOW_HOME recorded in its lock (null: none). */
-export function runningFlowUrl(home: string): string | null {
-  for (const file of ['host.lock', 'gateway.lock']) {
-    const holder = readHolder(join(home, file));
-    if (!holder || typeof holder.url !== 'string' || !URL.canParse(holder.url)) continue;
-    const url = new URL(holder.url);
-    // Still starting (port 0 not yet bound), or `f host`, which serves no gateway ("host <id>").
-    if (url.port === '0' || !/^https?:$/.test(url.protocol) || !isAlive(holder.pid, holder.startTicks)) continue;
-    // A gateway bound to every interface answers on loopback.
-    if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
-    if (url.hostname === '[::]') url.hostname = '[::1]';
-    return url.origin;
-  }
-  return null;
-}

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { DistributedUrls } from '../../infra/config.js';
-import { DEFAULT_BIND, DEFAULT_PORT, portFromEnv } from '../../infra/locations.js';
+import { portFromEnv } from '../../infra/flow-url.js';
+import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import type { HostView } from '../../gateway/routes/hosts.js';
 import { api, FlowApiError } from '../client.js';
 import { printJson, printTable } from '../output.js';

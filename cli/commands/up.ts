@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT, portFromEnv } from '../../infra/locations.js';
+import { portFromEnv } from '../../infra/flow-url.js';
+import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
 import { parsePort } from '../options.js';
 
