@@ -136,8 +136,10 @@ export async function installLink(paths: ToolPaths, path: string, rec: Recorder,
   if (!existsSync(path)) throw new ToolError(`${path} does not exist (f install <path> takes a tool directory or its ${MANIFEST_FILE})`);
   const isDir = statSync(path).isDirectory();
   if (!isDir && basename(path) !== MANIFEST_FILE) throw new ToolError(`${path} is a file but not a ${MANIFEST_FILE}; give the tool's directory or its manifest`);
-  const manifestPath = realpathSync(isDir ? join(path, MANIFEST_FILE) : path);
-  if (!existsSync(manifestPath)) throw new ToolError(`${path} has no ${MANIFEST_FILE}`, 'manifest');
+  // Checked before realpath: a directory without a manifest is a plain mistake, not an ENOENT.
+  const candidate = isDir ? join(path, MANIFEST_FILE) : path;
+  if (!existsSync(candidate)) throw new ToolError(`${path} has no ${MANIFEST_FILE}: a tool directory needs one that names the tool and how to run it`, 'manifest');
+  const manifestPath = realpathSync(candidate);
   const root = dirname(manifestPath);
   const force = opts.force ?? false;
 
