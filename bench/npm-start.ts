@@ -30,7 +30,9 @@ async function toHealth(cmd: string, args: string[]): Promise<number> {
   const home = mkdtempSync(join(tmpdir(), 'flow-bench-start-'));
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(cmd, args, { cwd: root, env: { ...process.env, FLOW_HOME: home, FLOW_PORT: String(port), FLOW_URL: '' }, stdio: 'ignore', detached: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, FLOW_HOME: home, FLOW_PORT: String(port) };
+  delete env.FLOW_URL;
+  const proc = spawn(cmd, args, { cwd: root, env, stdio: 'ignore', detached: true });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   try {
     for (;;) {
@@ -44,7 +46,7 @@ async function toHealth(cmd: string, args: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
-    process.kill(-proc.pid!, 'SIGTERM');
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(-proc.pid!, 'SIGTERM');
     await exited;
     // npm may be gone while the node under it still stops: wait for the port to close.
     await new Promise((r) => setTimeout(r, 300));
