@@ -62,7 +62,7 @@ async function waitRunning(id: string): Promise<InstanceView> {
 function failedToStart(v: InstanceView): void {
   if (v.status === 'running') return;
   if (v.status === 'starting') throw new Error(`${v.id} is still starting after ${WAIT_READY_MS / 1000} s; "f instance ls" shows when it is running`);
-  throw new Error(`${v.id} did not start: it is ${v.status}${v.lastError ? ` (${v.lastError.split('\n')[0]})` : ''}`);
+  throw new Error(`${v.id} did not start: ${v.status === 'error' ? 'it failed' : `it is ${v.status}`}${v.lastError ? ` (${v.lastError.split('\n')[0]})` : ''}`);
 }
 
 function describeWaiting(s: SessionView): string[] {
