@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { join } from 'node:path';
-import { flowHome, flowUrl } from '../infra/config.js';
+import { flowUrl } from '../infra/flow-url.js';
+import { flowHome } from '../infra/locations.js';
 import { notRunningMessage } from './not-running.js';
 
 /** Where `f auth login` keeps the gateway token (readable by its owner only). */
@@ -30,28 +32,59 @@ export class FlowApiError extends Error {
   }
 }
 
-/** Calls the running Flow's API at FLOW_URL; says plainly when nothing answers there. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const base = flowUrl();
-  let res: Response;
-  try {
-    res = await fetch(base + path, {
-      method,
-      headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new FlowApiError(notRunningMessage(base), 0);
-  }
-  const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as unknown) : undefined;
-  if (!res.ok) {
-    const msg = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `${res.status} ${res.statusText}`;
-    throw new FlowApiError(msg, res.status);
-  }
-  return parsed as T;
+let base: string | undefined;
+
+/** The running Flow's URL (see flowUrl: FLOW_URL, the lock file, FLOW_PORT), found once per command. */
+export function apiBase(): string {
+  return (base ??= flowUrl());
 }
 
-export function apiBase(): string {
-  return flowUrl();
+export function notRunning(at: string): string {
+  return notRunningMessage(at);
+}
+
+/**
+ * Opens a request to the running Flow and hands back the response as it starts. node:http, not
+ * fetch: fetch's first use loads undici, which costs a CLI command about as much as the rest of
+ * it (bench/cli-overhead.ts).
+ */
+export async function request(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<IncomingMessage> {
+  const url = new URL(apiBase() + path);
+  const { request: send } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const init: RequestOptions = {
+    method,
+    headers: { ...authHeaders(), ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }), ...opts.headers },
+    signal: opts.signal,
+  };
+  return new Promise((resolve, reject) => {
+    const req = send(url, init, resolve);
+    req.on('error', (err) => reject(opts.signal?.aborted ? err : new FlowApiError(notRunning(apiBase()), 0)));
+    req.end(payload);
+  });
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
+/** Calls the running Flow's API; says plainly when nothing answers there, and prints the server's own message on a refusal. */
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await request(method, path, { body });
+  const text = await readBody(res);
+  let parsed: unknown;
+  try {
+    parsed = text ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    throw new FlowApiError(`${apiBase()}${path} answered ${res.statusCode} with something that is not JSON: is FLOW_URL a Flow?`, res.statusCode ?? 0);
+  }
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    const msg = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `${status} ${res.statusMessage ?? ''}`.trim();
+    throw new FlowApiError(msg, status);
+  }
+  return parsed as T;
 }

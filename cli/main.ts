@@ -40,15 +40,16 @@ const groups: Record<string, Group> = {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'cli' && (await (await import('./commands/tools.js')).runFromArgv(argv))) return;
-  const { Command } = await import('commander');
+  const first = argv.find((a) => !a.startsWith('-'));
+  const wanted = [...new Set(first && groups[first] ? [groups[first]] : Object.values(groups))];
+  // commander and the groups load side by side: each import is a round trip through the loader.
+  const [{ Command }, ...modules] = await Promise.all([import('commander'), ...wanted.map((load) => load())]);
   const program = new Command('f')
     .description('Flow: a local control plane for your tools, agents, backends and tunnels')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  const first = argv.find((a) => !a.startsWith('-'));
-  const wanted = first && groups[first] ? [groups[first]] : Object.values(groups);
-  for (const load of new Set(wanted)) (await load()).register(program);
+  for (const m of modules) m.register(program);
   await program.parseAsync(argv, { from: 'user' });
 }
 

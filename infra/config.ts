@@ -4,6 +4,9 @@ import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { AllowedHostsSchema, type AllowedHost } from '../services/auth/allowed-hosts.js';
 
+export { DEFAULT_BIND, DEFAULT_PORT, flowHome, flowPaths, type FlowPaths } from './locations.js';
+export { flowUrl } from './flow-url.js';
+
 /** Process-level configuration, from the environment (and CLI flags that override it). */
 export const FlowEnvSchema = z.object({
   FLOW_HOME: z.string().min(1).optional(),
@@ -111,30 +114,6 @@ export function distributedUrls(flags: { nats?: string; redis?: string }, env: N
   const checked = FlowEnvSchema.pick({ FLOW_NATS_URL: true, FLOW_REDIS_URL: true }).safeParse({ FLOW_NATS_URL: natsUrl, FLOW_REDIS_URL: redisUrl });
   if (!checked.success) throw new Error(checked.error.issues.map((i) => i.message).join('\n'));
   return { natsUrl, redisUrl, prefix: parsed.FLOW_NATS_PREFIX ?? '' };
-}
-
-export interface FlowPaths {
-  home: string;
-  db: string;
-  /** The gateway's replica of the JetStream stream (distributed mode). */
-  gatewayDb: string;
-  bin: string;
-}
-
-export function flowHome(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.FLOW_HOME ?? join(homedir(), '.config', 'flow'));
-}
-
-export function flowPaths(env: NodeJS.ProcessEnv = process.env): FlowPaths {
-  const home = flowHome(env);
-  return { home, db: join(home, 'flow.db'), gatewayDb: join(home, 'gateway.db'), bin: join(home, 'bin') };
-}
-
-export const DEFAULT_PORT = 3456;
-export const DEFAULT_BIND = '127.0.0.1';
-
-export function flowUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.FLOW_URL ?? `http://${DEFAULT_BIND}:${DEFAULT_PORT}`).replace(/\/+$/, '');
 }
 
 export function parseEnv(env: NodeJS.ProcessEnv = process.env): z.infer<typeof FlowEnvSchema> {

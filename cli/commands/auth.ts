@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import { apiBase, authHeaders, tokenFile } from '../client.js';
-import { flowPaths } from '../../infra/config.js';
+import { flowPaths } from '../../infra/locations.js';
 import { notRunningMessage } from '../not-running.js';
 
 /**
@@ -87,8 +86,6 @@ async function runningGateways(home: string): Promise<RunningFlow[]> {
   return found;
 }
 
-const StatusSchema = z.object({ exposure: z.string().nullable() });
-
 /** What a running gateway says exposes it (null: nothing), or why it could not be asked. */
 async function askExposure(flow: RunningFlow): Promise<{ asked: true; exposure: string | null } | { asked: false; why: string }> {
   if (!URL.canParse(flow.url)) return { asked: false, why: 'its lock file names no URL yet' };
@@ -99,7 +96,9 @@ async function askExposure(flow: RunningFlow): Promise<{ asked: true; exposure: 
   if (base.hostname === '[::]') base.hostname = '[::1]';
   try {
     const res = await fetch(new URL('/api/auth/status', base), { signal: AbortSignal.timeout(5000) });
-    const parsed = StatusSchema.safeParse(await res.json());
+    // zod is loaded here, not for every f command that merely registers this group.
+    const { z } = await import('zod');
+    const parsed = z.object({ exposure: z.string().nullable() }).safeParse(await res.json());
     if (!parsed.success) return { asked: false, why: `it answered without saying whether it is exposed (HTTP ${res.status})` };
     return { asked: true, exposure: parsed.data.exposure };
   } catch (err) {

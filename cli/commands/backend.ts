@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { api, apiBase } from '../client.js';
+import { api, apiBase, FlowApiError } from '../client.js';
+import { parseBackendPort, parseCount } from '../options.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatPercent, formatUptime } from '../figures.js';
 import { table, watchTable } from '../table.js';
-import { followSse } from '../sse-client.js';
 import type { BackendView } from '../../gateway/backend-view.js';
 
 interface LogLine {
@@ -17,6 +18,17 @@ interface LogLine {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** A follow stream ended: say why, asking Flow once more (gone, or the backend removed). */
+async function whyStreamEnded(name: string): Promise<string> {
+  try {
+    await api('GET', `/api/backends/${encodeURIComponent(name)}`);
+    return `the log stream of ${name} ended (the connection to ${apiBase()} was cut)`;
+  } catch (err) {
+    if (err instanceof FlowApiError && err.status === 0) return `Flow at ${apiBase()} stopped: no more output of ${name} to follow`;
+    return `stopped following ${name}: ${(err as Error).message}`;
+  }
+}
+
 export function register(program: Command): void {
   const backend = program.command('backend').description('supervised backend processes (talks to the running "f up" at FLOW_URL)');
 
@@ -24,7 +36,7 @@ export function register(program: Command): void {
     .command('add <name> <command...>')
     .description('add a backend and start it: f backend add api --cwd ./api --port 4000 --watch src -- node server.js')
     .option('--cwd <dir>', 'working directory (default: here)')
-    .option('--port <n>', 'port, passed to the process as PORT', (v) => Number(v))
+    .option('--port <n>', 'port, passed to the process as PORT', parseBackendPort)
     .option('--watch <path>', 'restart when a file under this path changes (repeatable)', collect, [] as string[])
     .option('--ext <ext>', 'file extensions that count as changes (repeatable; default .ts .js .json)', collect, [] as string[])
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [] as string[])
@@ -39,7 +51,10 @@ export function register(program: Command): void {
           return [kv.slice(0, i), kv.slice(i + 1)];
         }),
       );
-      const body: Record<string, unknown> = { name, command, cwd, env, watch: opts.watch.map((w) => resolve(cwd, w)), autostart: opts.start };
+      const watch = opts.watch.map((w) => resolve(cwd, w));
+      // Accepted (it may be created later), but a typo here would otherwise go unnoticed.
+      watch.forEach((w, i) => existsSync(w) || process.stderr.write(`f: warning: --watch ${opts.watch[i]}: ${w} does not exist, so nothing there is watched yet\n`));
+      const body: Record<string, unknown> = { name, command, cwd, env, watch, autostart: opts.start };
       if (opts.port !== undefined) body.port = opts.port;
       if (opts.on !== undefined) body.host = opts.on;
       if (opts.ext.length) body.watchExtensions = opts.ext.map((e) => (e.startsWith('.') ? e : `.${e}`));
@@ -88,17 +103,19 @@ export function register(program: Command): void {
   backend
     .command('logs <name>')
     .description('print the output kept for a backend; --follow streams new lines')
-    .option('-n, --lines <n>', 'how many lines of history', (v) => Number(v), 100)
+    .option('-n, --lines <n>', 'how many lines of history', parseCount('--lines'), 100)
     .option('-f, --follow', 'keep printing new lines')
     .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
       const id = encodeURIComponent(name);
       // A line cut at the limit ends with a marker, so it is never taken for the whole line.
       const print = (l: LogLine) => (l.fd === 'stderr' ? process.stderr : process.stdout).write(`${l.fd === 'flow' ? '[flow] ' : ''}${l.line}${l.truncated ? ' … [line cut]' : ''}\n`);
       if (opts.follow) {
-        // The stream starts with the kept tail, then goes live.
-        return followSse(`${apiBase()}/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
+        // The stream starts with the kept tail, then goes live; it ends only when Flow does.
+        const { followSse } = await import('../sse-client.js');
+        await followSse(`/api/backends/${id}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
           if (event === 'line') print(JSON.parse(data) as LogLine);
         });
+        throw new Error(await whyStreamEnded(name));
       }
       const res = await api<{ lines: LogLine[] }>('GET', `/api/backends/${id}/logs?limit=${opts.lines}`);
       res.lines.forEach(print);

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, type DistributedUrls } from '../../infra/config.js';
+import type { DistributedUrls } from '../../infra/config.js';
+import { portFromEnv } from '../../infra/flow-url.js';
+import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import type { HostView } from '../../gateway/routes/hosts.js';
 import { api, FlowApiError } from '../client.js';
 import { printJson, printTable } from '../output.js';
@@ -20,7 +22,8 @@ function notDistributed(command: string) {
   };
 }
 
-function requireUrls(command: string, flags: UrlFlags): DistributedUrls {
+async function requireUrls(command: string, flags: UrlFlags): Promise<DistributedUrls> {
+  const { distributedUrls } = await import('../../infra/config.js');
   const urls = distributedUrls(flags);
   if (!urls) throw new Error(`f ${command} runs in distributed mode: give --nats and --redis (or FLOW_NATS_URL and FLOW_REDIS_URL), e.g. --nats nats://127.0.0.1:4222 --redis redis://127.0.0.1:6379`);
   return urls;
@@ -31,7 +34,7 @@ export function register(program: Command): void {
     .description('run an actor host only (distributed mode): it owns its processes, logs to its own SQLite, publishes to NATS and takes commands from Redis')
     .option('--id <name>', 'this host\'s id in events and queue names (default: FLOW_HOST_ID, else the machine name)', process.env.FLOW_HOST_ID)
     .action(async (opts: UrlFlags & { id?: string }) => {
-      const urls = requireUrls('host', opts);
+      const urls = await requireUrls('host', opts);
       if (opts.id !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(opts.id)) throw new Error(`--id is 1-64 letters, digits, "-" or "_", not ${JSON.stringify(opts.id)}`);
       const { startHostProcess } = await import('../../infra/host-process.js');
       await runUntilSignal(
@@ -63,10 +66,10 @@ export function register(program: Command): void {
 
   withServerUrls(program.command('gateway'))
     .description('run the gateway only (distributed mode): API, streams and dashboard, its read model fed from NATS JetStream')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
+    .option('--port <port>', 'port to listen on (0 picks a free one)', (v) => parsePort(v), portFromEnv() ?? DEFAULT_PORT)
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .action(async (opts: UrlFlags & { port: number; host: string }) => {
-      const urls = requireUrls('gateway', opts);
+      const urls = await requireUrls('gateway', opts);
       const { startGatewayProcess } = await import('../../infra/gateway-process.js');
       await runUntilSignal(
         () => startGatewayProcess({ ...urls, port: opts.port, bind: opts.host }),

@@ -1,18 +1,29 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { kindFor, kinds } from '../../actors/index.js';
-import { step, initialSnapshot, toStored } from '../../actors/fold.js';
-import { FEATURE_STREAM_TYPE, featureEvents } from '../../services/features/events.js';
-import { EventEnvelopeSchema, type EventEnvelope } from '../../services/store/envelope.js';
+import type { ZodType } from 'zod';
+import { existsSync } from 'node:fs';
+import type { EventEnvelope } from '../../services/store/envelope.js';
 import type { EventStore } from '../../services/store/event-store.js';
-import { openFlowStore } from '../../infra/open-store.js';
+import type { EventFilter } from '../../services/store/filter.js';
+import type { ReadOnlyLog } from '../../services/store/read-only-log.js';
+import { flowPaths } from '../../infra/locations.js';
+import { parseCount, parseVersion } from '../options.js';
 import { printJson } from '../output.js';
+
+// `f events tail` reads the log read-only and loads neither the actor machines nor zod; the
+// commands that fold (show, replay, rebuild, schema) load them when they run.
 
 function line(e: EventEnvelope): string {
   return `${String(e.position).padStart(6)}  ${e.at}  ${e.streamId}@${e.version}  ${e.type}  ${JSON.stringify(e.data)}`;
 }
 
-function withStore<T>(fn: (store: EventStore) => T): T {
+function logPath(): string {
+  const { db } = flowPaths();
+  if (!existsSync(db)) throw new Error(`there is no event log at ${db} yet (run "f up" once, or set FLOW_HOME)`);
+  return db;
+}
+
+async function withStore<T>(fn: (store: EventStore) => T): Promise<T> {
+  const { openFlowStore } = await import('../../infra/open-store.js');
   const store = openFlowStore({ mustExist: true, host: 'cli' });
   try {
     return fn(store);
@@ -21,39 +32,73 @@ function withStore<T>(fn: (store: EventStore) => T): T {
   }
 }
 
+async function actorKinds() {
+  return (await import('../../actors/index.js')).kinds;
+}
+
+/**
+ * A filter that names what the log does not have is said so, not answered with silence: an
+ * unknown stream or stream type is an error (unless following, where it may yet appear).
+ */
+async function checkFilter(log: ReadOnlyLog, filter: EventFilter, follow: boolean): Promise<void> {
+  const problems: string[] = [];
+  if (filter.streamId && !log.streamTypeOf(filter.streamId)) problems.push(`no stream ${filter.streamId} in the log (f events tail lists what is there)`);
+  if (filter.streamType && !log.hasStreamType(filter.streamType)) {
+    const known = (await actorKinds()).map((k) => k.streamType);
+    problems.push(known.includes(filter.streamType) ? `the log has no ${filter.streamType} streams yet` : `${filter.streamType} is not a stream type; stream types: ${known.join(', ')}`);
+  }
+  if (filter.type) {
+    const types = new Set((await actorKinds()).flatMap((k) => Object.keys(k.events)));
+    if (!types.has(filter.type) && !log.hasEventType(filter.type)) {
+      problems.push(`${filter.type} is not an event type (--stream-type filters by stream type); event types: ${[...types].sort().join(', ')}`);
+    }
+  }
+  if (problems.length === 0) return;
+  if (!follow) throw new Error(problems.join('\n'));
+  for (const p of problems) process.stderr.write(`f: ${p}; following in case it appears\n`);
+}
+
+function describe(filter: EventFilter): string {
+  const parts = [filter.type ? `${filter.type} events` : 'events', filter.streamId ? `in ${filter.streamId}` : '', filter.streamType ? `in ${filter.streamType} streams` : ''];
+  return parts.filter(Boolean).join(' ');
+}
+
 export function register(program: Command): void {
   const events = program.command('events').description('read, replay and rebuild the event log ($FLOW_HOME/flow.db; works without f up)');
 
   events
     .command('tail')
     .description('print the latest events; --follow keeps printing new ones (also those other processes append)')
-    .option('-n, --limit <n>', 'how many of the latest events', (v) => Number(v), 20)
-    .option('--stream <streamId>', 'only this stream')
-    .option('--type <streamType>', 'only streams of this type')
+    .option('-n, --limit <n>', 'how many of the latest events', parseCount('--limit'), 20)
+    .option('--stream <streamId>', 'only this stream (backend-child:api)')
+    .option('--type <eventType>', 'only events of this type (PROCESS_EXITED)')
+    .option('--stream-type <streamType>', 'only streams of this type (backend-child)')
     .option('-f, --follow', 'keep printing')
     .option('--json', 'one JSON envelope per line')
-    .action(async (opts: { limit: number; stream?: string; type?: string; follow?: boolean; json?: boolean }) => {
-      const filter = { streamId: opts.stream, streamType: opts.type };
+    .action(async (opts: { limit: number; stream?: string; type?: string; streamType?: string; follow?: boolean; json?: boolean }) => {
+      const filter: EventFilter = { streamId: opts.stream, streamType: opts.streamType, type: opts.type };
       const print = (e: EventEnvelope) => process.stdout.write((opts.json ? JSON.stringify(e) : line(e)) + '\n');
-      const store = openFlowStore({ mustExist: true, host: 'cli', pollMs: 100 });
-      const head = store.headPosition();
-      // Read back far enough to find `limit` matching events, then print them oldest first.
-      let from = head;
-      let found: EventEnvelope[] = [];
-      while (from > 0 && found.length < opts.limit) {
-        from = Math.max(0, from - Math.max(opts.limit * 4, 1000));
-        found = store.readAll(from, head - from, filter);
+      const { ReadOnlyLog } = await import('../../services/store/read-only-log.js');
+      const log = ReadOnlyLog.open(logPath());
+      const head = log.headPosition();
+      try {
+        const found = opts.limit > 0 ? log.latest(opts.limit, filter) : [];
+        if (found.length === 0) await checkFilter(log, filter, !!opts.follow);
+        for (const e of found) print(e);
+        if (found.length === 0 && opts.limit > 0 && !opts.follow) process.stderr.write(`f: no ${describe(filter)} in the log\n`);
+      } catch (err) {
+        log.close();
+        throw err;
       }
-      for (const e of found.slice(-opts.limit)) print(e);
-      if (!opts.follow) return store.close();
-      const sub = store.subscribe({ from: head, filter }, print);
+      if (!opts.follow) return log.close();
+      const sub = log.subscribe({ from: head, filter }, print);
       // The store's poller does not hold the process open; following does, until a signal.
       const keepAlive = setInterval(() => {}, 1 << 30);
       await new Promise<void>((resolve) => {
         const stop = () => {
           clearInterval(keepAlive);
           sub.close();
-          store.close();
+          log.close();
           resolve();
         };
         process.once('SIGINT', stop);
@@ -79,10 +124,11 @@ export function register(program: Command): void {
   events
     .command('replay <streamId>')
     .description("fold a stream through its machine: each event and the actor's state after it")
-    .option('--to <version>', 'stop after this version', (v) => Number(v))
+    .option('--to <version>', 'stop after this version', parseVersion('--to'))
     .option('--json', 'print JSON')
-    .action((streamId: string, opts: { to?: number; json?: boolean }) =>
-      withStore((store) => {
+    .action(async (streamId: string, opts: { to?: number; json?: boolean }) => {
+      const [{ kindFor }, { step, initialSnapshot, toStored }] = await Promise.all([import('../../actors/index.js'), import('../../actors/fold.js')]);
+      return withStore((store) => {
         const list = store.readStream(streamId).filter((e) => opts.to === undefined || e.version <= opts.to);
         if (list.length === 0) throw new Error(`no stream ${streamId} in the log (f events tail lists what is there)`);
         const kind = kindFor(list[0]!.streamType);
@@ -103,8 +149,8 @@ export function register(program: Command): void {
           process.stdout.write(`\nthe stored projection differs from this replay (run "f events rebuild")\n`);
           process.exitCode = 2;
         } else if (agrees) process.stdout.write(`\nthe stored projection agrees with this replay\n`);
-      }),
-    );
+      });
+    });
 
   events
     .command('rebuild')
@@ -131,7 +177,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { stream?: string; threads?: number; json?: boolean }) => {
       // Opening it to write migrates an older file first; the workers then read it.
-      const path = withStore((store) => {
+      const path = await withStore((store) => {
         if (opts.stream && store.streamVersion(opts.stream) === 0) throw new Error(`no stream ${opts.stream} in the log (f events tail lists what is there)`);
         return store.path!;
       });
@@ -156,10 +202,11 @@ export function register(program: Command): void {
     .command('schema')
     .description('print the JSON Schema of the event envelope and of every event type')
     .option('--type <streamType>', 'only this actor kind')
-    .action((opts: { type?: string }) => {
+    .action(async (opts: { type?: string }) => {
+      const [{ z }, { kinds }, { EventEnvelopeSchema }, { FEATURE_STREAM_TYPE, featureEvents }] = await Promise.all([import('zod'), import('../../actors/index.js'), import('../../services/store/envelope.js'), import('../../services/features/events.js')]);
       const out: Record<string, Record<string, unknown>> = {};
       // The actor kinds' streams, and the features' (not an actor: a stream of records).
-      const schemas: [string, Readonly<Record<string, z.ZodType>>][] = [...kinds.map((k) => [k.streamType, k.events] as [string, Readonly<Record<string, z.ZodType>>]), [FEATURE_STREAM_TYPE, featureEvents]];
+      const schemas: [string, Readonly<Record<string, ZodType>>][] = [...kinds.map((k) => [k.streamType, k.events] as [string, Readonly<Record<string, ZodType>>]), [FEATURE_STREAM_TYPE, featureEvents]];
       for (const [streamType, events] of schemas) {
         if (opts.type && opts.type !== streamType) continue;
         out[streamType] = Object.fromEntries(Object.entries(events).map(([type, schema]) => [type, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));

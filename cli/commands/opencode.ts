@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { api, apiBase } from '../client.js';
 import { printJson, printTable } from '../output.js';
-import { createParser } from 'eventsource-parser';
 import { notRunningMessage } from '../not-running.js';
 
 /**
@@ -60,6 +59,13 @@ async function waitRunning(id: string): Promise<InstanceView> {
   }
 }
 
+/** Waited for, and it is not running: say why in words (its last error), and fail. */
+function failedToStart(v: InstanceView): void {
+  if (v.status === 'running') return;
+  if (v.status === 'starting') throw new Error(`${v.id} is still starting after ${WAIT_READY_MS / 1000} s; "f instance ls" shows when it is running`);
+  throw new Error(`${v.id} did not start: ${v.status === 'error' ? 'it failed' : `it is ${v.status}`}${v.lastError ? ` (${v.lastError.split('\n')[0]})` : ''}`);
+}
+
 function describeWaiting(s: SessionView): string[] {
   const lines: string[] = [];
   for (const p of s.permissions) lines.push(`permission ${p.id}: ${p.permission} ${p.detail ?? p.patterns.join(' ')}  →  f attention reply ${s.id} ${p.id} once|always|reject`);
@@ -83,7 +89,7 @@ export function register(program: Command): void {
       let v = await api<InstanceView>('POST', '/api/instances', body);
       if (opts.start && opts.wait) v = await waitRunning(v.id);
       if (opts.json) return printJson(v);
-      if (v.status === 'error') throw new Error(`${v.id} failed to start: ${v.lastError ?? 'unknown error'}`);
+      if (opts.start && opts.wait) failedToStart(v);
       process.stdout.write(`${v.id}: ${v.status} in ${v.directory}${v.pid ? ` (pid ${v.pid}, port ${v.port})` : ''}\n`);
     });
 
@@ -100,8 +106,20 @@ export function register(program: Command): void {
       );
     });
 
+  instance
+    .command('start <id>')
+    .description('start a stopped instance and wait until it is running')
+    .option('--no-wait', 'return at once, while it is still starting')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { wait: boolean; json?: boolean }) => {
+      let v = await api<InstanceView>('POST', `/api/instances/${enc(id)}/start`);
+      if (opts.wait) v = await waitRunning(v.id);
+      if (opts.json) return printJson(v);
+      if (opts.wait) failedToStart(v);
+      process.stdout.write(`${v.id}: ${v.status}${v.pid ? ` (pid ${v.pid}, port ${v.port})` : ''}\n`);
+    });
+
   for (const [verb, method, path, what] of [
-    ['start', 'POST', 'start', 'start a stopped instance'],
     ['stop', 'POST', 'stop', 'stop an instance (running turns are ended cleanly first)'],
     ['rm', 'DELETE', '', 'stop and remove an instance'],
   ] as const) {
@@ -239,6 +257,7 @@ async function chat(sessionId: string, text: string): Promise<void> {
   // The feed is open (its headers are here): only now is the message sent, so nothing is missed.
   await api('POST', `/api/sessions/${enc(sessionId)}/messages`, { text });
   sent = true;
+  const { createParser } = await import('eventsource-parser');
   const parser = createParser({ onEvent: (e) => onMessage(e.event ?? 'message', e.data) });
   const decoder = new TextDecoder();
   try {

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { flowHome } from '../../infra/config.js';
+import { flowHome } from '../../infra/locations.js';
+import { parsePort } from '../options.js';
 
 /** `f relay`: run the relay server (stable <user>.<domain> handles in front of quick tunnels). */
 export function register(program: Command): void {
   const relay = program
     .command('relay')
     .description('run a relay: <user>.<domain>, <domain>/<user> and <user>.my.<domain> forward to registered tunnels')
-    .option('--port <n>', 'port to listen on', (v) => Number(v), 8787)
+    .option('--port <n>', 'port to listen on', (v) => parsePort(v), 8787)
     .option('--bind <addr>', 'address to listen on', '127.0.0.1')
     .option('--domain <domain>', 'the domain handles live under (localhost works in browsers: bruno.localhost)', 'localhost')
     .option('--db <path>', 'registry database (default: $FLOW_HOME/relay.db)')

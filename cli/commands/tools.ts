@@ -1,12 +1,17 @@
 import type { Command } from 'commander';
-import { runTool } from '../../services/tool-install/cli-run.js';
 import { toolPaths } from '../../services/tool-install/paths.js';
 
 /**
  * `f install`, `f cli`, `f catalog` and `f ai codex browse`. This module is loaded for every
- * `f cli <id>` call, so it imports only the zod-free fast path at the top; everything else
- * (zod, TOML, SQLite, XState, tar) is imported inside the commands that need it.
+ * `f cli <id>` call and for `f --help`, so it imports only paths at the top; even the zod-free
+ * fast path (cli-run) is imported when a tool runs, and everything else (zod, TOML, SQLite,
+ * XState, tar) inside the commands that need it.
  */
+
+async function runTool(id: string, args: string[]): Promise<void> {
+  const { runTool: run } = await import('../../services/tool-install/cli-run.js');
+  return run(id, args);
+}
 
 /** `f cli <id> -- a b`: commander keeps the `--`; the tool must get exactly what follows it. */
 function toolArgs(rest: string[]): string[] {

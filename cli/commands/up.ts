@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
-import { upBanner } from '../../infra/banner.js';
-import { DASHBOARD_PREFIX } from '../../gateway/dashboard-path.js';
-import { DEFAULT_BIND, DEFAULT_PORT, distributedUrls, flowHome, openBrowserWanted, publicDir } from '../../infra/config.js';
+import { portFromEnv } from '../../infra/flow-url.js';
+import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
+import { parsePort } from '../options.js';
 
-export { runUntilSignal };
+// infra/lifetime.ts imports nothing: cheap enough for f --help.
+export { parsePort, runUntilSignal };
 
 export function register(program: Command): void {
   withServerUrls(program
     .command('up'))
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
-    .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), Number(process.env.FLOW_PORT ?? DEFAULT_PORT))
+    .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), portFromEnv() ?? DEFAULT_PORT)
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .option('--open', 'open the dashboard in a browser once Flow is up (or OPEN_BROWSER=true)')
     .option('-d, --detach', 'run in the background (log: $FLOW_HOME/flow.log); returns once it answers')
@@ -21,6 +22,11 @@ export function register(program: Command): void {
         const args = ['--port', String(opts.port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply']), ...(opts.open ? ['--open'] : [])];
         return detachUp(args);
       }
+      const [{ distributedUrls, flowHome, openBrowserWanted, publicDir }, { upBanner }, { DASHBOARD_PREFIX }] = await Promise.all([
+        import('../../infra/config.js'),
+        import('../../infra/banner.js'),
+        import('../../gateway/dashboard-path.js'),
+      ]);
       const urls = distributedUrls(opts);
       const what = 'backends and the gateway';
       // Checked before the start: a bad OPEN_BROWSER (or PUBLIC_DIR) stops it with its message.
@@ -87,10 +93,4 @@ export function withServerUrls(command: Command): Command {
   return command
     .option('--nats <url>', 'distributed mode: NATS server with JetStream (default: FLOW_NATS_URL)')
     .option('--redis <url>', 'distributed mode: Redis for the command queue (default: FLOW_REDIS_URL)');
-}
-
-export function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not ${JSON.stringify(v)}`);
-  return n;
 }

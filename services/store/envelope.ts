@@ -56,14 +56,4 @@ export interface NewEvent {
 
 export type ExpectedVersion = number | 'any';
 
-export interface EventFilter {
-  streamType?: string;
-  streamId?: string;
-}
-
-export function matchesFilter(e: Pick<EventEnvelope, 'streamType' | 'streamId'>, f: EventFilter | undefined): boolean {
-  if (!f) return true;
-  if (f.streamType && e.streamType !== f.streamType) return false;
-  if (f.streamId && e.streamId !== f.streamId) return false;
-  return true;
-}
+export { matchesFilter, type EventFilter } from './filter.js';

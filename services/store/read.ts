@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import { matchesFilter, type EventEnvelope, type EventFilter } from './envelope.js';
+import type { EventEnvelope } from './envelope.js';
+import { matchesFilter, type EventFilter } from './filter.js';
 import type { CausedEvent, StreamHead } from './types.js';
 
 /** A row of `events`. */

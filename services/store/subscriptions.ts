@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import { matchesFilter, type EventEnvelope, type EventFilter } from './envelope.js';
+import type { EventEnvelope } from './envelope.js';
+import { matchesFilter, type EventFilter } from './filter.js';
 import type { EventRow } from './read.js';
 import type { EventHandler, Subscription } from './types.js';
 
@@ -61,7 +62,7 @@ export class SubscriptionHub {
       for (const r of rows) {
         if (sub.closed) return;
         sub.cursor = r.position;
-        if (matchesFilter({ streamType: r.stream_type, streamId: r.stream_id }, sub.filter)) sub.handler(this.log.envelope(r));
+        if (matchesFilter({ streamType: r.stream_type, streamId: r.stream_id, type: r.type }, sub.filter)) sub.handler(this.log.envelope(r));
       }
       if (rows.length === CATCH_UP_BATCH) setImmediate(catchUp);
       else sub.live = true;
@@ -123,7 +124,7 @@ export class SubscriptionHub {
         for (const s of this.subscribers) {
           if (!s.live || s.closed || s.cursor >= r.position) continue;
           s.cursor = r.position;
-          if (!matchesFilter({ streamType: r.stream_type, streamId: r.stream_id }, s.filter)) continue;
+          if (!matchesFilter({ streamType: r.stream_type, streamId: r.stream_id, type: r.type }, s.filter)) continue;
           env ??= this.log.envelope(r);
           try {
             s.handler(env);

@@ -163,8 +163,9 @@ describe.sequential('an opencode instance, end to end', { timeout: 120_000 }, ()
   it('works from the CLI: instance ls/start, session new, chat streams the reply, attention, rm', async () => {
     const ls = await runF(['instance', 'ls'], env);
     expect(ls.stdout).toMatch(/alpha\s+error/);
-    const start = await runF(['instance', 'start', 'alpha'], env);
+    const start = await runF(['instance', 'start', 'alpha'], env, 100_000);
     expect(start.code).toBe(0);
+    expect(start.stdout).toMatch(/^alpha: running \(pid \d+/);
     await waitInstance(flow, 'alpha', 'running', watch);
     const created = await runF(['session', 'new', 'alpha', '--title', 'from the cli'], env);
     expect(created.code).toBe(0);

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `npm run build`, `npm start` and `prepare`: builds dist/ only when it is not current.
+ *
+ * dist is current when every source named by tsconfig.build.json has its .js in dist and no
+ * source or build setting changed since the last build that succeeded (dist/.build-ok, stamped
+ * with the time that build started, so an edit made while tsc ran still counts). Then nothing
+ * runs and `npm start` costs what `node dist/cli/main.js up` costs. Otherwise tsc builds
+ * incrementally (dist/.tsbuildinfo); a missing output drops the build info first, because tsc's
+ * incremental mode trusts it and would not write the file again. A failed build leaves the stamp
+ * as it was, so the next start tries again and fails the same way instead of running a stale dist.
+ *
+ * Plain JavaScript: it runs before anything is compiled. `--force` builds regardless.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CONFIG = 'tsconfig.build.json';
+const dist = join(root, 'dist');
+const stamp = join(dist, '.build-ok');
+const buildInfo = join(dist, '.tsbuildinfo');
+// What changes what tsc writes besides the sources themselves.
+const SETTINGS = [CONFIG, 'tsconfig.json', 'package.json'];
+
+/** The .ts sources tsconfig.build.json compiles (its include folders, minus tests and typings). */
+function sources() {
+  const config = JSON.parse(readFileSync(join(root, CONFIG), 'utf8'));
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules' && entry.name !== 'dist') walk(path);
+      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && !entry.name.endsWith('.test.ts')) {
+        found.push(path);
+      }
+    }
+  };
+  for (const dir of config.include) if (existsSync(join(root, dir))) walk(join(root, dir));
+  return found;
+}
+
+/** Why dist is not current (null: it is), and whether the incremental build info can be trusted. */
+function staleness() {
+  if (!existsSync(stamp)) return { why: 'no successful build yet', trustBuildInfo: true };
+  const built = statSync(stamp).mtimeMs;
+  for (const file of SETTINGS) {
+    if (existsSync(join(root, file)) && statSync(join(root, file)).mtimeMs > built) return { why: `${file} changed`, trustBuildInfo: false };
+  }
+  let changed = null;
+  for (const src of sources()) {
+    const rel = relative(root, src);
+    const out = join(dist, rel.replace(/\.ts$/, '.js'));
+    if (!existsSync(out)) return { why: `${relative(root, out)} is missing`, trustBuildInfo: false };
+    if (!changed && statSync(src).mtimeMs > built) changed = `${rel} changed`;
+  }
+  return changed ? { why: changed, trustBuildInfo: true } : null;
+}
+
+const force = process.argv.includes('--force');
+const stale = force ? { why: '--force', trustBuildInfo: false } : staleness();
+if (!stale) process.exit(0);
+if (!stale.trustBuildInfo) rmSync(buildInfo, { force: true });
+process.stderr.write(`building dist (${stale.why})\n`);
+const startedAt = new Date();
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', CONFIG], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  rmSync(stamp, { force: true });
+  process.exit(tsc.status ?? 1);
+}
+writeFileSync(stamp, `built from the sources as they were at ${startedAt.toISOString()}\n`);
+utimesSync(stamp, startedAt, startedAt);
