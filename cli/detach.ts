@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { flowHome } from '../infra/config.js';
+import { flowHome } from '../infra/locations.js';
 import { findRunningFlow, logPath } from './running-flow.js';
 
 /**

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readHolder, type LockHolder } from '../services/host/pid-lock.js';
 import { isAlive } from '../services/host/proc.js';
-import { flowHome } from '../infra/config.js';
+import { flowHome } from '../infra/locations.js';
 
 /**
  * The `f up` (or `f host`) that runs for this FLOW_HOME, found as the next start would find it:

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { apiBase } from '../client.js';
 import { notRunningMessage } from '../not-running.js';
 import { printJson } from '../output.js';
-import { flowHome } from '../../infra/config.js';
+import { flowHome } from '../../infra/locations.js';
 
 export function register(program: Command): void {
   program

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
 import { formatLogLine, mergeLogs, wantsColor, type LogFormat, type LogLine } from '../log-lines.js';
-import { followSse } from '../sse-client.js';
 import type { BackendView } from '../../gateway/backend-view.js';
 
 export function register(program: Command): void {
@@ -26,11 +25,12 @@ export function register(program: Command): void {
       for (const { name, line } of mergeLogs(history)) print(name, line);
       if (!opts.follow || wanted.length === 0) return;
       // Each stream resumes after the last line printed of its backend, so the seam has no repeat.
+      const { followSse } = await import('../sse-client.js');
       await Promise.all(
         wanted.map((name) => {
           const last = history.get(name)!.at(-1)?.seq;
           const headers: Record<string, string> = last === undefined ? {} : { 'last-event-id': String(last) };
-          return followSse(`${apiBase()}/api/backends/${encodeURIComponent(name)}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
+          return followSse(`/api/backends/${encodeURIComponent(name)}/logs?follow=1&limit=${opts.lines}`, (event, data) => {
             if (event === 'line') print(name, JSON.parse(data) as LogLine);
           }, headers).catch(() => undefined);
         }),

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { flowHome } from '../../infra/config.js';
+import { flowHome } from '../../infra/locations.js';
 
 /**
  * `f service install|uninstall` (pm2 startup): a systemd user unit on Linux, a launchd agent on

@@ -64,7 +64,7 @@ describe('the dashboard: backends', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 60_000);
 
   it('opens a backend’s timeline and steps back to an earlier state, folded by its machine', async () => {
     const added = await json<BackendView>(`${flow.url}/api/backends`, { method: 'POST', body: { name: 'steady', command: [process.execPath, CRASHY], cwd: process.cwd() } });

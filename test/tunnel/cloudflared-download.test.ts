@@ -33,6 +33,7 @@ let server: Server;
 let base: string;
 const routes = new Map<string, Handler>();
 const hits: string[] = [];
+const held: (() => void)[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
@@ -58,6 +59,11 @@ beforeAll(async () => {
   routes.set('/to-file', (_q, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end());
   routes.set('/to-right', (_q, res) => res.writeHead(302, { location: '/right' }).end());
   routes.set('/delayed', (_q, res) => setTimeout(() => res.writeHead(200, { 'content-length': BUILD.length }).end(BUILD), 300));
+  // Headers at once, the bytes only when the test lets them go: a download that lasts as long as the test needs.
+  routes.set('/held', (_q, res) => {
+    res.writeHead(200, { 'content-length': BUILD.length });
+    held.push(() => res.end(BUILD));
+  });
 });
 afterAll(() => new Promise<void>((r) => {
   server.closeAllConnections();
@@ -65,6 +71,7 @@ afterAll(() => new Promise<void>((r) => {
 }));
 afterEach(async () => {
   hits.length = 0;
+  for (const release of held.splice(0)) release();
   while (cleanups.length) await cleanups.pop()!();
 });
 
@@ -234,11 +241,12 @@ describe('the tunnel actor downloads a missing cloudflared, then starts it', () 
   });
 
   it('a stop during the download stops the tunnel, and the finished download does not start it', async () => {
-    const s = await hostWith(envFor('/delayed'));
+    const s = await hostWith(envFor('/held'));
     await s.host.dispatch({ type: 'tunnel.start', name: 'web', port: s.origin.port });
     await until(() => s.status() === 'downloading', `downloading (is ${s.status()})`, 20_000);
     await s.host.dispatch({ type: 'tunnel.stop', name: 'web' });
     await until(() => s.status() === 'stopped', `stopped (is ${s.status()})`, 20_000);
+    for (const release of held.splice(0)) release();
     await until(() => existsSync(join(s.h, 'bin/cloudflared.json')), 'the download to finish', 20_000);
     await new Promise((r) => setTimeout(r, 200));
     expect(s.types()).not.toContain('PROCESS_STARTED');
