@@ -62,6 +62,7 @@ beforeAll(async () => {
   // Headers at once, the bytes only when the test lets them go: a download that lasts as long as the test needs.
   routes.set('/held', (_q, res) => {
     res.writeHead(200, { 'content-length': BUILD.length });
+    res.flushHeaders();
     held.push(() => res.end(BUILD));
   });
 });
