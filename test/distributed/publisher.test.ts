@@ -89,10 +89,12 @@ async function world() {
       return (await jsm.streams.info(names.stream)).state.messages;
     },
     /** Every message published on the event subjects, stored or not (a core NATS subscription sees repeats too). */
-    sent(): { ids: string[] } {
+    async sent(): Promise<{ ids: string[] }> {
       const seen = { ids: [] as string[] };
       const sub = gatewayNc.subscribe(names.eventsWildcard, { callback: (_err, m) => void seen.ids.push((m.json() as { id: string }).id) });
       closers.push(() => sub.unsubscribe());
+      // The server knows of the subscription only once a flush returns: publish before it and the sends go unseen.
+      await gatewayNc.flush();
       return seen;
     },
   };
@@ -130,7 +132,7 @@ describe.skipIf(!services)('JetStreamPublisher and JetStreamFeed, against a real
 
   it('given a publisher that was closed, a new one resumes after its checkpoint: it sends only the new events and JetStream holds each once', async () => {
     const w = await world();
-    const sent = w.sent();
+    const sent = await w.sent();
     appendEvents(w.host, 'backend-child:a', 5);
     const first = w.publisher().start();
     await first.idle();
@@ -150,7 +152,7 @@ describe.skipIf(!services)('JetStreamPublisher and JetStreamFeed, against a real
 
   it('given events JetStream already has, resending them all (checkpoint reset to 0) stores nothing twice, in JetStream or in the replica', async () => {
     const w = await world();
-    const sent = w.sent();
+    const sent = await w.sent();
     appendEvents(w.host, 'backend-child:a', 4);
     appendEvents(w.host, 'tunnel:t', 1, { type: 'CREATED' });
     const replica = w.replica();

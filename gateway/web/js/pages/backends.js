@@ -178,9 +178,10 @@ function backendTable(backends, selected, refresh) {
   );
 }
 
+// The server's own words (a reload reads as a reload, not as "killed by SIGTERM"), as f backend ls shows them.
 function exitText(x) {
-  const how = x.signal ? `killed by ${x.signal}` : `code ${x.code}`;
-  return h('span', { title: x.at }, how, h('span.faint', {}, ` · ${x.cause}`));
+  const how = x.summary ?? (x.signal ? `killed by ${x.signal}` : `code ${x.code}`);
+  return h('span', { title: x.at }, how);
 }
 
 function backendDetail(b, logsEl, refresh) {
