@@ -11,15 +11,23 @@ export interface ProcInfo {
   startTicks: number;
 }
 
-export function procInfo(pid: number): ProcInfo | null {
+/**
+ * The fields of /proc/<pid>/stat after the command name, from state (field 3) on, or null when
+ * the process is gone. The command name may hold spaces and parentheses: split after the last ')'.
+ */
+function statFields(pid: number): string[] | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
-  // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+export function procInfo(pid: number): ProcInfo | null {
+  const rest = statFields(pid);
+  if (!rest) return null;
   const state = rest[0] ?? '?';
   const pgid = Number(rest[2]);
   const startTicks = Number(rest[19]);
@@ -144,14 +152,9 @@ export interface GroupUsage {
 }
 
 function memberUsage(pid: number): { pgid: number; state: string; cpuTicks: number; rssPages: number } | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Fields after the command name: state(3) ppid pgrp ... utime(14) stime(15) ... rss(24).
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // state(3) ppid pgrp ... utime(14) stime(15) ... rss(24).
+  const rest = statFields(pid);
+  if (!rest) return null;
   return { state: rest[0] ?? '?', pgid: Number(rest[2]), cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
 }
 
