@@ -14,6 +14,27 @@ import { SpawnIdSchema } from './kind.js';
 export const ExitCauseSchema = z.enum(['exit', 'host-lost', 'host-shutdown']);
 export type ExitCause = z.infer<typeof ExitCauseSchema>;
 
+/**
+ * How a supervised process is restarted after crashes (seed 002's 3 / 1000 ms / 30 s by
+ * default): the n-th restart waits backoffUnitMs × n, at most maxRestarts in a row; a run that
+ * stayed up longer than stableAfterMs wipes the count. Carried in the creating event, so a
+ * replay judges alike.
+ */
+export const RestartPolicySchema = z
+  .object({
+    maxRestarts: z.number().int().min(0).max(1000).default(3),
+    backoffUnitMs: z.number().int().min(0).max(3_600_000).default(1000),
+    stableAfterMs: z.number().int().min(0).max(86_400_000).default(30_000),
+  })
+  .strict();
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
+export const DEFAULT_RESTART_POLICY: RestartPolicy = RestartPolicySchema.parse({});
+
+/** The restart count a crash is judged with: a run that was up longer than the stable time starts a new count. */
+export function restartsBeforeCrash(restarts: number, upMs: number | null, policy: RestartPolicy): number {
+  return upMs !== null && upMs > policy.stableAfterMs ? 0 : restarts;
+}
+
 /** The data of a "process started" observation. */
 export const ProcessStartedSchema = z.object({ pid: z.number().int().positive(), startTicks: z.number().int().nonnegative().nullable(), spawnId: SpawnIdSchema });
 

@@ -1,20 +1,9 @@
 import { z } from 'zod';
 import { actorNameSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
-import { ExitCauseSchema, ProcessStartedSchema } from '../lifecycle.js';
+import { ExitCauseSchema, ProcessStartedSchema, RestartPolicySchema } from '../lifecycle.js';
 
-/**
- * How a backend is restarted after crashes (seed 002's 3 / 1000 ms / 30 s by default); carried
- * in its CREATED event, so a replay judges alike.
- */
-export const RestartPolicySchema = z
-  .object({
-    maxRestarts: z.number().int().min(0).max(1000).default(3),
-    backoffUnitMs: z.number().int().min(0).max(3_600_000).default(1000),
-    stableAfterMs: z.number().int().min(0).max(86_400_000).default(30_000),
-  })
-  .strict();
-export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
-export const DEFAULT_RESTART_POLICY: RestartPolicy = RestartPolicySchema.parse({});
+// A backend's restart policy (carried in its CREATED event) is the one every supervised kind uses.
+export { DEFAULT_RESTART_POLICY, RestartPolicySchema, type RestartPolicy } from '../lifecycle.js';
 
 export const BackendNameSchema = actorNameSchema('a backend name');
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommands } from '../kind.js';
-import { InstanceIdSchema, OPENCODE_POLICY, type instanceEvents } from './events.js';
+import { RestartPolicySchema } from '../lifecycle.js';
+import { HealthPolicySchema, InstanceIdSchema, OPENCODE_POLICY, type instanceEvents } from './events.js';
 
 export function instanceStreamId(id: string): string {
   return `opencode-instance:${id}`;
@@ -14,6 +15,9 @@ const schemas = [
     directory: z.string().min(1),
     autostart: z.boolean().default(true),
     startTimeoutMs: z.number().int().min(100).max(600_000).default(OPENCODE_POLICY.defaultStartTimeoutMs),
+    // Always written into CREATED, so a later change of the defaults cannot change what a replay decides.
+    health: HealthPolicySchema.prefault({}),
+    restart: RestartPolicySchema.prefault({}),
   }),
   z.object({ type: z.literal('opencode.start'), id: InstanceIdSchema }),
   z.object({ type: z.literal('opencode.stop'), id: InstanceIdSchema }),
@@ -32,7 +36,7 @@ export const instanceCommandEvent = {
 export const instanceCommands = defineCommands({
   schemas,
   toEvent: (c: InstanceCommand) => {
-    const data = c.type === 'opencode.create' ? { id: c.id, directory: c.directory, autostart: c.autostart, startTimeoutMs: c.startTimeoutMs } : {};
+    const data = c.type === 'opencode.create' ? { id: c.id, directory: c.directory, autostart: c.autostart, startTimeoutMs: c.startTimeoutMs, health: c.health, restart: c.restart } : {};
     return { streamId: instanceStreamId(c.id), type: instanceCommandEvent[c.type], data, creates: c.type === 'opencode.create' };
   },
   requests: Object.values(instanceCommandEvent),

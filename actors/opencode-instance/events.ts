@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { actorNameSchema, TimerFiredSchema, type MachineEvents } from '../kind.js';
-import { ProcessStartedSchema } from '../lifecycle.js';
+import { ProcessStartedSchema, RestartPolicySchema } from '../lifecycle.js';
 
 export const OPENCODE_POLICY = {
   /** A port taken between picking it and opencode binding it: try another this many times. */
@@ -10,6 +10,22 @@ export const OPENCODE_POLICY = {
   tailLines: 20,
   previewChars: 200,
 } as const;
+
+/**
+ * How a running instance is watched (seed 004: spawn, stop, health-check): every intervalMs
+ * Flow asks opencode's /global/health, waiting timeoutMs; `failures` checks in a row without
+ * an answer mean a hung server, which is restarted with the instance's restart policy, as a
+ * crash is. Carried in the CREATED event, so a replay judges alike.
+ */
+export const HealthPolicySchema = z
+  .object({
+    intervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    timeoutMs: z.number().int().min(50).max(600_000).default(5_000),
+    failures: z.number().int().min(1).max(100).default(2),
+  })
+  .strict();
+export type HealthPolicy = z.infer<typeof HealthPolicySchema>;
+export const DEFAULT_HEALTH_POLICY: HealthPolicy = HealthPolicySchema.parse({});
 
 export const InstanceIdSchema = actorNameSchema('an instance id');
 
@@ -88,6 +104,9 @@ export const instanceEvents = {
     directory: z.string().min(1),
     autostart: z.boolean(),
     startTimeoutMs: z.number().int().min(100).max(600_000),
+    // Optional only for events from before health checks (they fold to the defaults).
+    health: HealthPolicySchema.optional(),
+    restart: RestartPolicySchema.optional(),
   }),
   START_REQUESTED: z.object({}),
   STOP_REQUESTED: z.object({}),
@@ -95,6 +114,11 @@ export const instanceEvents = {
   SPAWNED: ProcessStartedSchema.extend({ port: z.number().int().min(1).max(65535), bin: z.string() }),
   SPAWN_FAILED: z.object({ error: z.string() }),
   READY: z.object({ url: z.string().url(), version: z.string().nullable() }),
+  /** The answer to health check `checkId` (one per tick; answers to an older check are stale). */
+  HEALTH_OK: z.object({ checkId: z.number().int().nonnegative(), version: z.string().nullable() }),
+  HEALTH_FAILED: z.object({ checkId: z.number().int().nonnegative(), error: z.string() }),
+  /** At host start: an instance the host's going away interrupted carries on. */
+  HOST_RESUMED: z.object({}),
   PROCESS_EXITED: z.object({
     /** null when no process had been recorded (Flow died before it spawned one). */
     pid: z.number().int().positive().nullable(),

@@ -13,7 +13,9 @@ export const opencodeInstanceKind = defineKind({
   machine: opencodeInstanceMachine,
   events: instanceEvents,
   commands: instanceCommands,
-  effects: ['spawnProcess', 'stopProcess', 'killProcess'] as const,
+  effects: ['spawnProcess', 'stopProcess', 'killProcess', 'checkHealth'] as const,
+  // 2: health checks, automatic restarts, interrupted by the host's going away.
+  version: 2,
   status: instanceState,
   describe: (snapshot, request) => supervisedRefusal('instance', snapshot.context.id, instanceState(snapshot), request),
 });

@@ -1,13 +1,19 @@
 import type { z } from 'zod';
-import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
-import { creatable, runOf, windingDown, withTransitions, type ProcessRun } from '../lifecycle.js';
-import { OPENCODE_POLICY, ZERO_TOKENS, type InstanceEvent, type InstanceExitCauseSchema, type PermissionRequest, type QuestionRequest, type RawStatusSchema, type SessionInfo, type Tokens } from './events.js';
+import { and, assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
+import { creatable, DEFAULT_RESTART_POLICY, restartsBeforeCrash, runOf, windingDown, withTransitions, type ProcessRun, type RestartPolicy } from '../lifecycle.js';
+import { DEFAULT_HEALTH_POLICY, OPENCODE_POLICY, ZERO_TOKENS, type HealthPolicy, type InstanceEvent, type InstanceExitCauseSchema, type PermissionRequest, type QuestionRequest, type RawStatusSchema, type SessionInfo, type Tokens } from './events.js';
 
 /**
  * opencode-instance (seed 004): one `opencode serve` in a working directory, and the durable
  * facts about its sessions. Lifecycle: new → starting → running → stopping → stopped, plus
- * error and removing/removed. A crash of the process is `error` and its busy sessions become
- * `interrupted` (opencode itself leaves such turns orphaned, reference/opencode.md §0.3).
+ * error and removing/removed. While running, a health check every interval asks opencode's
+ * /global/health; `failures` checks in a row without an answer mean a hung server, which is
+ * restarted (stopped, then started again). A crash, or a hung server, restarts with the
+ * backend-child policy: after unit × n, at most maxRestarts in a row (a run healthy for longer
+ * than stableAfterMs wipes n), then `error` until started by hand. Either way the busy sessions
+ * become `interrupted` (opencode itself leaves such turns orphaned, reference/opencode.md §0.3).
+ * An instance the host's going away stopped (shutdown, or a Flow that died) is `interrupted`
+ * and starts again when the host comes back, as backends do.
  *
  * Sessions live in this stream rather than in streams of their own: every call for a session
  * must go to the process that owns it (§0.4), and the owner is exactly this stream. The
@@ -54,10 +60,30 @@ export interface InstanceExit {
   tail: string[];
 }
 
+export interface InstanceHealth {
+  /** Id of the check in flight (or the last one); answers for another id are stale. */
+  checkId: number;
+  /** Checks in a row without a healthy answer. */
+  failures: number;
+  /** When the last answer came (a check that timed out has none). */
+  lastCheckAt: number | null;
+  /** The last healthy answer of the current run (READY counts: it follows one). */
+  lastOkAt: number | null;
+  lastError: string | null;
+}
+
 export interface InstanceContext {
   id: string;
   directory: string;
   startTimeoutMs: number;
+  /** From CREATED; null in logs from before health checks and restart policies (the defaults apply). */
+  healthPolicy: HealthPolicy | null;
+  restartPolicy: RestartPolicy | null;
+  health: InstanceHealth;
+  /** Automatic restarts in the current run of failures (the n of unit × n). */
+  restarts: number;
+  /** Why the last automatic restart happened, in a user's words. */
+  restartReason: string | null;
   run: InstanceRun | null;
   url: string | null;
   version: string | null;
@@ -138,14 +164,34 @@ function exitDescription(e: EventOf<'PROCESS_EXITED'>): string {
 const isCurrentPid = ({ context, event }: { context: InstanceContext; event: InstanceEvent }): boolean =>
   event.type === 'PROCESS_EXITED' && event.pid === (context.run?.pid ?? null);
 
+const INITIAL_HEALTH: InstanceHealth = { checkId: 0, failures: 0, lastCheckAt: null, lastOkAt: null, lastError: null };
+export const healthPolicyOf = (c: InstanceContext): HealthPolicy => c.healthPolicy ?? DEFAULT_HEALTH_POLICY;
+export const restartPolicyOf = (c: InstanceContext): RestartPolicy => c.restartPolicy ?? DEFAULT_RESTART_POLICY;
+export const healthOf = (c: InstanceContext): InstanceHealth => c.health;
+
+/** How long the run that just ended was healthy: from ready to its last healthy answer. */
+function healthyMs(c: InstanceContext): number | null {
+  const ok = healthOf(c).lastOkAt;
+  return ok !== null && c.readyAt !== null ? ok - c.readyAt : null;
+}
+const restartsBefore = (c: InstanceContext): number => restartsBeforeCrash(c.restarts, healthyMs(c), restartPolicyOf(c));
+
 export const opencodeInstanceMachine = setup({
   types: { context: {} as InstanceContext, events: {} as InstanceEvent },
   delays: {
     startTimeout: ({ context }) => context.startTimeoutMs,
+    healthInterval: ({ context }) => healthPolicyOf(context).intervalMs,
+    healthTimeout: ({ context }) => healthPolicyOf(context).timeoutMs,
+    restartDelay: ({ context }) => restartPolicyOf(context).backoffUnitMs * context.restarts,
   },
   guards: {
     autostart: ({ event }) => event.type === 'CREATED' && event.autostart,
     isCurrentPid,
+    isCurrentCheck: ({ context, event }) => (event.type === 'HEALTH_OK' || event.type === 'HEALTH_FAILED') && event.checkId === healthOf(context).checkId,
+    hung: ({ context }) => healthOf(context).failures >= healthPolicyOf(context).failures,
+    withinRestartBudget: ({ context }) => restartsBefore(context) < restartPolicyOf(context).maxRestarts,
+    /** A start that is itself an automatic restart: its failure is judged against the budget. */
+    healing: ({ context }) => context.restarts > 0,
     hostLost: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && ['host-lost', 'host-shutdown'].includes(event.cause),
     portTakenRetry: ({ context, event }) =>
       event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.portTaken && context.portRetries < OPENCODE_POLICY.maxPortRetries,
@@ -155,23 +201,71 @@ export const opencodeInstanceMachine = setup({
     spawnProcess: () => {},
     stopProcess: () => {},
     killProcess: () => {},
+    checkHealth: () => {},
     configure: assign(({ context, event }) => {
       assertEvent(event, 'CREATED');
       const e = event;
       // A re-created id starts from a clean slate but keeps nothing of the old one's sessions.
-      return { ...context, id: e.id, directory: e.directory, startTimeoutMs: e.startTimeoutMs, run: null, url: null, version: null, lastError: null, sessions: {}, portRetries: 0 };
+      return {
+        ...context,
+        id: e.id,
+        directory: e.directory,
+        startTimeoutMs: e.startTimeoutMs,
+        healthPolicy: e.health ?? null,
+        restartPolicy: e.restart ?? null,
+        run: null,
+        url: null,
+        version: null,
+        lastError: null,
+        sessions: {},
+        portRetries: 0,
+        restarts: 0,
+        restartReason: null,
+        health: INITIAL_HEALTH,
+      };
     }),
     resetRetries: assign({ portRetries: 0, lastError: null }),
+    resetRestarts: assign({ restarts: 0, restartReason: null }),
+    countRestart: assign(({ context }) => ({ restarts: restartsBefore(context) + 1, portRetries: 0 })),
+    gaveUp: assign(({ context }) => ({
+      lastError: `${context.lastError ?? 'opencode failed'}\nFlow gave up after ${restartPolicyOf(context).maxRestarts} automatic restart(s); start it again with "f instance start ${context.id}"`,
+    })),
+    startCheck: assign(({ context }) => {
+      const h = healthOf(context);
+      return { health: { ...h, checkId: h.checkId + 1 } };
+    }),
+    recordHealthy: assign(({ context, event }) => {
+      assertEvent(event, 'HEALTH_OK');
+      // A server healthy for a while has earned a fresh restart budget.
+      return { health: { ...healthOf(context), failures: 0, lastCheckAt: event.at, lastOkAt: event.at, lastError: null }, version: event.version ?? context.version };
+    }),
+    recordUnhealthy: assign(({ context, event }) => {
+      assertEvent(event, 'HEALTH_FAILED');
+      const h = healthOf(context);
+      return { health: { ...h, failures: h.failures + 1, lastCheckAt: event.at, lastError: event.error } };
+    }),
+    recordCheckTimeout: assign(({ context }) => {
+      const h = healthOf(context);
+      return { health: { ...h, failures: h.failures + 1, lastError: `no answer from /global/health within ${healthPolicyOf(context).timeoutMs} ms` } };
+    }),
+    markHung: assign(({ context }) => {
+      const h = healthOf(context);
+      const reason = `opencode stopped answering: ${h.failures} health check(s) in a row failed (${h.lastError ?? 'unknown'})`;
+      return { restartReason: reason, lastError: reason };
+    }),
+    markCrashed: assign(({ context }) => ({ restartReason: context.lastError })),
     countRetry: assign(({ context }) => ({ portRetries: context.portRetries + 1 })),
-    recordRun: assign(({ event }) => {
+    recordRun: assign(({ context, event }) => {
       assertEvent(event, 'SPAWNED');
       const e = event;
-      return { run: { ...runOf(e), port: e.port, bin: e.bin }, url: null, version: null };
+      // A new run is judged on its own health: nothing of the last one's carries over.
+      return { run: { ...runOf(e), port: e.port, bin: e.bin }, url: null, version: null, readyAt: null, health: { ...healthOf(context), failures: 0, lastOkAt: null, lastError: null } };
     }),
-    recordReady: assign(({ event }) => {
+    recordReady: assign(({ context, event }) => {
       assertEvent(event, 'READY');
       const e = event;
-      return { url: e.url, version: e.version, readyAt: e.at, lastError: null };
+      // Ready follows a healthy answer of /global/health.
+      return { url: e.url, version: e.version, readyAt: e.at, lastError: null, health: { ...healthOf(context), failures: 0, lastOkAt: e.at, lastError: null } };
     }),
     recordSpawnFailure: assign(({ event }) => {
       assertEvent(event, 'SPAWN_FAILED');
@@ -276,6 +370,11 @@ export const opencodeInstanceMachine = setup({
     id: '',
     directory: '',
     startTimeoutMs: OPENCODE_POLICY.defaultStartTimeoutMs,
+    healthPolicy: null,
+    restartPolicy: null,
+    health: INITIAL_HEALTH,
+    restarts: 0,
+    restartReason: null,
     run: null,
     url: null,
     version: null,
@@ -309,10 +408,14 @@ export const opencodeInstanceMachine = setup({
       on: {
         SPAWNED: { actions: 'recordRun' },
         READY: { target: 'running', actions: 'recordReady' },
-        SPAWN_FAILED: { target: 'error', actions: 'recordSpawnFailure' },
+        SPAWN_FAILED: [
+          { guard: 'healing', target: 'crashed', actions: 'recordSpawnFailure' },
+          { target: 'error', actions: 'recordSpawnFailure' },
+        ],
         PROCESS_EXITED: [
-          { guard: 'hostLost', target: 'stopped', actions: 'recordExit' },
+          { guard: 'hostLost', target: 'interrupted', actions: 'recordExit' },
           { guard: 'portTakenRetry', target: 'starting', reenter: true, actions: ['recordExit', 'countRetry'] },
+          { guard: and(['isCurrentPid', 'healing']), target: 'crashed', actions: ['describeEarlyExit', 'recordExit'] },
           { guard: 'isCurrentPid', target: 'error', actions: ['describeEarlyExit', 'recordExit'] },
         ],
         STOP_REQUESTED: 'stopping',
@@ -320,13 +423,58 @@ export const opencodeInstanceMachine = setup({
       },
     },
     running: {
+      initial: 'healthy',
       on: {
         PROCESS_EXITED: [
-          { guard: 'hostLost', target: 'stopped', actions: ['recordExit', 'interruptBusy'] },
-          { guard: 'isCurrentPid', target: 'error', actions: ['describeCrash', 'recordExit', 'interruptBusy'] },
+          { guard: 'hostLost', target: 'interrupted', actions: ['recordExit', 'interruptBusy'] },
+          { guard: 'isCurrentPid', target: 'crashed', actions: ['describeCrash', 'recordExit', 'interruptBusy'] },
         ],
         STOP_REQUESTED: 'stopping',
         REMOVE_REQUESTED: 'removing',
+      },
+      states: {
+        healthy: { after: { healthInterval: { target: 'checking', actions: 'startCheck' } } },
+        checking: {
+          entry: 'checkHealth',
+          after: { healthTimeout: { target: 'judging', actions: 'recordCheckTimeout' } },
+          on: {
+            HEALTH_OK: { guard: 'isCurrentCheck', target: 'healthy', actions: 'recordHealthy' },
+            HEALTH_FAILED: { guard: 'isCurrentCheck', target: 'judging', actions: 'recordUnhealthy' },
+          },
+        },
+        // Transient: restart a hung server, or look again at the next tick.
+        judging: {
+          always: [{ guard: 'hung', target: '#opencode-instance.restarting', actions: 'markHung' }, { target: 'unhealthy' }],
+        },
+        unhealthy: { after: { healthInterval: { target: 'checking', actions: 'startCheck' } } },
+      },
+    },
+    // A hung server is stopped (dispose, SIGTERM, SIGKILL), then judged as a crash.
+    restarting: withTransitions(windingDown({ self: 'restarting', next: 'crashed', entry: 'stopProcess', started: 'SPAWNED', exitActions: ['recordExit', 'interruptBusy'] }), {
+      STOP_REQUESTED: 'stopping',
+      REMOVE_REQUESTED: 'removing',
+    }),
+    // Transient: another try after the backoff, or give up.
+    crashed: {
+      always: [
+        { guard: 'withinRestartBudget', target: 'backoff', actions: ['countRestart', 'markCrashed'] },
+        { target: 'error', actions: 'gaveUp' },
+      ],
+    },
+    backoff: {
+      after: { restartDelay: 'starting' },
+      on: {
+        START_REQUESTED: { target: 'starting', actions: ['resetRetries', 'resetRestarts'] },
+        STOP_REQUESTED: 'stopped',
+        REMOVE_REQUESTED: 'removed',
+      },
+    },
+    interrupted: {
+      on: {
+        HOST_RESUMED: { target: 'starting', actions: ['resetRetries', 'resetRestarts'] },
+        START_REQUESTED: { target: 'starting', actions: ['resetRetries', 'resetRestarts'] },
+        STOP_REQUESTED: 'stopped',
+        REMOVE_REQUESTED: 'removed',
       },
     },
     stopping: withTransitions(windingDown({ self: 'stopping', next: 'stopped', entry: 'stopProcess', started: 'SPAWNED', exitActions: ['recordExit', 'interruptBusy'] }), {
@@ -335,13 +483,13 @@ export const opencodeInstanceMachine = setup({
     removing: windingDown({ self: 'removing', next: 'removed', entry: 'stopProcess', started: 'SPAWNED', exitActions: ['recordExit', 'interruptBusy'] }),
     stopped: {
       on: {
-        START_REQUESTED: { target: 'starting', actions: 'resetRetries' },
+        START_REQUESTED: { target: 'starting', actions: ['resetRetries', 'resetRestarts'] },
         REMOVE_REQUESTED: 'removed',
       },
     },
     error: {
       on: {
-        START_REQUESTED: { target: 'starting', actions: 'resetRetries' },
+        START_REQUESTED: { target: 'starting', actions: ['resetRetries', 'resetRestarts'] },
         // A process left over from a failed start (the timeout kill) is stopped with it.
         STOP_REQUESTED: { target: 'stopped', actions: 'killProcess' },
         REMOVE_REQUESTED: { target: 'removed', actions: 'killProcess' },
@@ -353,7 +501,15 @@ export const opencodeInstanceMachine = setup({
 
 export type InstanceSnapshot = SnapshotFrom<typeof opencodeInstanceMachine>;
 
+/** The lifecycle word: `running` whatever its health (see instanceHealth). */
 export function instanceState(snapshot: InstanceSnapshot): string {
-  return snapshot.value as string;
+  const v = snapshot.value as string | { running: string };
+  return typeof v === 'string' ? v : 'running';
+}
+
+/** A running instance's health as a user reads it; null when it is not running. */
+export function instanceHealth(snapshot: InstanceSnapshot): 'healthy' | 'unhealthy' | null {
+  if (instanceState(snapshot) !== 'running') return null;
+  return healthOf(snapshot.context).failures > 0 ? 'unhealthy' : 'healthy';
 }
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance/index.js';
+import { healthPolicyOf, instanceState, needsAttention, opencodeInstanceKind, type InstanceContext, type InstanceSnapshot, type SessionSummary } from '../../actors/opencode-instance/index.js';
 import type { LiveBus } from '../bus/types.js';
 import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
 import { isAlive, signalGroup, stopGroup, waitGroupGone } from '../host/proc.js';
@@ -234,6 +234,29 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
     if (recorded && isAlive(recorded.pid, recorded.startTicks)) signalGroup(recorded.pid, 'SIGKILL');
   }
 
+  /**
+   * One tick of the watchdog: opencode's /global/health within the policy's timeout. A server
+   * that is not this Flow's (none started here) cannot be asked, which is a failure too.
+   */
+  function checkHealth(ctx: EffectContext): void {
+    const c = ctxOf(ctx);
+    const checkId = c.health.checkId;
+    const run = runs.get(ctx.streamId);
+    const client = run?.client;
+    if (!run || !client || run.stopRequested) return ctx.observe('HEALTH_FAILED', { checkId, error: 'no opencode process of this Flow serves this instance' });
+    const current = () => runs.get(ctx.streamId) === run && !run.stopRequested;
+    client.health(healthPolicyOf(c).timeoutMs).then(
+      (h) => {
+        if (!current()) return;
+        if (h.healthy) ctx.observe('HEALTH_OK', { checkId, version: h.version ?? null });
+        else ctx.observe('HEALTH_FAILED', { checkId, error: 'opencode answered that it is not healthy' });
+      },
+      (err: unknown) => {
+        if (current()) ctx.observe('HEALTH_FAILED', { checkId, error: (err as Error).message });
+      },
+    );
+  }
+
   const lastSessions = new Map<string, Record<string, SessionSummary>>();
   const removedDirs = new Set<string>();
 
@@ -245,7 +268,7 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
   });
 
   const services = defineServices(opencodeInstanceKind, {
-    effects: { spawnProcess, stopProcess, killProcess },
+    effects: { spawnProcess, stopProcess, killProcess, checkHealth },
 
     sync(ctx) {
       latest.set(ctx.streamId, ctx);
@@ -278,8 +301,8 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
 
     /**
      * A Flow that died (kill -9) left its opencode processes behind, without the password only
-     * it held: each is found by PID and start time, stopped, and its instance marked stopped
-     * (its busy sessions interrupted). None is left running unaccounted for.
+     * it held: each is found by PID and start time, stopped, and its instance marked interrupted
+     * (its busy sessions too), to be started afresh. None is left running unaccounted for.
      */
     recordedRun: (snapshot) => (snapshot.context as InstanceContext).run,
 
@@ -287,7 +310,7 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
       latest.set(ctx.streamId, ctx);
       const state = stateOf(ctx);
       const c = ctxOf(ctx);
-      if (!['starting', 'running', 'stopping', 'removing', 'error'].includes(state)) return;
+      if (!['starting', 'running', 'restarting', 'stopping', 'removing', 'error'].includes(state)) return;
       if (!c.run) {
         if (state !== 'error') ctx.observe('PROCESS_EXITED', { pid: null, code: null, signal: null, cause: 'host-lost' });
         return;
@@ -295,6 +318,11 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
       const { pid, startTicks } = c.run;
       const signal = isAlive(pid, startTicks) ? await stopGroup(pid, graceMs) : null;
       ctx.observe('PROCESS_EXITED', { pid, code: null, signal, cause: 'host-lost' });
+    },
+
+    /** Instances the host's going away interrupted run again, as they did before it. */
+    resumeEvent(snapshot) {
+      return instanceState(snapshot as InstanceSnapshot) === 'interrupted' ? { type: 'HOST_RESUMED', data: {} } : null;
     },
 
     async shutdown() {

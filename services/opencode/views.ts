@@ -74,6 +74,10 @@ export const InstanceViewSchema = z.object({
   lastExit: z
     .object({ pid: z.number().int().nullable(), code: z.number().int().nullable(), signal: z.string().nullable(), cause: z.string(), at: z.string(), tail: z.array(z.string()) })
     .nullable(),
+  health: z.enum(['healthy', 'unhealthy']).nullable().describe('while running: whether the last health check answered (null when not running)'),
+  healthCheck: z.object({ failures: z.number().int(), lastCheckAt: z.string().nullable(), lastOkAt: z.string().nullable(), lastError: z.string().nullable() }),
+  restarts: z.number().int().describe('automatic restarts in the current run of failures'),
+  restartReason: z.string().nullable(),
   sessions: z.number().int(),
   busy: z.number().int(),
   needsAttention: z.number().int(),
@@ -95,6 +99,10 @@ export function instanceView(status: string, c: InstanceContext, updatedAt: stri
     readyAt: c.url ? iso(c.readyAt) : null,
     lastError: c.lastError,
     lastExit: c.lastExit && { ...c.lastExit, at: iso(c.lastExit.at)! },
+    health: status === 'running' ? (c.health.failures > 0 ? 'unhealthy' : 'healthy') : null,
+    healthCheck: { failures: c.health.failures, lastCheckAt: iso(c.health.lastCheckAt), lastOkAt: iso(c.health.lastOkAt), lastError: c.health.lastError },
+    restarts: c.restarts,
+    restartReason: c.restartReason,
     sessions: sessions.length,
     busy: sessions.filter((s) => s.state === 'busy' || s.state === 'retry').length,
     needsAttention: sessions.filter(needsAttention).length,

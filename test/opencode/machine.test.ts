@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { opencodeInstanceKind as kind, sessionStatus, type InstanceContext } from '../../actors/opencode-instance/index.js';
+import { opencodeInstanceKind as kind, instanceState, sessionStatus, type InstanceContext, type InstanceSnapshot } from '../../actors/opencode-instance/index.js';
 import type { ActorKind } from '../../actors/kind.js';
 import { fold, initialSnapshot, step, type ActionLike, type Snapshot } from '../../actors/fold.js';
 
@@ -31,7 +31,8 @@ describe('opencode-instance machine', () => {
     expect(effects(a.actions)).toEqual(['spawnProcess']);
     expect(a.actions.some((x) => x.type === 'xstate.raise')).toBe(true);
     const b = run([spawned(), ready], a.snap);
-    expect(b.snap.value).toBe('running');
+    expect(b.snap.value).toEqual({ running: 'healthy' });
+    expect(instanceState(b.snap as InstanceSnapshot)).toBe('running');
     expect(ctx(b.snap).run?.pid).toBe(100);
     expect(ctx(b.snap).url).toBe('http://127.0.0.1:4100');
     expect(b.actions.some((x) => x.type === 'xstate.cancel')).toBe(true);
@@ -61,10 +62,10 @@ describe('opencode-instance machine', () => {
     expect(ctx(e.snap).run).toBeNull();
   });
 
-  it('a crash is an error with the exit recorded, and its busy sessions become interrupted', () => {
+  it('a crash is recorded with the exit, its busy sessions become interrupted, and it restarts after a backoff', () => {
     const s = run([created, spawned(), ready, session('ses_1'), session('ses_2'), { type: 'SESSION_STATUS', data: { sessionId: 'ses_1', status: 'busy' } }]).snap;
     const r = run([exited({ signal: 'SIGKILL', tail: ['last words'] })], s);
-    expect(r.snap.value).toBe('error');
+    expect(r.snap.value).toBe('backoff');
     expect(ctx(r.snap).lastExit).toMatchObject({ signal: 'SIGKILL', cause: 'exit', tail: ['last words'] });
     expect(ctx(r.snap).lastError).toContain('SIGKILL');
     expect(ctx(r.snap).sessions.ses_1!.state).toBe('interrupted');
@@ -76,10 +77,10 @@ describe('opencode-instance machine', () => {
     expect(ctx(next.snap).sessions.ses_1!.state).toBe('busy');
   });
 
-  it('a Flow that died: the orphan reported as host-lost leaves the instance stopped', () => {
+  it('a Flow that died: the orphan reported as host-lost leaves the instance interrupted, to be started again', () => {
     const s = run([created, spawned(), ready, session(), { type: 'SESSION_STATUS', data: { sessionId: 'ses_1', status: 'busy' } }]).snap;
     const r = run([exited({ cause: 'host-lost', signal: 'SIGTERM' })], s);
-    expect(r.snap.value).toBe('stopped');
+    expect(r.snap.value).toBe('interrupted');
     expect(ctx(r.snap).sessions.ses_1!.state).toBe('interrupted');
   });
 

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance/index.js';
+import { HealthPolicySchema, InstanceIdSchema, OPENCODE_POLICY } from '../../../actors/opencode-instance/index.js';
+import { RestartPolicySchema } from '../../../actors/lifecycle.js';
 import type { Command } from '../../../actors/index.js';
 import { isDirectory } from '../../../services/opencode/index.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
@@ -25,6 +26,8 @@ export const CreateInstanceBodySchema = z
     id: InstanceIdSchema.optional(),
     start: z.boolean().default(true),
     startTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+    health: HealthPolicySchema.prefault({}).describe('how often Flow asks opencode /global/health, how long it waits, and how many failed checks in a row restart it'),
+    restart: RestartPolicySchema.prefault({}).describe('automatic restarts after a crash or a hung server: backoffUnitMs × n, at most maxRestarts in a row'),
   })
   .strict();
 
@@ -74,6 +77,8 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
         directory,
         autostart: body.start,
         startTimeoutMs: body.startTimeoutMs ?? OPENCODE_POLICY.defaultStartTimeoutMs,
+        health: body.health,
+        restart: body.restart,
       };
       return reply.code(201).send(await submitAndView(ctx, command, instanceViewOf));
     })),
