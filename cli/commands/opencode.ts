@@ -20,6 +20,8 @@ interface InstanceView {
   busy: number;
   needsAttention: number;
   lastError: string | null;
+  health: 'healthy' | 'unhealthy' | null;
+  restarts: number;
 }
 
 interface SessionView {
@@ -101,8 +103,8 @@ export function register(program: Command): void {
       const { instances } = await api<{ instances: InstanceView[] }>('GET', '/api/instances');
       if (opts.json) return printJson(instances);
       printTable(
-        instances.map((i) => ({ ...i, attention: i.needsAttention, error: i.lastError?.split('\n')[0] ?? null })),
-        ['id', 'status', 'directory', 'pid', 'port', 'sessions', 'busy', 'attention', 'error'],
+        instances.map((i) => ({ ...i, status: i.health === 'unhealthy' ? 'unhealthy' : i.status, attention: i.needsAttention, error: i.lastError?.split('\n')[0] ?? null })),
+        ['id', 'status', 'directory', 'pid', 'port', 'sessions', 'busy', 'attention', 'restarts', 'error'],
       );
     });
 

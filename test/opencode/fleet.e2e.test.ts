@@ -9,7 +9,8 @@ import { Feed, ProcessWatch, sessionOf, project, waitInstance, type InstanceView
 /**
  * Three instances in three directories at once: each session's events reach only its own
  * subscribers, an abort reaches only the owner, and a Flow killed with -9 is followed by one
- * that finds the opencode processes it left, stops them and marks their instances stopped.
+ * that finds the opencode processes it left, stops them (it cannot talk to them: their
+ * passwords died with it) and starts each instance afresh, as it does backends.
  */
 describe.sequential('three opencode instances at once', { timeout: 150_000 }, () => {
   let stub: StubModel;
@@ -84,7 +85,7 @@ describe.sequential('three opencode instances at once', { timeout: 150_000 }, ()
     expect(feeds.get('two')!.of('delta').length).toBe(twoDeltas);
   });
 
-  it('kill -9 of Flow, then start: stale instances are stopped, busy sessions interrupted, no opencode left', async () => {
+  it('kill -9 of Flow, then start: the processes it left are stopped, busy sessions interrupted, and the instances run again', async () => {
     flow.proc.kill('SIGKILL');
     await flow.exited;
     for (const f of feeds.values()) f.close();
@@ -92,15 +93,13 @@ describe.sequential('three opencode instances at once', { timeout: 150_000 }, ()
     for (const id of ids) expect(isAlive(pids.get(id)!)).toBe(true);
 
     flow = await startFlow(home);
-    const { instances } = (await json<{ instances: InstanceView[] }>(`${flow.url}/api/instances`)).body;
-    expect(instances.map((i) => [i.id, i.status]).sort()).toEqual([
-      ['one', 'stopped'],
-      ['three', 'stopped'],
-      ['two', 'stopped'],
-    ]);
-    for (const i of instances) expect(i.lastExit).toMatchObject({ pid: pids.get(i.id), cause: 'host-lost' });
+    for (const id of ids) {
+      const back = await waitInstance(flow, id, 'running', watch, 90_000);
+      expect(back.pid).not.toBe(pids.get(id));
+      expect(back.lastExit).toMatchObject({ pid: pids.get(id), cause: 'host-lost' });
+    }
     for (const id of ids) expect(isAlive(pids.get(id)!)).toBe(false);
-    expect(watch.alive()).toEqual([]);
+    expect(watch.alive().sort()).toEqual((await json<{ instances: InstanceView[] }>(`${flow.url}/api/instances`)).body.instances.map((i) => i.pid).sort());
     expect((await sessionOf(flow, sessions.get('one')!)).status).toBe('interrupted');
     expect((await sessionOf(flow, sessions.get('three')!)).status).toBe('interrupted');
     expect((await sessionOf(flow, sessions.get('two')!)).status).toBe('idle');

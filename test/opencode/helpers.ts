@@ -15,6 +15,10 @@ export interface InstanceView {
   port: number | null;
   lastError: string | null;
   lastExit: { pid: number | null; code: number | null; signal: string | null; cause: string; tail: string[] } | null;
+  health: 'healthy' | 'unhealthy' | null;
+  healthCheck: { failures: number; lastCheckAt: string | null; lastOkAt: string | null; lastError: string | null };
+  restarts: number;
+  restartReason: string | null;
 }
 
 export interface SessionView {

@@ -133,7 +133,8 @@ export class Sidebar {
   }
 
   instanceItem(inst, sessions) {
-    const status = inst.status ?? 'unknown';
+    // A running server that fails its health checks shows as unhealthy until it answers again (or is restarted).
+    const status = inst.health === 'unhealthy' ? 'unhealthy' : (inst.status ?? 'unknown');
     return h(
       'div.instance',
       { 'data-instance': inst.id, 'data-status': status },

@@ -331,14 +331,17 @@ export function instancePage(el, params) {
       return;
     }
     const running = inst.status === 'running';
+    // Flow is at work on it (a start, a restart after a crash or a hang): it can be stopped.
+    const live = running || ['starting', 'restarting', 'backoff'].includes(inst.status);
+    const check = inst.healthCheck;
     render(
       body,
       pageHead(
         inst.id,
         inst.directory,
-        statusBadge(inst.status),
+        statusBadge(inst.health === 'unhealthy' ? 'unhealthy' : inst.status),
         h('button.primary', { disabled: !running, 'data-testid': 'new-session', onclick: act(`/api/instances/${enc(id)}/sessions`, 'POST', (s) => navigate(`/sessions/${enc(s.id)}`)) }, 'New session'),
-        running || inst.status === 'starting' ? h('button', { onclick: act(`/api/instances/${enc(id)}/stop`) }, 'Stop') : h('button', { onclick: act(`/api/instances/${enc(id)}/start`) }, 'Start'),
+        live ? h('button', { onclick: act(`/api/instances/${enc(id)}/stop`) }, 'Stop') : h('button', { onclick: act(`/api/instances/${enc(id)}/start`) }, 'Start'),
         h('a.btn', { href: `#/timeline/${enc(`opencode-instance:${id}`)}` }, 'Timeline'),
         h('button.danger', { onclick: () => confirm(`Stop and remove ${id}?`) && act(`/api/instances/${enc(id)}`, 'DELETE', () => navigate('/backends'))() }, 'Remove'),
       ),
@@ -353,6 +356,8 @@ export function instancePage(el, params) {
           h('dt', {}, 'PID'), h('dd.mono', {}, inst.pid ?? '—'),
           h('dt', {}, 'Port'), h('dd.mono', {}, inst.port ?? '—'),
           h('dt', {}, 'Ready since'), h('dd', {}, inst.readyAt ? ago(inst.readyAt) : '—'),
+          h('dt', {}, 'Health'), h('dd', { 'data-testid': 'instance-health' }, !inst.health ? '—' : inst.health === 'healthy' ? `healthy${check?.lastOkAt ? ` · answered ${ago(check.lastOkAt)}` : ''}` : `unhealthy · ${check?.failures ?? '?'} check(s) failed: ${check?.lastError ?? ''}`),
+          h('dt', {}, 'Restarts'), h('dd', { 'data-testid': 'instance-restarts' }, inst.restarts ? `${inst.restarts} · ${inst.restartReason ?? ''}` : '0'),
           h('dt', {}, 'Busy / waiting'), h('dd', {}, `${inst.busy} busy · ${inst.needsAttention} waiting for you`),
         ),
       ),
