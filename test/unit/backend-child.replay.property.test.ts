@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createActor, SimulatedClock } from 'xstate';
 import { backendChildKind, backendChildMachine } from '../../actors/backend-child/index.js';
-import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../actors/fold.js';
-import { SimulatedHost } from '../support/given.js';
+import { expectReplayAgreement } from '../support/replay-agreement.js';
 
-const kind = backendChildKind as unknown as ActorKind;
 const config = { command: ['node', 'x.js'], cwd: '/w', env: {}, port: null, watch: ['.'], watchExtensions: ['.js'], stopGraceMs: 10 };
 
 type Step =
@@ -52,32 +48,20 @@ describe('backend-child: replay equals live', () => {
   it('for any event sequence, XState’s own live actor (simulated clock) and the fold of our log agree', () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
-        const start = 1_700_000_000_000;
-        const clock = new SimulatedClock();
-        clock.set(start);
-        const live = createActor(backendChildMachine, { clock }).start();
-        const sim = new SimulatedHost(kind, start);
-        let pid = 1000;
-        for (const s of steps) {
-          if (s.t === 'wait') {
-            clock.increment(s.ms);
-            sim.advance(s.ms);
-            continue;
+        expectReplayAgreement(backendChildKind, backendChildMachine, (d) => {
+          let pid = 1000;
+          for (const s of steps) {
+            if (s.t === 'wait') {
+              d.wait(s.ms);
+              continue;
+            }
+            const ctxRun = (d.sim.context.run as { pid: number } | null)?.pid;
+            if (ctxRun) pid = ctxRun;
+            if (s.t === 'started') pid += 1;
+            const e = eventFor(s, pid)!;
+            d.send(e.type, e.data);
           }
-          const ctxRun = (sim.context.run as { pid: number } | null)?.pid;
-          if (ctxRun) pid = ctxRun;
-          if (s.t === 'started') pid += 1;
-          const e = eventFor(s, pid)!;
-          live.send({ ...e.data, type: e.type, at: sim.now } as never);
-          sim.send(e.type, e.data);
-        }
-        const liveSnap = live.getSnapshot();
-        live.stop();
-        // The host's in-memory state (sim) and a fold of the log it wrote must equal XState's live actor.
-        const folded = fold(kind, sim.log);
-        expect(folded.value).toEqual(liveSnap.value);
-        expect(folded.context).toEqual(liveSnap.context);
-        expect(sim.snapshot.value).toEqual(liveSnap.value);
+        });
       }),
       { numRuns: 300 },
     );

@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createActor, SimulatedClock } from 'xstate';
 import { opencodeInstanceKind, opencodeInstanceMachine, type InstanceContext } from '../../actors/opencode-instance/index.js';
-import type { ActorKind } from '../../actors/kind.js';
-import { fold } from '../../actors/fold.js';
-import { SimulatedHost } from '../support/given.js';
+import { expectReplayAgreement } from '../support/replay-agreement.js';
 
 /**
  * DESIGN.md's invariant for the instance kind, with its timers (health ticks, check timeouts,
  * restart backoff, the start timeout): XState's own live actor on a simulated clock, the host's
  * state and the fold of the log it wrote agree, whatever the history.
  */
-const kind = opencodeInstanceKind as unknown as ActorKind;
-
 type Step =
   | { t: 'cmd'; type: 'CREATED' | 'START_REQUESTED' | 'STOP_REQUESTED' | 'REMOVE_REQUESTED' | 'HOST_RESUMED'; policies: boolean }
   | { t: 'spawned' }
@@ -61,39 +56,18 @@ describe('opencode-instance: replay equals live', () => {
   it('for any history with health checks and restarts, XState’s live actor (simulated clock), the host and the fold of its log agree', () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
-        const start = 1_700_000_000_000;
-        const clock = new SimulatedClock();
-        clock.set(start);
-        const live = createActor(opencodeInstanceMachine, { clock }).start();
-        const sim = new SimulatedHost(kind, start);
-        let pid = 1000;
-        for (const s of steps) {
-          if (s.t === 'wait') {
-            // Timer by timer, so that a timer armed by another's firing is due from that moment on both sides.
-            let left = s.ms;
-            for (;;) {
-              const next = Math.min(...sim.pendingTimers().map((t) => t.inMs));
-              if (!(next <= left)) break;
-              clock.increment(next);
-              sim.advance(next);
-              left -= next;
+        expectReplayAgreement(opencodeInstanceKind, opencodeInstanceMachine, (d) => {
+          let pid = 1000;
+          for (const s of steps) {
+            if (s.t === 'wait') {
+              d.wait(s.ms);
+              continue;
             }
-            clock.increment(left);
-            sim.advance(left);
-            continue;
+            if (s.t === 'spawned') pid += 1;
+            const e = eventFor(s, pid, d.sim.context as unknown as InstanceContext);
+            d.send(e.type, e.data);
           }
-          if (s.t === 'spawned') pid += 1;
-          const e = eventFor(s, pid, sim.context as unknown as InstanceContext);
-          sim.send(e.type, e.data);
-          // A request the host refused is not in the log, so the live actor does not see it either.
-          if (!sim.refusal) live.send({ ...sim.log.at(-1)!.data, type: e.type, at: sim.now } as never);
-        }
-        const liveSnap = live.getSnapshot();
-        live.stop();
-        const folded = fold(kind, sim.log);
-        expect(folded.value).toEqual(liveSnap.value);
-        expect(folded.context).toEqual(liveSnap.context);
-        expect(sim.snapshot.value).toEqual(liveSnap.value);
+        });
       }),
       { numRuns: 300 },
     );
