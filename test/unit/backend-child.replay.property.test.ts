@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import { backendChildKind, backendChildMachine } from '../../actors/backend-child/index.js';
 import { expectReplayAgreement } from '../support/replay-agreement.js';
