@@ -103,8 +103,20 @@ export class SubscriptionHub {
    * enough to check on every read, so read models can cache between writes.
    */
   changeStamp(): string {
-    return `${this.localWrites}:${this.readDataVersion()}`;
+    // Read once per turn of the event loop: the requests a poll phase serves share it. Another
+    // connection's commit in that same turn is as concurrent as one a moment later, and this
+    // connection's own writes still move the stamp at once.
+    if (this.versionThisTurn === null) {
+      this.versionThisTurn = this.readDataVersion();
+      setImmediate(this.forgetVersion);
+    }
+    return `${this.localWrites}:${this.versionThisTurn}`;
   }
+
+  private versionThisTurn: number | null = null;
+  private readonly forgetVersion = (): void => {
+    this.versionThisTurn = null;
+  };
 
   close(): void {
     this.closed = true;
