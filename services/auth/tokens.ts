@@ -62,25 +62,25 @@ export class TokenStore {
   check(token: string): TokenCheck {
     if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: 'malformed' };
     const now = this.now();
-    const hash = hashToken(token);
-    const cached = this.cache.get(hash);
+    // Keyed by the token itself (this process holds it anyway while serving the request): a
+    // cached check costs no hashing.
+    const cached = this.cache.get(token);
     // Expiry is checked on every request, cached or not: the cache saves the lookup, never the rule.
     if (cached && now - cached.checkedAt < this.cacheMs) {
       return now < cached.expiresAt ? { ok: true, expiresAt: cached.expiresAt } : { ok: false, reason: 'expired' };
     }
-    this.cache.delete(hash);
-    const row = this.select.get(hash);
+    this.cache.delete(token);
+    const row = this.select.get(hashToken(token));
     if (!row) return { ok: false, reason: 'unknown' };
     if (now >= row.expires_at) return { ok: false, reason: 'expired' };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { expiresAt: row.expires_at, checkedAt: now });
+    this.cache.set(token, { expiresAt: row.expires_at, checkedAt: now });
     return { ok: true, expiresAt: row.expires_at };
   }
 
   revoke(token: string): void {
-    const hash = hashToken(token);
-    this.cache.delete(hash);
-    this.remove.run(hash);
+    this.cache.delete(token);
+    this.remove.run(hashToken(token));
   }
 
   /** Every session ends (a new password was set). */
