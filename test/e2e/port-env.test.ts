@@ -52,7 +52,7 @@ describe('the port f up listens on', () => {
 
   it('given a bad PORT, then f up stops with a message naming PORT, and other commands are not affected', () => {
     const home = join(tmp.dir, 'home-bad');
-    const env = { ...process.env, ...board(home), FLOW_HOME: home, FLOW_PORT: '', PORT: 'eighty' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...board(home), FLOW_HOME: home, FLOW_PORT: '', PORT: 'eighty' };
     delete env.FLOW_URL;
     const up = spawnSync(process.execPath, [F_BIN, 'up', '--no-apply'], { env, encoding: 'utf8', timeout: 30_000 });
     expect(up.status).toBe(1);
