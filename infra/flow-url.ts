@@ -18,10 +18,24 @@ export function flowUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 /** FLOW_PORT, checked; undefined when unset. */
 export function portFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = env.FLOW_PORT?.trim();
+  return checkedPort(env, 'FLOW_PORT');
+}
+
+/**
+ * The port `f up` / `f gateway` listen on when --port is not given: FLOW_PORT, else seed 003's
+ * plain PORT (an empty value counts as unset), checked, naming the variable that is wrong.
+ * Only the servers read PORT: the CLI's fallback (flowUrl) does not, since in a backend's
+ * environment PORT is the backend's own port, not Flow's.
+ */
+export function listenPortFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  return checkedPort(env, 'FLOW_PORT') ?? checkedPort(env, 'PORT');
+}
+
+function checkedPort(env: NodeJS.ProcessEnv, name: 'FLOW_PORT' | 'PORT'): number | undefined {
+  const raw = env[name]?.trim();
   if (!raw) return undefined;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new Error(`FLOW_PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.FLOW_PORT)}`);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new Error(`${name} must be a port number from 0 to 65535, not ${JSON.stringify(env[name])}`);
   return n;
 }
 

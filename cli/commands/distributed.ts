@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DistributedUrls } from '../../infra/config.js';
-import { portFromEnv } from '../../infra/flow-url.js';
+import { listenPortFromEnv } from '../../infra/flow-url.js';
 import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import type { HostView } from '../../gateway/routes/hosts.js';
 import { api, FlowApiError } from '../client.js';
@@ -66,13 +66,14 @@ export function register(program: Command): void {
 
   withServerUrls(program.command('gateway'))
     .description('run the gateway only (distributed mode): API, streams and dashboard, its read model fed from NATS JetStream')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', (v) => parsePort(v), portFromEnv() ?? DEFAULT_PORT)
+    .option('--port <port>', `port to listen on (0 picks a free one; default FLOW_PORT, else PORT, else ${DEFAULT_PORT})`, (v) => parsePort(v))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
-    .action(async (opts: UrlFlags & { port: number; host: string }) => {
+    .action(async (opts: UrlFlags & { port?: number; host: string }) => {
+      const port = opts.port ?? listenPortFromEnv() ?? DEFAULT_PORT;
       const urls = await requireUrls('gateway', opts);
       const { startGatewayProcess } = await import('../../infra/gateway-process.js');
       await runUntilSignal(
-        () => startGatewayProcess({ ...urls, port: opts.port, bind: opts.host }),
+        () => startGatewayProcess({ ...urls, port, bind: opts.host }),
         (gateway) => ({ banner: `Flow gateway is up at ${gateway.url}`, what: 'the gateway' }),
       );
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { portFromEnv } from '../../infra/flow-url.js';
+import { listenPortFromEnv } from '../../infra/flow-url.js';
 import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
 import { runUntilSignal } from '../../infra/lifetime.js';
 import { parsePort } from '../options.js';
@@ -11,15 +11,17 @@ export function register(program: Command): void {
   withServerUrls(program
     .command('up'))
     .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
-    .option('--port <port>', 'port for the gateway (0 picks a free one)', (v) => parsePort(v), portFromEnv() ?? DEFAULT_PORT)
+    .option('--port <port>', `port for the gateway (0 picks a free one; default FLOW_PORT, else PORT, else ${DEFAULT_PORT})`, (v) => parsePort(v))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .option('--open', 'open the dashboard in a browser once Flow is up (or OPEN_BROWSER=true)')
     .option('-d, --detach', 'run in the background (log: $FLOW_HOME/flow.log); returns once it answers')
     .option('--no-apply', 'do not apply ./flow.toml after the start')
-    .action(async (opts: { port: number; host: string; nats?: string; redis?: string; open?: boolean; detach?: boolean; apply: boolean }) => {
+    .action(async (opts: { port?: number; host: string; nats?: string; redis?: string; open?: boolean; detach?: boolean; apply: boolean }) => {
+      // Read here, not when the command is defined: a bad PORT (a common name) fails f up only.
+      const port = opts.port ?? listenPortFromEnv() ?? DEFAULT_PORT;
       if (opts.detach) {
         const { detachUp } = await import('../detach.js');
-        const args = ['--port', String(opts.port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply']), ...(opts.open ? ['--open'] : [])];
+        const args = ['--port', String(port), '--host', opts.host, ...(opts.nats ? ['--nats', opts.nats] : []), ...(opts.redis ? ['--redis', opts.redis] : []), ...(opts.apply ? [] : ['--no-apply']), ...(opts.open ? ['--open'] : [])];
         return detachUp(args);
       }
       const [{ distributedUrls, flowHome, openBrowserWanted, publicDir }, { upBanner }, { DASHBOARD_PREFIX }] = await Promise.all([
@@ -42,7 +44,7 @@ export function register(program: Command): void {
       if (urls) {
         const { startDistributedUp } = await import('../../infra/distributed.js');
         const flow = await runUntilSignal(
-          () => startDistributedUp({ ...urls, port: opts.port, bind: opts.host }),
+          () => startDistributedUp({ ...urls, port, bind: opts.host }),
           (up) => ({
             banner: upBanner({
               title: `Flow is up at ${up.url} (distributed: host ${up.host.hostId}, NATS ${urls.natsUrl}, Redis ${urls.redisUrl})`,
@@ -59,7 +61,7 @@ export function register(program: Command): void {
       }
       const { startEmbedded } = await import('../../infra/embedded.js');
       const flow = await runUntilSignal(
-        () => startEmbedded({ port: opts.port, bind: opts.host }),
+        () => startEmbedded({ port, bind: opts.host }),
         (up) => ({
           banner: upBanner({ title: `Flow is up at ${up.url}`, home: flowHome(), mode: 'embedded (one process: SQLite log in FLOW_HOME/flow.db, in-process bus and queue)', recovered: up.host.recovered() }),
           what,

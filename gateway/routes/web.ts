@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, isAbsolute, join, relative } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GatewayContext } from '../context.js';
 import { DASHBOARD_PREFIX } from '../dashboard-path.js';
 import type { RouteResponses } from '../openapi.js';
+import { openInsideRoot, streamOf } from './public-files.js';
 
 /**
  * The package root, found by walking up to package.json: the same answer whether this file runs
@@ -95,38 +96,93 @@ export async function webRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
 /**
  * PUBLIC_DIR (seed 003): the user's own frontend at `/`. A catch-all, registered after the API,
  * so every /api route still wins (the router prefers a static segment to a wildcard); a path
- * that is no file there is Flow's JSON 404. Confined to the directory: "..", encoded or not, is
- * refused by @fastify/send; a link (or a directory on the way) whose real path is outside the
- * directory is refused here; dotfiles are not served.
+ * that is no file there is Flow's JSON 404. Confined to the directory (resolved to its real path
+ * once, at start): "..", encoded or not, and dotfiles are refused by name; every file is opened
+ * first and then checked to be inside the directory (see public-files.ts), so a link leading out
+ * — to a file or through a directory — is refused, even one swapped in while a request runs.
  */
 async function userFrontend(app: FastifyInstance, dir: string): Promise<void> {
   const root = realpathSync(dir);
-  await app.register(fastifyStatic, {
-    root,
-    prefix: '/',
-    wildcard: true,
-    index: ['index.html'],
-    cacheControl: true,
-    maxAge: 0,
-    serveDotFiles: false,
-    // With a wildcard, serveDotFiles only shapes the file list; @fastify/send's own rule answers requests.
-    dotfiles: 'ignore',
-    decorateReply: false,
-    allowedPath: (pathName) => insideRoot(root, pathName),
+  app.route({
+    // HEAD too, answered here: fastify's own HEAD route would read the whole file to drop it.
+    method: ['GET', 'HEAD'],
+    url: '/*',
+    config: { public: true, responses: { ...STATIC_RESPONSES, 301: 'to the directory with a trailing slash (its index.html links relatively)', 404: 'no such file in PUBLIC_DIR' }, produces: 'text/html' },
+    handler: (request, reply) => {
+      const rel = (request.params as { '*'?: string })['*'] ?? '';
+      const file = openInsideRoot(root, rel);
+      if (!file) return reply.callNotFound();
+      let sent = false;
+      try {
+        if (file.index && rel !== '' && !rel.endsWith('/')) {
+          const [path, query] = splitQuery(request.url);
+          return reply.redirect(`${path}/${query}`, 301);
+        }
+        const { size, mtime } = file.stat;
+        const etag = `W/"${size.toString(16)}-${mtime.getTime().toString(16)}"`;
+        const type = frontendMedia(file.path);
+        reply
+          .header('cache-control', 'public, max-age=0')
+          .header('etag', etag)
+          .header('last-modified', mtime.toUTCString())
+          .header('accept-ranges', 'bytes')
+          .type(type);
+        const inm = request.headers['if-none-match'];
+        if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) return reply.code(304).send();
+        let range: { start: number; end: number } | undefined;
+        const asked = request.headers.range;
+        if (asked && size > 0) {
+          range = byteRange(asked, size) ?? undefined;
+          if (!range) return reply.code(416).header('content-range', `bytes */${size}`).send();
+          reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+        }
+        const length = range ? range.end - range.start + 1 : size;
+        reply.header('content-length', length);
+        if (request.method === 'HEAD' || length === 0) return reply.send();
+        sent = true;
+        return reply.send(streamOf(file, range));
+      } finally {
+        if (!sent) closeSync(file.fd);
+      }
+    },
   });
 }
 
-/** Whether `pathName` (a URL path under the root) resolves, through every link, to a place inside it. */
-export function insideRoot(root: string, pathName: string): boolean {
-  let real: string;
-  try {
-    real = realpathSync(join(root, pathName));
-  } catch {
-    // Not there: @fastify/send answers 404 (a dangling link is refused the same way).
-    return true;
+function splitQuery(url: string): [string, string] {
+  const q = url.indexOf('?');
+  return q === -1 ? [url, ''] : [url.slice(0, q), url.slice(q)];
+}
+
+/** One `bytes=a-b` range (or `a-`, or `-n`) within a file of `size` bytes; null when it is none of those or outside it. */
+function byteRange(header: string, size: number): { start: number; end: number } | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
-  const rel = relative(root, real);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return start <= end && start < size ? { start, end } : null;
+}
+
+/** Media types of the files a web frontend ships; anything else is application/octet-stream. */
+const FRONTEND_MEDIA: Record<string, string> = {
+  '.html': 'text/html', '.htm': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.map': 'application/json', '.webmanifest': 'application/manifest+json', '.txt': 'text/plain',
+  '.xml': 'application/xml', '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif', '.webp': 'image/webp', '.avif': 'image/avif', '.ico': 'image/x-icon', '.woff': 'font/woff',
+  '.woff2': 'font/woff2', '.ttf': 'font/ttf', '.otf': 'font/otf', '.wasm': 'application/wasm', '.pdf': 'application/pdf',
+  '.mp4': 'video/mp4', '.webm': 'video/webm', '.mp3': 'audio/mpeg',
+};
+
+/** A file's media type, text ones (and JSON, SVG) as UTF-8. */
+function frontendMedia(path: string): string {
+  const type = FRONTEND_MEDIA[extname(path).toLowerCase()] ?? 'application/octet-stream';
+  return /^text\/|json|xml/.test(type) ? `${type}; charset=utf-8` : type;
 }
 
 /** The highlight.js languages the chat highlights (each file is a self-contained ES module). */

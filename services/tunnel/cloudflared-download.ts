@@ -15,24 +15,29 @@ import { writeFileAtomic } from '../tool-install/fs-atomic.js';
  * place with one rename; a small record next to it says which version it is. Concurrent starts
  * share one download. Settings: FLOW_CLOUDFLARED_VERSION, FLOW_CLOUDFLARED_URL (a mirror, or
  * another build), FLOW_CLOUDFLARED_SHA256 (the digest to expect instead of the pinned one),
+ * FLOW_CLOUDFLARED_UNVERIFIED=1 (take an asset with no digest at all, with a warning),
  * FLOW_CLOUDFLARED_MAX_BYTES, FLOW_CLOUDFLARED_IDLE_MS.
  */
-export const CLOUDFLARED_VERSION = '2026.8.2';
+export const CLOUDFLARED_VERSION = '2025.11.1';
 
 /**
- * sha256 of the release assets, per version (github.com/cloudflare/cloudflared/releases; the same
- * digests cashapp/hermit-packages pins). An asset without an entry needs FLOW_CLOUDFLARED_SHA256.
+ * sha256 of the release assets, per version, as published at
+ * github.com/cloudflare/cloudflared/releases/download/<version>/<asset>. Only digests Flow could
+ * check against a second source are here: these are the ones cashapp/hermit-packages pins in its
+ * cloudflared.hcl (commit b1f0baec5ae2759ed9ec7f2a2610bb36dcf036fd). Hermit pins no
+ * darwin-arm64 build, so that asset has no entry: it needs FLOW_CLOUDFLARED_SHA256 (or the
+ * explicit FLOW_CLOUDFLARED_UNVERIFIED=1). Add a version only with digests checked the same way.
  */
 export const CLOUDFLARED_SHA256: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  '2026.8.2': {
-    'cloudflared-linux-amd64': 'fcfb02b575a52ca1af2e3267af4e1517bcdeb30ac48c834c69abaed3c0576ad2',
-    'cloudflared-linux-arm64': '7747d94570fb390cf47dcb4f9555c193c6355cda9793f0d878d9049e5d6a7790',
-    'cloudflared-darwin-amd64.tgz': 'f1727723c586500e2092368ae21871b3df7ddfd2cb097f22d81bee4a9c458bb4',
+  '2025.11.1': {
+    'cloudflared-linux-amd64': '991dffd8889ee9f0147b6b48933da9e4407e68ea8c6d984f55fa2d3db4bb431d',
+    'cloudflared-linux-arm64': '9979dc152097a29b6de4d1ef13e2f1821c67a6f096f88cc18f0fd25106305d3a',
+    'cloudflared-darwin-amd64.tgz': '155a288fef19dba08f0c7145c16a207baf137462d8a1289a78bf8564f9e51244',
   },
-  '2026.7.3': {
-    'cloudflared-linux-amd64': '9d71c677db00134c1bd4144b7783486b654ad281b1ea62b4972098d19f770f17',
-    'cloudflared-linux-arm64': '65259e652a7bea08bf5df603233ab22b8bf3116af8df9f9206209af6a1b955c0',
-    'cloudflared-darwin-amd64.tgz': '70d1c8684fa6d14b5843787ec8d1ea8e18b23650e424f4ea43d849a506487c3b',
+  '2025.10.1': {
+    'cloudflared-linux-amd64': 'bf5382fa25766c532a23788491ccef4e3ac9ed488318124e7f58ee0865277c4f',
+    'cloudflared-linux-arm64': '69f86a3b44b985ebd3d9302e94066b32f3c7454ff73504050fae1f124081c939',
+    'cloudflared-darwin-amd64.tgz': 'e3601ece104e816f0b3ea51459367b59d6cd14fa9ecc4f36c540b53acb3a1017',
   },
 };
 
@@ -52,6 +57,8 @@ export const CloudflaredRecordSchema = z.object({
   asset: z.string(),
   url: z.string(),
   sha256: z.string(),
+  /** false: no digest was expected (FLOW_CLOUDFLARED_UNVERIFIED=1); sha256 is then only what arrived. */
+  verified: z.boolean().default(true),
   bytes: z.number().int().nonnegative(),
   installedAt: z.string(),
 });
@@ -62,7 +69,10 @@ export interface CloudflaredPlan {
   asset: string;
   tgz: boolean;
   url: URL;
-  sha256: string;
+  /** The digest the bytes must have; null only when FLOW_CLOUDFLARED_UNVERIFIED=1 took an asset with none. */
+  sha256: string | null;
+  /** Why the download is not verified (said as a warning when it starts); null when it is. */
+  unverified: string | null;
   maxBytes: number;
   idleMs: number;
   dest: string;
@@ -92,9 +102,12 @@ export function cloudflaredPlan(home: string, env: NodeJS.ProcessEnv = process.e
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ToolError(`FLOW_CLOUDFLARED_URL must be http(s), not ${url.protocol}`, 'request');
   const override = env.FLOW_CLOUDFLARED_SHA256?.trim().toLowerCase();
   if (override !== undefined && override !== '' && !/^[0-9a-f]{64}$/.test(override)) throw new ToolError('FLOW_CLOUDFLARED_SHA256 must be 64 hex digits (a sha256)', 'request');
-  const sha256 = override || CLOUDFLARED_SHA256[version]?.[name];
-  if (!sha256) {
-    throw new ToolError(`Flow has no pinned sha256 for cloudflared ${version} (${name}); set FLOW_CLOUDFLARED_SHA256 to the digest the release publishes, or install cloudflared yourself`, 'checksum');
+  const sha256 = override || CLOUDFLARED_SHA256[version]?.[name] || null;
+  const optOut = env.FLOW_CLOUDFLARED_UNVERIFIED?.trim();
+  if (optOut !== undefined && optOut !== '' && optOut !== '0' && optOut !== '1') throw new ToolError(`FLOW_CLOUDFLARED_UNVERIFIED is 1 (take an asset Flow has no checksum for) or 0, not "${optOut}"`, 'request');
+  const missing = `no pinned checksum for ${version}/${name}; set FLOW_CLOUDFLARED_SHA256 to verify it`;
+  if (!sha256 && optOut !== '1') {
+    throw new ToolError(`${missing} (the digest cloudflare's release lists for it), install cloudflared yourself, or set FLOW_CLOUDFLARED_UNVERIFIED=1 to run it unverified`, 'checksum');
   }
   const bin = join(home, 'bin');
   return {
@@ -103,6 +116,7 @@ export function cloudflaredPlan(home: string, env: NodeJS.ProcessEnv = process.e
     tgz,
     url,
     sha256,
+    unverified: sha256 ? null : `${missing}: FLOW_CLOUDFLARED_UNVERIFIED=1, so it is downloaded and run without any check of its bytes`,
     maxBytes: positive(env, 'FLOW_CLOUDFLARED_MAX_BYTES', 200 * 1024 * 1024),
     idleMs: positive(env, 'FLOW_CLOUDFLARED_IDLE_MS', 30_000),
     dest: join(bin, platform === 'win32' ? 'cloudflared.exe' : 'cloudflared'),
@@ -149,6 +163,8 @@ async function extractFromTgz(archive: string, out: string, maxBytes: number): P
 export interface CloudflaredProgress {
   onStart?(plan: CloudflaredPlan, totalBytes: number | null): void;
   onData?(receivedBytes: number, totalBytes: number | null): void;
+  /** Something the user should know before running it (an unverified download). */
+  onWarning?(line: string): void;
 }
 
 /** Fetch, verify, unpack if needed, chmod, rename into place, record. Temp files live in bin/ so the rename is atomic. */
@@ -161,7 +177,7 @@ async function fetchCloudflared(plan: CloudflaredPlan, progress: CloudflaredProg
   try {
     const hooks: DownloadHooks = { onStart: (total) => progress.onStart?.(plan, total), onData: (r, t) => progress.onData?.(r, t) };
     const got = await download(plan.url, part, plan.maxBytes, hooks, { idleMs: plan.idleMs, step: 'download', what: 'the cloudflared url' });
-    if (got.sha256 !== plan.sha256) {
+    if (plan.sha256 !== null && got.sha256 !== plan.sha256) {
       throw new ToolError(`checksum mismatch for ${plan.url.href}: expected sha256 ${plan.sha256} (cloudflared ${plan.version}, ${plan.asset}), got ${got.sha256}; the file was discarded (a wrong mirror, or set FLOW_CLOUDFLARED_SHA256 for another build)`, 'checksum');
     }
     let program = part;
@@ -171,7 +187,7 @@ async function fetchCloudflared(plan: CloudflaredPlan, progress: CloudflaredProg
     }
     chmodSync(program, 0o755);
     renameSync(program, plan.dest);
-    const record: CloudflaredRecord = { version: plan.version, asset: plan.asset, url: plan.url.href, sha256: got.sha256, bytes: got.bytes, installedAt: new Date().toISOString() };
+    const record: CloudflaredRecord = { version: plan.version, asset: plan.asset, url: plan.url.href, sha256: got.sha256, verified: plan.sha256 !== null, bytes: got.bytes, installedAt: new Date().toISOString() };
     writeFileAtomic(plan.record, JSON.stringify(record, null, 2) + '\n');
     return record;
   } finally {
@@ -218,6 +234,8 @@ export async function ensureCloudflared(home: string, env: NodeJS.ProcessEnv = p
   const plan = cloudflaredPlan(home, env, platform, arch);
   const present = installedCloudflared(plan, home);
   if (present) return { ...present, downloaded: false };
+  // Every caller hears it, those that join a download already under way too.
+  if (plan.unverified) progress.onWarning?.(plan.unverified);
   let flight = inFlight.get(plan.dest);
   if (!flight) {
     const f: Flight = { promise: Promise.resolve(null as never), listeners: new Set(), started: null };

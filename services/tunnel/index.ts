@@ -118,6 +118,9 @@ export function tunnelServices(deps: TunnelServicesDeps = {}): KindServices {
         observe(ctx, 'DOWNLOAD_STARTED', { program: 'cloudflared', version: plan.version, url: plan.url.href, totalBytes: total });
         ctx.live.publish(tunnelOutputSubject(ctx.name), { fd: 'stderr', line: `flow: downloading cloudflared ${plan.version} from ${plan.url.href}`, at: new Date().toISOString() });
       },
+      onWarning: (line: string) => {
+        ctx.live.publish(tunnelOutputSubject(ctx.name), { fd: 'stderr', line: `flow: warning: ${line}`, at: new Date().toISOString() });
+      },
       onData: (received: number, total: number | null) => {
         if (received < nextMark || (total !== null && received >= total)) return;
         nextMark = received + step;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { publicDir } from '../../infra/config.js';
@@ -76,6 +77,68 @@ describe('PUBLIC_DIR', () => {
       expect(res.statusCode, url).toBe(404);
       expect(res.body, url).not.toContain('outside secret');
     }
+  });
+
+  it('given a link swapped between a file inside and one outside while requests run, then the outside one is never served', async () => {
+    writeFileSync(join(site, 'inside.txt'), 'inside content');
+    symlinkSync(join(site, 'inside.txt'), join(site, 'swap.txt'));
+    // Another process flips the link (atomically, by rename) as fast as it can: a check of the
+    // path followed by an open of the path would, now and then, open the outside file.
+    const swapper = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const [inside, outside, link] = process.argv.slice(1);
+      for (let i = 0; ; i++) {
+        const tmp = link + '.' + (i % 2);
+        try { fs.unlinkSync(tmp); } catch {}
+        fs.symlinkSync(i % 2 ? outside : inside, tmp);
+        fs.renameSync(tmp, link);
+      }`, join(site, 'inside.txt'), join(outside, 'secret.txt'), join(site, 'swap.txt')], { stdio: 'ignore' });
+    const seen = { inside: 0, refused: 0 };
+    try {
+      for (let i = 0; i < 1500; i++) {
+        const res = await get('/swap.txt');
+        expect(res.body, `request ${i}`).not.toContain('outside secret');
+        if (res.statusCode === 200) {
+          expect(res.body).toBe('inside content');
+          seen.inside++;
+        } else {
+          expect(res.statusCode).toBe(404);
+          seen.refused++;
+        }
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+      await new Promise((r) => swapper.once('exit', r));
+    }
+    // Both sides of the swap were met: the race was really run.
+    expect(seen.inside).toBeGreaterThan(0);
+    expect(seen.refused).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('given a file, then it is served as a static file server serves it: type, ETag and 304, a byte range, HEAD; a directory gets its slash', async () => {
+    const first = await get('/assets/app.js');
+    expect(first.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(first.headers['cache-control']).toBe('public, max-age=0');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^W\/"/);
+    const again = await gw.app.inject({ method: 'GET', url: '/assets/app.js', headers: { host: '127.0.0.1', 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    const part = await gw.app.inject({ method: 'GET', url: '/assets/app.js', headers: { host: '127.0.0.1', range: 'bytes=0-6' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.body).toBe('console');
+    expect(part.headers['content-range']).toBe('bytes 0-6/19');
+    const outOfRange = await gw.app.inject({ method: 'GET', url: '/assets/app.js', headers: { host: '127.0.0.1', range: 'bytes=100-' } });
+    expect(outOfRange.statusCode).toBe(416);
+    const head = await gw.app.inject({ method: 'HEAD', url: '/', headers: { host: '127.0.0.1' } });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe('17');
+    expect(head.body).toBe('');
+    writeFileSync(join(site, 'assets', 'index.html'), '<p>assets</p>');
+    const bare = await get('/assets?x=1');
+    expect(bare.statusCode).toBe(301);
+    expect(bare.headers.location).toBe('/assets/?x=1');
+    expect((await get('/assets/')).body).toBe('<p>assets</p>');
   });
 
   it('given a password, then the frontend loads without a login but unknown API paths still need one (401)', async () => {

@@ -109,9 +109,27 @@ describe('which release asset, which digest', () => {
   it('a mirror keeps the pinned digest; FLOW_CLOUDFLARED_SHA256 overrides it; a version without one must say its digest', () => {
     expect(cloudflaredPlan('/h', { FLOW_CLOUDFLARED_URL: 'https://mirror.test/cfd' }, 'linux', 'arm64').sha256).toBe(CLOUDFLARED_SHA256[CLOUDFLARED_VERSION]!['cloudflared-linux-arm64']);
     expect(cloudflaredPlan('/h', { FLOW_CLOUDFLARED_SHA256: SHA.toUpperCase() }, 'linux', 'x64').sha256).toBe(SHA);
-    expect(() => cloudflaredPlan('/h', { FLOW_CLOUDFLARED_VERSION: '2020.1.0' }, 'linux', 'x64')).toThrow(/no pinned sha256 for cloudflared 2020\.1\.0 \(cloudflared-linux-amd64\); set FLOW_CLOUDFLARED_SHA256/);
+    expect(() => cloudflaredPlan('/h', { FLOW_CLOUDFLARED_VERSION: '2020.1.0' }, 'linux', 'x64')).toThrow(/no pinned checksum for 2020\.1\.0\/cloudflared-linux-amd64; set FLOW_CLOUDFLARED_SHA256 to verify it/);
     expect(() => cloudflaredPlan('/h', { FLOW_CLOUDFLARED_SHA256: 'abc' })).toThrow('FLOW_CLOUDFLARED_SHA256 must be 64 hex digits');
     expect(() => cloudflaredPlan('/h', { FLOW_CLOUDFLARED_URL: 'ftp://x/y' })).toThrow('must be http(s)');
+  });
+});
+
+describe('the pinned table', () => {
+  it('pins each asset cloudflare ships for the default version that a second source confirms; darwin-arm64 has none', () => {
+    expect(Object.keys(CLOUDFLARED_SHA256[CLOUDFLARED_VERSION]!).sort()).toEqual(['cloudflared-darwin-amd64.tgz', 'cloudflared-linux-amd64', 'cloudflared-linux-arm64']);
+    for (const table of Object.values(CLOUDFLARED_SHA256)) for (const digest of Object.values(table)) expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(cloudflaredPlan('/h', {}, 'darwin', 'x64')).toMatchObject({ asset: 'cloudflared-darwin-amd64.tgz', tgz: true, sha256: CLOUDFLARED_SHA256[CLOUDFLARED_VERSION]!['cloudflared-darwin-amd64.tgz'], unverified: null });
+  });
+
+  it('given an asset with no pinned checksum, then it is refused by default, saying how to verify it or opt out', () => {
+    expect(() => cloudflaredPlan('/h', {}, 'darwin', 'arm64')).toThrow(`no pinned checksum for ${CLOUDFLARED_VERSION}/cloudflared-darwin-arm64.tgz; set FLOW_CLOUDFLARED_SHA256 to verify it`);
+    expect(() => cloudflaredPlan('/h', {}, 'darwin', 'arm64')).toThrow(/FLOW_CLOUDFLARED_UNVERIFIED=1/);
+    expect(cloudflaredPlan('/h', { FLOW_CLOUDFLARED_SHA256: SHA }, 'darwin', 'arm64')).toMatchObject({ sha256: SHA, unverified: null });
+    expect(cloudflaredPlan('/h', { FLOW_CLOUDFLARED_UNVERIFIED: '1' }, 'darwin', 'arm64')).toMatchObject({ sha256: null, unverified: expect.stringMatching(/^no pinned checksum for .*FLOW_CLOUDFLARED_UNVERIFIED=1/) });
+    // The opt-out never weakens a pinned digest.
+    expect(cloudflaredPlan('/h', { FLOW_CLOUDFLARED_UNVERIFIED: '1' }, 'linux', 'x64').sha256).toBe(CLOUDFLARED_SHA256[CLOUDFLARED_VERSION]!['cloudflared-linux-amd64']);
+    expect(() => cloudflaredPlan('/h', { FLOW_CLOUDFLARED_UNVERIFIED: 'yes' }, 'darwin', 'arm64')).toThrow('FLOW_CLOUDFLARED_UNVERIFIED is 1');
   });
 });
 
@@ -175,6 +193,36 @@ describe('ensureCloudflared against a local server', () => {
     expect(readFileSync(both[0]!.path)).toEqual(BUILD);
   });
 
+  it('the pinned digest is what is checked: a mirror serving other bytes is refused, nothing left behind', async () => {
+    const h = home();
+    await expect(ensureCloudflared(h, { FLOW_CLOUDFLARED_URL: `${base}/right` }, {}, 'linux', 'x64')).rejects.toThrow(
+      new RegExp(`expected sha256 ${CLOUDFLARED_SHA256[CLOUDFLARED_VERSION]!['cloudflared-linux-amd64']} \\(cloudflared ${CLOUDFLARED_VERSION.replaceAll('.', '\\.')}, cloudflared-linux-amd64\\), got ${SHA}`),
+    );
+    expect(binFiles(h)).toEqual([]);
+  });
+
+  it('given no pinned checksum and FLOW_CLOUDFLARED_UNVERIFIED=1, then it is taken with a warning and recorded as unverified', async () => {
+    const h = home();
+    const warnings: string[] = [];
+    const got = await ensureCloudflared(h, { FLOW_CLOUDFLARED_URL: `${base}/right`, FLOW_CLOUDFLARED_UNVERIFIED: '1' }, { onWarning: (l) => warnings.push(l) }, 'linux', 'arm');
+    expect(warnings).toEqual([expect.stringContaining(`no pinned checksum for ${CLOUDFLARED_VERSION}/cloudflared-linux-arm; set FLOW_CLOUDFLARED_SHA256 to verify it`)]);
+    expect(readFileSync(got.path)).toEqual(BUILD);
+    expect(readCloudflaredRecord(h)).toMatchObject({ asset: 'cloudflared-linux-arm', sha256: SHA, verified: false });
+  });
+
+  it('a macOS .tgz with the wrong digest: refused before it is unpacked, nothing executable left', async () => {
+    const h = home();
+    const stage = join(h, 'stage');
+    mkdirSync(stage);
+    writeFileSync(join(stage, 'cloudflared'), BUILD);
+    const tgz = join(h, 'cfd.tgz');
+    await createTar({ gzip: true, file: tgz, cwd: stage }, ['cloudflared']);
+    const bytes = readFileSync(tgz);
+    routes.set('/tgz-wrong', (_q, res) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes));
+    await expect(ensureCloudflared(h, { FLOW_CLOUDFLARED_URL: `${base}/tgz-wrong`, FLOW_CLOUDFLARED_SHA256: SHA }, {}, 'darwin', 'arm64')).rejects.toThrow(/checksum mismatch/);
+    expect(binFiles(h)).toEqual([]);
+  });
+
   it('a macOS .tgz: the cloudflared inside is extracted and made executable', async () => {
     const h = home();
     const stage = join(h, 'stage');
@@ -188,7 +236,7 @@ describe('ensureCloudflared against a local server', () => {
     const got = await ensureCloudflared(h, { FLOW_CLOUDFLARED_URL: `${base}/tgz`, FLOW_CLOUDFLARED_SHA256: sha }, {}, 'darwin', 'arm64');
     expect(readFileSync(got.path)).toEqual(BUILD);
     expect(statSync(got.path).mode & 0o111).not.toBe(0);
-    expect(readCloudflaredRecord(h)).toMatchObject({ asset: 'cloudflared-darwin-arm64.tgz', sha256: sha });
+    expect(readCloudflaredRecord(h)).toMatchObject({ asset: 'cloudflared-darwin-arm64.tgz', sha256: sha, verified: true });
   });
 });
 
