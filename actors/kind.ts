@@ -102,9 +102,9 @@ export interface ActorKind<M extends AnyStateMachine = AnyStateMachine, S extend
   status(snapshot: SnapshotFrom<M>): string;
   /**
    * Why a request does not apply in this snapshot, in a user's words ("api is already running"):
-   * the reason of the host's 409.
+   * the reason of the host's 409. `data` is the request's (validated) data.
    */
-  describe(snapshot: SnapshotFrom<M>, request: string): string;
+  describe(snapshot: SnapshotFrom<M>, request: string, data?: Record<string, unknown>): string;
 }
 
 /** Any kind, whatever its machine, commands and effects. */

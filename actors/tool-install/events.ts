@@ -33,6 +33,20 @@ export type Registration = z.infer<typeof RegistrationSchema>;
 export const RegistrationRefSchema = z.object({ kind: RegistrationSchema.shape.kind, installId: InstallIdSchema.nullable() });
 export type RegistrationRef = z.infer<typeof RegistrationRefSchema>;
 
+/** A registration as the stream knows it: the registration, and whether `f cli <id>` runs it. */
+export const KnownRegistrationSchema = RegistrationSchema.extend({ active: z.boolean() });
+export type KnownRegistration = z.infer<typeof KnownRegistrationSchema>;
+
+/**
+ * What an install proposes to register, before any file is written: a link (its source root), or a
+ * remote install (its install id; where its root is inside the bundle is known only once unpacked).
+ */
+export const CandidateSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('link'), installId: z.null(), sourceRoot: z.string().min(1) }),
+  z.object({ kind: z.literal('remote'), installId: InstallIdSchema, sourceRoot: z.null() }),
+]);
+export type Candidate = z.infer<typeof CandidateSchema>;
+
 export const InstallStepSchema = z.enum(['request', 'manifest', 'catalog', 'download', 'checksum', 'extract', 'build', 'register', 'backend']);
 
 const bytes = z.number().int().nonnegative();
@@ -60,10 +74,32 @@ export const toolInstallEvents = {
     active: z.boolean(),
     shims: z.array(z.string()),
   }),
+  /**
+   * The request the machine decides on (services/tool-install, once the manifest or catalog record
+   * is valid): already installed (nothing to do), refused (a link of this id elsewhere, without
+   * --force), or registered, with which registration is active and which are replaced decided
+   * here. The file work it asks for (installFiles) then reports REGISTERED or INSTALL_FAILED.
+   */
+  REGISTER_REQUESTED: z.object({
+    id: ToolIdSchema,
+    candidate: CandidateSchema,
+    /** Registrations an upgrade replaces. */
+    replaces: z.array(RegistrationRefSchema),
+    force: z.boolean(),
+    /** Register an installed remote install again (`f install --build` of one whose build never ran). */
+    rebuild: z.boolean(),
+  }),
+  /** Written by logs before REGISTER_REQUESTED decided it; folded still. */
   ALREADY_INSTALLED: z.object({ sourceRoot: z.string().min(1) }),
   INSTALL_FAILED: z.object({ step: InstallStepSchema, reason: z.string().min(1) }),
   UNINSTALL_REQUESTED: z.object({ installId: InstallIdSchema.nullable() }),
   UNINSTALLED: z.object({ removed: z.array(RegistrationRefSchema), shimsRemoved: z.array(z.string()) }),
+  /**
+   * What the files under $FLOW_HOME/cli hold for this id (links and remote installs), recorded
+   * before a decision when the stream says otherwise (a log that was replaced, a record removed by
+   * hand): the machine decides from the stream, so the stream is first brought in line with them.
+   */
+  FOUND: z.object({ registrations: z.array(KnownRegistrationSchema) }),
 } as const;
 
 export type ToolInstallEvent = MachineEvents<typeof toolInstallEvents>;

@@ -1,7 +1,8 @@
 import { defineKind } from '../kind.js';
 import { toolInstallCommands } from './commands.js';
 import { toolInstallEvents } from './events.js';
-import { toolInstallMachine, toolInstallStatus } from './machine.js';
+import { registerRefusal, toolInstallMachine, toolInstallStatus, type ToolInstallSnapshot } from './machine.js';
+import type { z } from 'zod';
 
 export * from './events.js';
 export * from './commands.js';
@@ -12,8 +13,11 @@ export const toolInstallKind = defineKind({
   machine: toolInstallMachine,
   events: toolInstallEvents,
   commands: toolInstallCommands,
-  effects: [] as const,
+  // 2: REGISTER_REQUESTED decides (was: the machine only followed what install.ts decided).
+  version: 2,
+  effects: ['installFiles'] as const,
   status: toolInstallStatus,
-  // The machine takes a new request or an uninstall in any state (the files are the truth).
-  describe: (_snapshot, request) => `${request} is taken in any state`,
+  // An install or an uninstall is taken in any state; a registration is judged (machine.ts).
+  describe: (snapshot: ToolInstallSnapshot, request, data) =>
+    (request === 'REGISTER_REQUESTED' && data ? registerRefusal(snapshot.context, snapshot.matches('installing'), data as z.infer<typeof toolInstallEvents.REGISTER_REQUESTED>) : null) ?? `${request} is taken in any state`,
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ToolInstallEntry } from '../../services/tool-install/entry.js';
 import { toolPaths } from '../../services/tool-install/paths.js';
 
 /**
@@ -18,14 +19,10 @@ function toolArgs(rest: string[]): string[] {
   return rest[0] === '--' ? rest.slice(1) : rest;
 }
 
-async function recorderFor(paths: ReturnType<typeof toolPaths>) {
-  const { openRecorder, nullRecorder } = await import('../../services/tool-install/recorder.js');
-  try {
-    return await openRecorder(paths);
-  } catch (err) {
-    process.stderr.write(`f: warning: not recording install events (${(err as Error).message})\n`);
-    return nullRecorder;
-  }
+/** The tool-install machine for this command, under the tool lock (infra/tool-install.ts). */
+async function withToolInstall<T>(paths: ReturnType<typeof toolPaths>, fn: (entry: ToolInstallEntry) => Promise<T>): Promise<T> {
+  const { withToolInstall: run } = await import('../../infra/tool-install.js');
+  return run(paths, fn);
 }
 
 function say(notes: readonly string[]): void {
@@ -53,33 +50,23 @@ async function installCommand(arg: string, flags: InstallFlags): Promise<void> {
   if (target.kind === 'package') {
     const { installPackage, parseBackend } = await import('../../services/tool-install/backends/index.js');
     const hint = target.localDirHint ? `(${target.localDirHint} exists: to link it as a tool, run f install ./${arg})` : null;
-    const rec = await recorderFor(paths);
-    try {
-      const res = await installPackage(
-        { name: target.name, version: flags.version, bin: flags.bin, force: !!flags.force, allowUnverified: !!flags.allowUnverified, registry: flags.registry, paths, env: process.env },
-        parseBackend(flags.backend),
-        hint,
-        rec,
-      );
-      if (flags.json) printJson(res);
-      else say(res.notes);
-    } finally {
-      rec.close();
-    }
+    const backend = parseBackend(flags.backend);
+    const res = await withToolInstall(paths, (entry) =>
+      installPackage({ name: target.name, version: flags.version, bin: flags.bin, force: !!flags.force, allowUnverified: !!flags.allowUnverified, registry: flags.registry, paths, env: process.env }, backend, hint, entry),
+    );
+    if (flags.json) printJson(res);
+    else say(res.notes);
     return;
   }
-  const rec = await recorderFor(paths);
-  try {
-    const out = target.kind === 'link' ? await installLink(paths, target.path, rec, { force: flags.force, alsoPackage: target.alsoPackage }) : await installRemote(paths, target.installId, rec, { force: flags.force, catalog: flags.catalog, build: flags.build });
-    if (target.kind === 'link' && target.alsoPackage) out.notes.unshift(linkChoiceNote(target.alsoPackage, target.path));
-    if (flags.json) return printJson(out);
-    say(out.notes);
-    if (out.status !== 'already-installed') {
-      const what = out.kind === 'link' ? `linked to ${out.root}` : `${out.installId} in ${out.root}`;
-      process.stdout.write(`Installed ${out.id} (${what})${out.active ? '' : ' [inactive]'}\n`);
-    }
-  } finally {
-    rec.close();
+  const out = await withToolInstall(paths, (entry) =>
+    target.kind === 'link' ? installLink(paths, target.path, entry, { force: flags.force, alsoPackage: target.alsoPackage }) : installRemote(paths, target.installId, entry, { force: flags.force, catalog: flags.catalog, build: flags.build }),
+  );
+  if (target.kind === 'link' && target.alsoPackage) out.notes.unshift(linkChoiceNote(target.alsoPackage, target.path));
+  if (flags.json) return printJson(out);
+  say(out.notes);
+  if (out.status !== 'already-installed') {
+    const what = out.kind === 'link' ? `linked to ${out.root}` : `${out.installId} in ${out.root}`;
+    process.stdout.write(`Installed ${out.id} (${what})${out.active ? '' : ' [inactive]'}\n`);
   }
 }
 
@@ -161,13 +148,8 @@ export function register(program: Command): void {
     .action(async (id: string, flags: { only?: string }) => {
       const paths = toolPaths();
       const { uninstallTool } = await import('../../services/tool-install/uninstall.js');
-      const rec = await recorderFor(paths);
-      try {
-        const out = await uninstallTool(paths, id, rec, flags.only ?? null);
-        process.stdout.write(`Uninstalled ${id} (${out.removed.map((r) => r.installId ?? r.kind).join(', ')})${out.nowActive ? `; f cli ${id} now runs ${out.nowActive}` : ''}\n`);
-      } finally {
-        rec.close();
-      }
+      const out = await withToolInstall(paths, (entry) => uninstallTool(paths, id, entry, flags.only ?? null));
+      process.stdout.write(`Uninstalled ${id} (${out.removed.map((r) => r.installId ?? r.kind).join(', ')})${out.nowActive ? `; f cli ${id} now runs ${out.nowActive}` : ''}\n`);
     });
 
   cli
@@ -179,15 +161,10 @@ export function register(program: Command): void {
     .action(async (id: string, flags: { catalog?: string; json?: boolean }) => {
       const paths = toolPaths();
       const { upgradeTool } = await import('../../services/tool-install/upgrade.js');
-      const rec = await recorderFor(paths);
-      try {
-        const out = await upgradeTool(paths, id, rec, { catalog: flags.catalog });
-        if (flags.json) return (await import('../output.js')).printJson(out);
-        say(out.notes);
-        if (out.status === 'upgraded') process.stdout.write(`Upgraded ${out.id}${out.installId ? ` to ${out.installId}` : ''}\n`);
-      } finally {
-        rec.close();
-      }
+      const out = await withToolInstall(paths, (entry) => upgradeTool(paths, id, entry, { catalog: flags.catalog }));
+      if (flags.json) return (await import('../output.js')).printJson(out);
+      say(out.notes);
+      if (out.status === 'upgraded') process.stdout.write(`Upgraded ${out.id}${out.installId ? ` to ${out.installId}` : ''}\n`);
     });
 
   program

@@ -108,14 +108,9 @@ async function remove(call: Call, home: string, kind: PlanStep['kind'], name: st
     case 'tool': {
       const { toolPaths } = await import('../../services/tool-install/paths.js');
       const { uninstallTool } = await import('../../services/tool-install/uninstall.js');
-      const { openRecorder } = await import('../../services/tool-install/recorder.js');
+      const { withToolInstall } = await import('../../infra/tool-install.js');
       const paths = toolPaths(home);
-      const rec = await openRecorder(paths);
-      try {
-        await uninstallTool(paths, name, rec, 'link');
-      } finally {
-        rec.close();
-      }
+      await withToolInstall(paths, (entry) => uninstallTool(paths, name, entry, 'link'));
     }
   }
 }
@@ -138,19 +133,14 @@ async function create(call: Call, home: string, d: Desired, replacing: boolean):
     case 'tool': {
       const { toolPaths } = await import('../../services/tool-install/paths.js');
       const { installLink } = await import('../../services/tool-install/install.js');
-      const { openRecorder } = await import('../../services/tool-install/recorder.js');
+      const { withToolInstall } = await import('../../infra/tool-install.js');
       const { loadManifest } = await import('../../services/tool-install/manifest.js');
       const { join } = await import('node:path');
       const id = loadManifest(join(d.root, 'flow-tool.toml')).manifest.id;
       if (id !== d.name) throw new Error(`${d.root}/flow-tool.toml says id = "${id}", but the file lists it as tools.${d.name}`);
       const paths = toolPaths(home);
-      const rec = await openRecorder(paths);
-      try {
-        const out = await installLink(paths, d.root, rec, { force: replacing });
-        return `linked to ${out.root}`;
-      } finally {
-        rec.close();
-      }
+      const out = await withToolInstall(paths, (entry) => installLink(paths, d.root, entry, { force: replacing }));
+      return `linked to ${out.root}`;
     }
   }
 }

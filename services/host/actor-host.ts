@@ -33,6 +33,11 @@ export interface HostOptions {
   homeId?: string;
   /** Grace (SIGTERM → SIGKILL) for processes of this FLOW_HOME that the log does not own. */
   orphanGraceMs?: number;
+  /**
+   * False for a host whose kinds run no process (the one `f install` runs for tool-install): it
+   * leaves the processes of this FLOW_HOME alone, which only the host of every kind may judge.
+   */
+  supervises?: boolean;
 }
 
 /**
@@ -47,6 +52,7 @@ export class ActorHost {
   private readonly log: (line: string) => void;
   private readonly homeId: string;
   private readonly orphanGraceMs: number;
+  private readonly supervises: boolean;
   private readonly byType = new Map<string, KindServices>();
   private readonly route: ReturnType<typeof commandRouter<ActorKind>>;
   private readonly actors = new Map<string, LiveActor>();
@@ -66,6 +72,7 @@ export class ActorHost {
     // The log lives in FLOW_HOME; a log in memory owns no process anyone could find again.
     this.homeId = opts.homeId ?? (this.store.path === null ? randomUUID() : homeIdOf(dirname(this.store.path)));
     this.orphanGraceMs = opts.orphanGraceMs ?? 3000;
+    this.supervises = opts.supervises ?? true;
     for (const s of opts.services) {
       this.byType.set(s.kind.streamType, s);
       s.attach?.(this.store);
@@ -289,6 +296,7 @@ export class ActorHost {
    * which. Returns how many runs the log shows.
    */
   private async stopOrphans(): Promise<number> {
+    if (!this.supervises) return 0;
     const runs = [...this.actors.values()].flatMap((a) => a.services.recordedRun?.(a.snapshot) ?? []);
     const owned = new Set(runs.map((r) => r.spawnId).filter((id): id is string => id !== null));
     // A run recorded before spawn ids owns its process group.

@@ -66,7 +66,7 @@ export function recordEvent(
 export function refusalOf(kind: ActorKind, snapshot: Snapshot, event: { type: string; data: Record<string, unknown>; at: number }): { status: string; reason: string } | undefined {
   if (!kind.commands.requests.has(event.type)) return undefined;
   if (snapshot.can({ ...event.data, type: event.type, at: event.at })) return undefined;
-  return { status: kind.status(snapshot as never), reason: kind.describe(snapshot as never, event.type) };
+  return { status: kind.status(snapshot as never), reason: kind.describe(snapshot as never, event.type, event.data) };
 }
 
 /** Loads an actor's current state from the projection (for writers that are not the host). */

@@ -16,13 +16,13 @@ import { readLinkRecord, writeLinkRecord, type LinkRecord } from './link-record.
 import { loadManifest, MANIFEST_FILE, manifestToToml, type LoadedManifest, type Manifest } from './manifest.js';
 import { installDir, linkRecordPath, type ToolPaths } from './paths.js';
 import { downloadProgress } from './progress.js';
-import type { Recorder } from './recorder.js';
+import { bringInLine, propose, type ToolInstallEntry } from './entry.js';
+import type { RegisterDecision } from './index.js';
 import { buildSpecOf } from './resolver.js';
 import { forgetPlans } from './run-cache-write.js';
 import { writeShims, binOnPath, pathAdvice } from './shims.js';
 import { sourcePolicy } from './source-policy.js';
 import { isToolId } from './tool-id.js';
-import { withToolLock } from './lock.js';
 
 export interface InstallOptions {
   force?: boolean;
@@ -154,17 +154,23 @@ function claimedId(manifestPath: string): string | null {
   }
 }
 
-function failed(rec: Recorder, id: string | null, err: unknown): never {
+function failed(entry: ToolInstallEntry, id: string | null, err: unknown): never {
   const reason = err instanceof Error ? err.message : String(err);
   const step = err instanceof ToolError ? err.step : 'register';
   if (id) {
     try {
-      rec.record(id, 'INSTALL_FAILED', { step, reason });
+      entry.observe(id, 'INSTALL_FAILED', { step, reason });
     } catch {
       /* the failure itself is what the user must see */
     }
   }
   throw err;
+}
+
+/** An install's request: taken in any state (a run killed half-way must not leave the stream stuck). */
+async function requestInstall(entry: ToolInstallEntry, id: string, request: { source: Record<string, unknown>; force: boolean; upgrade: boolean }): Promise<void> {
+  const r = await entry.submit({ type: 'tool.install', id, ...request });
+  if (!r.ok) throw new ToolError(r.reason, 'request');
 }
 
 function registerAliases(index: ToolIndex, m: Manifest, notes: string[], force: boolean): void {
@@ -184,87 +190,111 @@ function shimNotes(paths: ToolPaths, skipped: string[], notes: string[], env: No
   if (!binOnPath(paths, env)) notes.push(pathAdvice(paths));
 }
 
-async function buildIfNeeded(paths: ToolPaths, rec: Recorder, id: string, root: string, loaded: LoadedManifest): Promise<BuildResult | null> {
+async function buildIfNeeded(paths: ToolPaths, entry: ToolInstallEntry, id: string, root: string, loaded: LoadedManifest): Promise<BuildResult | null> {
   const spec = buildSpecOf({ id, root, manifest: loaded.manifest, manifestSha256: loaded.sha256 });
   if (!spec) return null;
   const built = await ensureBuilt(paths, spec);
-  rec.record(id, 'BUILT', { cacheKey: built.key, output: built.output });
+  entry.observe(id, 'BUILT', { cacheKey: built.key, output: built.output });
   return built;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Link installs: validate, record where the source is, never copy it.
 
-export async function installLink(paths: ToolPaths, path: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
+/**
+ * Called under the tool lock (infra/tool-install.ts). The machine decides from the stream, once
+ * the stream says what the files say: already linked here (nothing to do), linked elsewhere
+ * (refused without --force), or registered; its effect then builds if the manifest asks and
+ * writes the link record, the index and the shims.
+ */
+export async function installLink(paths: ToolPaths, path: string, entry: ToolInstallEntry, opts: InstallOptions = {}): Promise<InstallOutcome> {
   const env = opts.env ?? process.env;
   const manifestPath = locateManifest(path, opts.alsoPackage ?? null);
   const root = dirname(manifestPath);
   const force = opts.force ?? false;
+  const request = { source: { kind: 'link', path: root }, force, upgrade: !!opts.upgrade };
 
   let loaded: LoadedManifest;
   try {
     loaded = loadManifest(manifestPath);
   } catch (err) {
     const id = err instanceof ManifestError ? claimedId(manifestPath) : null;
-    if (id) rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'link', path: root }, force, upgrade: !!opts.upgrade });
-    failed(rec, id, err);
+    if (id) await requestInstall(entry, id, request);
+    failed(entry, id, err);
   }
   const m = loaded.manifest;
   const id = m.id;
-  rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'link', path: root }, force, upgrade: !!opts.upgrade });
-  rec.record(id, 'MANIFEST_VALIDATED', { manifestPath, manifestSha256: loaded.sha256, language: m.language, version: m.install?.version ?? null });
+  await requestInstall(entry, id, request);
+  entry.observe(id, 'MANIFEST_VALIDATED', { manifestPath, manifestSha256: loaded.sha256, language: m.language, version: m.install?.version ?? null });
 
   try {
-    return await withToolLock(paths, async () => {
-      const notes: string[] = [];
-      let existing: LinkRecord | null = null;
-      try {
-        existing = readLinkRecord(paths, id);
-      } catch (err) {
-        if (!force) throw new ToolError(`${(err as Error).message} (use --force to replace it)`, 'register');
-      }
-      if (existing && existing.source_root === root && !force && !opts.upgrade) {
-        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: root });
-        return { id, kind: 'link', status: 'already-installed', active: true, root, installId: null, shims: [], notes: [`${id} is already installed (linked to ${root})`] } satisfies InstallOutcome;
-      }
-      if (existing && existing.source_root !== root && !force) {
-        throw new ToolError(`${id} is already linked to ${existing.source_root}; use --force to link it to ${root} instead`, 'register');
-      }
-      const built = await buildIfNeeded(paths, rec, id, root, loaded);
-
-      const index = readIndex(paths);
-      const shadowed = installsOf(index, id);
-      const before = { link: existing, index: JSON.stringify(index) };
-      const record: LinkRecord = { version: 1, id, source_root: root, manifest_path: manifestPath, installed_at: now(), manifest_sha256: loaded.sha256 };
-      if (m.description) record.description = m.description;
-      try {
-        writeLinkRecord(paths, record);
-        index.active[id] = 'link';
-        registerAliases(index, m, notes, force);
-        writeIndex(paths, index);
-        const shims = writeShims(paths, [id, ...m.aliases.filter((a) => index.aliases[a] === id)], {
-          id,
-          argv: built ? [built.output] : m.exec.run,
-          cwd: root,
-          env: m.exec.env,
-          description: `link ${root}`,
-        });
-        forgetPlans(paths);
-        for (const s of shadowed) notes.push(`${id}: the link now runs instead of remote install ${s.install_id} (${s.version}); f cli list shows both`);
-        shimNotes(paths, shims.skipped, notes, env);
-        const registration: Registration = { kind: 'link', installId: null, sourceRoot: root, manifestPath, version: m.install?.version ?? null, installedAt: record.installed_at };
-        rec.record(id, 'REGISTERED', { registration, replaced: existing ? [{ kind: 'link', installId: null }] : [], active: true, shims: shims.written });
-        return { id, kind: 'link', status: opts.upgrade ? 'upgraded' : 'installed', active: true, root, installId: null, shims: shims.written, notes } satisfies InstallOutcome;
-      } catch (err) {
-        // Put back what was there: a failed install leaves nothing registered.
-        if (before.link) writeLinkRecord(paths, before.link);
-        else rmSync(linkRecordPath(paths, id), { force: true });
-        writeFileSync(paths.index, JSON.stringify(JSON.parse(before.index), null, 2) + '\n');
-        throw err;
-      }
-    });
+    let existing: LinkRecord | null = null;
+    try {
+      existing = readLinkRecord(paths, id);
+    } catch (err) {
+      if (!force) throw new ToolError(`${(err as Error).message} (use --force to replace it)`, 'register');
+    }
+    bringInLine(entry, paths, id);
+    const proposed = await propose(entry, id, { candidate: { kind: 'link', installId: null, sourceRoot: root }, replaces: opts.upgrade?.replaces, force }, (decision) =>
+      writeLink(paths, entry, { id, root, manifestPath, loaded, existing, force, env, upgrade: !!opts.upgrade }, decision),
+    );
+    if (proposed.outcome === 'refused') throw new ToolError(proposed.reason, 'register');
+    if (proposed.outcome === 'already-installed') {
+      return { id, kind: 'link', status: 'already-installed', active: true, root, installId: null, shims: [], notes: [`${id} is already installed (linked to ${root})`] } satisfies InstallOutcome;
+    }
+    return await proposed.done;
   } catch (err) {
-    failed(rec, id, err);
+    failed(entry, id, err);
+  }
+}
+
+interface LinkWork {
+  id: string;
+  root: string;
+  manifestPath: string;
+  loaded: LoadedManifest;
+  existing: LinkRecord | null;
+  force: boolean;
+  env: NodeJS.ProcessEnv;
+  upgrade: boolean;
+}
+
+/** The file work of a link the machine registered: build if asked, then the record, the index and the shims; undone on failure. */
+async function writeLink(paths: ToolPaths, entry: ToolInstallEntry, w: LinkWork, decision: RegisterDecision): Promise<InstallOutcome> {
+  const { id, root, manifestPath, loaded, existing, force, env } = w;
+  const m = loaded.manifest;
+  const notes: string[] = [];
+  const built = await buildIfNeeded(paths, entry, id, root, loaded);
+
+  const index = readIndex(paths);
+  const shadowed = installsOf(index, id);
+  const before = { link: existing, index: JSON.stringify(index) };
+  const record: LinkRecord = { version: 1, id, source_root: root, manifest_path: manifestPath, installed_at: now(), manifest_sha256: loaded.sha256 };
+  if (m.description) record.description = m.description;
+  try {
+    writeLinkRecord(paths, record);
+    index.active[id] = 'link';
+    registerAliases(index, m, notes, force);
+    writeIndex(paths, index);
+    const shims = writeShims(paths, [id, ...m.aliases.filter((a) => index.aliases[a] === id)], {
+      id,
+      argv: built ? [built.output] : m.exec.run,
+      cwd: root,
+      env: m.exec.env,
+      description: `link ${root}`,
+    });
+    forgetPlans(paths);
+    for (const s of shadowed) notes.push(`${id}: the link now runs instead of remote install ${s.install_id} (${s.version}); f cli list shows both`);
+    shimNotes(paths, shims.skipped, notes, env);
+    const registration: Registration = { kind: 'link', installId: null, sourceRoot: root, manifestPath, version: m.install?.version ?? null, installedAt: record.installed_at };
+    entry.observe(id, 'REGISTERED', { registration, replaced: decision.replaced, active: decision.active, shims: shims.written });
+    return { id, kind: 'link', status: w.upgrade ? 'upgraded' : 'installed', active: decision.active, root, installId: null, shims: shims.written, notes } satisfies InstallOutcome;
+  } catch (err) {
+    // Put back what was there: a failed install leaves nothing registered.
+    if (before.link) writeLinkRecord(paths, before.link);
+    else rmSync(linkRecordPath(paths, id), { force: true });
+    writeFileSync(paths.index, JSON.stringify(JSON.parse(before.index), null, 2) + '\n');
+    throw err;
   }
 }
 
@@ -298,12 +328,12 @@ function readdirNames(dir: string): string[] {
  * One install attempt, recorded: INSTALL_REQUESTED, then whatever `body` records, and on any
  * failure of it (a ToolError or not) INSTALL_FAILED with the step it stopped at.
  */
-async function recorded<T>(rec: Recorder, id: string, request: Record<string, unknown>, body: () => Promise<T>): Promise<T> {
-  rec.record(id, 'INSTALL_REQUESTED', request);
+async function recorded<T>(entry: ToolInstallEntry, id: string, request: { source: Record<string, unknown>; force: boolean; upgrade: boolean }, body: () => Promise<T>): Promise<T> {
+  await requestInstall(entry, id, request);
   try {
     return await body();
   } catch (err) {
-    failed(rec, id, err);
+    failed(entry, id, err);
   }
 }
 
@@ -337,7 +367,7 @@ function writeRecordFile(dir: string, remote: RemoteInstall, manifestSha256: str
  * `f install --build <install_id>` for an install that is already there: the user now allows its
  * build, so it runs, and the shims run the built program. A failed build takes the consent back.
  */
-async function buildInstalled(paths: ToolPaths, rec: Recorder, index: ToolIndex, remote: RemoteInstall, env: NodeJS.ProcessEnv): Promise<InstallOutcome> {
+async function buildInstalled(paths: ToolPaths, entry: ToolInstallEntry, index: ToolIndex, remote: RemoteInstall, env: NodeJS.ProcessEnv, decision: RegisterDecision): Promise<InstallOutcome> {
   const dir = installDir(paths, remote.install_id);
   const root = join(dir, remote.root);
   const recordFile = join(dir, 'record.json');
@@ -347,12 +377,12 @@ async function buildInstalled(paths: ToolPaths, rec: Recorder, index: ToolIndex,
   writeRecordFile(dir, remote, saved.manifest_sha256 ?? loaded.sha256, 'approved');
   let built: BuildResult | null;
   try {
-    built = await buildIfNeeded(paths, rec, remote.id, root, loaded);
+    built = await buildIfNeeded(paths, entry, remote.id, root, loaded);
   } catch (err) {
     writeFileAtomic(recordFile, before);
     throw err;
   }
-  const active = index.active[remote.id] === remote.install_id;
+  const active = decision.active;
   const notes: string[] = [];
   let shims: string[] = [];
   if (active && built) {
@@ -363,11 +393,16 @@ async function buildInstalled(paths: ToolPaths, rec: Recorder, index: ToolIndex,
   }
   forgetPlans(paths);
   const registration: Registration = { kind: 'remote', installId: remote.install_id, sourceRoot: root, manifestPath: join(dir, 'manifest.toml'), version: remote.version, installedAt: remote.installed_at };
-  rec.record(remote.id, 'REGISTERED', { registration, replaced: [], active, shims });
+  entry.observe(remote.id, 'REGISTERED', { registration, replaced: decision.replaced, active, shims });
   return { id: remote.id, kind: 'remote', status: 'installed', active, root, installId: remote.install_id, shims, notes };
 }
 
-export async function installRemote(paths: ToolPaths, installId: string, rec: Recorder, opts: InstallOptions = {}): Promise<InstallOutcome> {
+/**
+ * Called under the tool lock (infra/tool-install.ts). The machine decides from the stream, once
+ * the stream says what the files say: installed already (nothing to download), or registered,
+ * active or beside what provides the id already; its effect then stages the bundle and registers it.
+ */
+export async function installRemote(paths: ToolPaths, installId: string, entry: ToolInstallEntry, opts: InstallOptions = {}): Promise<InstallOutcome> {
   const env = opts.env ?? process.env;
   const force = opts.force ?? false;
   const base = catalogBase(env, opts.catalog);
@@ -375,32 +410,35 @@ export async function installRemote(paths: ToolPaths, installId: string, rec: Re
   const record: CatalogRecord = await fetchCatalogRecord(base, installId, catalogFetch(base, env));
   const id = record.id;
   const request = { source: { kind: 'remote', installId, catalog: base }, force, upgrade: !!opts.upgrade };
-  return recorded(rec, id, request, async () => {
+  return recorded(entry, id, request, async () => {
     const manifestToml = manifestToToml(record.manifest);
     const manifestSha256 = createHash('sha256').update(manifestToml).digest('hex');
-    rec.record(id, 'MANIFEST_VALIDATED', { manifestPath: `${base}${installId}.json`, manifestSha256, language: record.manifest.language, version: record.version });
+    entry.observe(id, 'MANIFEST_VALIDATED', { manifestPath: `${base}${installId}.json`, manifestSha256, language: record.manifest.language, version: record.version });
     const limits = installLimits(env);
-    return withToolLock(paths, async () => {
-      const index = readIndex(paths);
-      const present = index.installs[installId];
-      if (present && !force && existsSync(installDir(paths, installId))) {
-        // What is installed decides, not what the catalog says today.
-        const root = join(installDir(paths, installId), present.root);
-        let spec: BuildSpec | null = null;
-        try {
-          const installed = loadManifest(join(installDir(paths, installId), 'manifest.toml'));
-          spec = buildSpecOf({ id, root, manifest: installed.manifest, manifestSha256: installed.sha256 });
-        } catch {
-          /* a broken install: f cli doctor names it; f install --force replaces it */
-        }
-        if (opts.build && spec && buildBlocked(paths, spec)) return buildInstalled(paths, rec, index, present, env);
-        rec.record(id, 'ALREADY_INSTALLED', { sourceRoot: installDir(paths, installId) });
-        const notes = [`${id} ${record.version} (${installId}) is already installed`];
-        if (spec && buildBlocked(paths, spec)) notes.push(buildNote(id, installId, spec.build));
-        return { id, kind: 'remote', status: 'already-installed', active: index.active[id] === installId, root: installDir(paths, installId), installId, shims: [], notes } satisfies InstallOutcome;
+    const index = readIndex(paths);
+    const present = existsSync(installDir(paths, installId)) ? index.installs[installId] : undefined;
+    // What is installed decides, not what the catalog says today.
+    let spec: BuildSpec | null = null;
+    if (present) {
+      try {
+        const installed = loadManifest(join(installDir(paths, installId), 'manifest.toml'));
+        spec = buildSpecOf({ id, root: join(installDir(paths, installId), present.root), manifest: installed.manifest, manifestSha256: installed.sha256 });
+      } catch {
+        /* a broken install: f cli doctor names it; f install --force replaces it */
       }
-      return withWorkDir(paths, installId, (work) => stageRemote(paths, rec, { installId, base, record, manifestToml, manifestSha256, limits, index, work }, opts));
-    });
+    }
+    const rebuild = !!(present && !force && opts.build && spec && buildBlocked(paths, spec));
+    bringInLine(entry, paths, id);
+    const proposed = await propose(entry, id, { candidate: { kind: 'remote', installId, sourceRoot: null }, replaces: opts.upgrade?.replaces, force, rebuild }, (decision) =>
+      rebuild ? buildInstalled(paths, entry, index, present!, env, decision) : withWorkDir(paths, installId, (work) => stageRemote(paths, entry, { installId, base, record, manifestToml, manifestSha256, limits, index, work }, opts, decision)),
+    );
+    if (proposed.outcome === 'refused') throw new ToolError(proposed.reason, 'register');
+    if (proposed.outcome === 'already-installed') {
+      const notes = [`${id} ${record.version} (${installId}) is already installed`];
+      if (spec && buildBlocked(paths, spec)) notes.push(buildNote(id, installId, spec.build));
+      return { id, kind: 'remote', status: 'already-installed', active: index.active[id] === installId, root: installDir(paths, installId), installId, shims: [], notes } satisfies InstallOutcome;
+    }
+    return proposed.done;
   });
 }
 
@@ -416,7 +454,7 @@ interface Staging {
 }
 
 /** Download, verify, unpack, move into place, build if asked, register; undone on any failure. */
-async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: InstallOptions): Promise<InstallOutcome> {
+async function stageRemote(paths: ToolPaths, entry: ToolInstallEntry, s: Staging, opts: InstallOptions, decision: RegisterDecision): Promise<InstallOutcome> {
   const { installId, base, record, limits, index, work } = s;
   const env = opts.env ?? process.env;
   const force = opts.force ?? false;
@@ -429,10 +467,10 @@ async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: In
     // 1. download and verify, before a single byte is unpacked
     const url = resolveSourceUrl(base, record.source.url);
     const archive = join(work, 'bundle');
-    const progress = await downloadProgress(`${id} ${record.version}`, (received, total) => rec.record(id, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total }), opts.tty);
+    const progress = await downloadProgress(`${id} ${record.version}`, (received, total) => entry.observe(id, 'DOWNLOAD_PROGRESS', { receivedBytes: received, totalBytes: total }), opts.tty);
     const hooks = {
       onStart: (total: number | null) => {
-        rec.record(id, 'DOWNLOAD_STARTED', { url: url.href, totalBytes: total });
+        entry.observe(id, 'DOWNLOAD_STARTED', { url: url.href, totalBytes: total });
         progress.onStart?.(total);
       },
       onData: progress.onData,
@@ -443,19 +481,19 @@ async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: In
     } finally {
       progress.stop();
     }
-    rec.record(id, 'DOWNLOADED', { bytes: got.bytes });
+    entry.observe(id, 'DOWNLOADED', { bytes: got.bytes });
     if (got.sha256 !== record.source.sha256) {
       // The download's own digest is not shown: it is not the bundle, and may be any file's.
       throw new ToolError(`checksum mismatch for ${url.href}: the catalog says sha256 ${record.source.sha256}, but the ${got.bytes} bytes downloaded hash differently; nothing was installed (the bundle changed after it was published, or the record is wrong)`, 'checksum');
     }
-    rec.record(id, 'CHECKSUM_VERIFIED', { sha256: got.sha256 });
+    entry.observe(id, 'CHECKSUM_VERIFIED', { sha256: got.sha256 });
 
     // 2. unpack into the work dir, refused at the first hostile entry
     const staged = join(work, 'install');
     const bundle = join(staged, 'bundle');
     mkdirSync(bundle, { recursive: true });
     const stats = await unpackBundle(archive, bundle, limits, url.href);
-    rec.record(id, 'EXTRACTED', { entries: stats.entries, bytes: stats.bytes });
+    entry.observe(id, 'EXTRACTED', { entries: stats.entries, bytes: stats.bytes });
     const rel = bundleRoot(bundle, id);
     writeFileSync(join(staged, 'manifest.toml'), s.manifestToml);
     const build = record.manifest.exec.build ?? null;
@@ -480,15 +518,12 @@ async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: In
     moved = true;
     const root = join(finalDir, remote.root);
     // A catalog's build is its publisher's code: it runs at install time only when asked (--build).
-    const built = consent === 'approved' ? await buildIfNeeded(paths, rec, id, root, loadManifest(join(finalDir, 'manifest.toml'))) : null;
+    const built = consent === 'approved' ? await buildIfNeeded(paths, entry, id, root, loadManifest(join(finalDir, 'manifest.toml'))) : null;
     if (consent === 'needed') notes.push(buildNote(id, installId, build!));
 
-    // 4. register: a new remote install never silently takes over an id someone else provides
-    const replaces = opts.upgrade?.replaces ?? [];
-    const link = existsSync(linkRecordPath(paths, id));
-    const others = [...(link ? [`link ${readLinkRecord(paths, id)?.source_root ?? ''}`] : []), ...installsOf(index, id).filter((i) => i.install_id !== installId && !replaces.some((r) => r.installId === i.install_id)).map((i) => `remote ${i.install_id} (${i.version})`)];
-    const wasActive = replaces.some((r) => r.installId !== null && index.active[id] === r.installId);
-    const active = others.length === 0 || force || wasActive;
+    // 4. register as the machine decided: a new remote install never silently takes over an id someone else provides
+    const replaces = decision.replaced;
+    const active = decision.active;
     for (const r of replaces) {
       if (r.installId && r.installId !== installId) {
         delete index.installs[r.installId];
@@ -501,6 +536,8 @@ async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: In
       index.active[id] = installId;
       registerAliases(index, record.manifest, notes, force);
     } else {
+      const link = existsSync(linkRecordPath(paths, id));
+      const others = [...(link ? [`link ${readLinkRecord(paths, id)?.source_root ?? ''}`] : []), ...installsOf(index, id).filter((i) => i.install_id !== installId).map((i) => `remote ${i.install_id} (${i.version})`)];
       notes.push(`${id} is already provided by ${others.join(', ')}, which stays active; ${installId} is installed beside it (f cli list shows the conflict; f install ${installId} --force makes it the active one)`);
     }
     writeIndex(paths, index);
@@ -518,7 +555,7 @@ async function stageRemote(paths: ToolPaths, rec: Recorder, s: Staging, opts: In
     }
     forgetPlans(paths);
     const registration: Registration = { kind: 'remote', installId, sourceRoot: root, manifestPath: join(finalDir, 'manifest.toml'), version: record.version, installedAt: remote.installed_at };
-    rec.record(id, 'REGISTERED', { registration, replaced: replaces, active, shims });
+    entry.observe(id, 'REGISTERED', { registration, replaced: replaces, active, shims });
     return { id, kind: 'remote', status: opts.upgrade ? 'upgraded' : 'installed', active, root, installId, shims, notes } satisfies InstallOutcome;
   } catch (err) {
     if (moved) {

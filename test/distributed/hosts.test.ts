@@ -88,15 +88,15 @@ describe.skipIf(!urls)('a gateway over two hosts that share tool ids and backend
       expect(r.code, r.stderr).toBe(0);
     }
 
-    // Each host's 3 events (requested, manifest, registered) reach the gateway's replica.
+    // Each host's 4 events (requested, manifest, registration requested, registered) reach the gateway's replica.
     const actors = await until(async () => {
       const { body } = await json<{ actors: { streamId: string; host: string; status: string; version: number }[] }>(`${gateway.url}/api/actors?streamType=tool-install`);
       const installed = body.actors.filter((a) => a.status === 'installed');
       return installed.length === 2 ? installed : null;
     }, 'both hosts\' installs of echo-sh at the gateway', 15_000);
     expect(actors.map((a) => [a.streamId, a.host, a.version]).sort()).toEqual([
-      ['tool-install:echo-sh_alpha', 'alpha', 3],
-      ['tool-install:echo-sh_beta', 'beta', 3],
+      ['tool-install:echo-sh_alpha', 'alpha', 4],
+      ['tool-install:echo-sh_beta', 'beta', 4],
     ]);
     const { body } = await json<{ installs: InstallView[] }>(`${gateway.url}/api/installs`);
     expect(body.installs.filter((i) => i.id === 'echo-sh').map((i) => [i.host, i.status]).sort()).toEqual([

@@ -98,7 +98,7 @@ describe('f install appends to the same log a running Flow reads', () => {
       expect((await f(['install', join(FIXTURES, 'echo-args')], client.env)).code).toBe(0);
       // Installs are per host: the sandbox's host is "test".
       for (let i = 0; i < 100 && !seen.includes('tool-install:echo-args_test REGISTERED'); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(seen).toEqual(['tool-install:echo-args_test INSTALL_REQUESTED', 'tool-install:echo-args_test MANIFEST_VALIDATED', 'tool-install:echo-args_test REGISTERED']);
+      expect(seen).toEqual(['tool-install:echo-args_test INSTALL_REQUESTED', 'tool-install:echo-args_test MANIFEST_VALIDATED', 'tool-install:echo-args_test REGISTER_REQUESTED', 'tool-install:echo-args_test REGISTERED']);
     } finally {
       sub.close();
       store.close();

@@ -30,7 +30,8 @@ describe('f install <path> links a tool: it validates the manifest and records w
   });
 
   it('records every step as an event in tool-install:<id>, without f up running', () => {
-    expect(toolEvents(sb.home, 'echo-args').map((e) => e.type)).toEqual(['INSTALL_REQUESTED', 'MANIFEST_VALIDATED', 'REGISTERED']);
+    // REGISTER_REQUESTED: the machine decides the registration; REGISTERED: the files it asked for are written.
+    expect(toolEvents(sb.home, 'echo-args').map((e) => e.type)).toEqual(['INSTALL_REQUESTED', 'MANIFEST_VALIDATED', 'REGISTER_REQUESTED', 'REGISTERED']);
     expect(toolStatus(sb.home, 'echo-args')).toBe('installed');
   });
 

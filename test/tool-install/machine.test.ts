@@ -32,10 +32,17 @@ const samples: Record<string, Record<string, unknown>[]> = {
     { registration: reg('remote', IID), replaced: [], active: false, shims: [] },
     { registration: reg('remote', IID2), replaced: [{ kind: 'remote', installId: IID }], active: true, shims: [] },
   ],
+  REGISTER_REQUESTED: [
+    { id: 'echo', candidate: { kind: 'link', installId: null, sourceRoot: '/src' }, replaces: [], force: false, rebuild: false },
+    { id: 'echo', candidate: { kind: 'link', installId: null, sourceRoot: '/other' }, replaces: [], force: false, rebuild: false },
+    { id: 'echo', candidate: { kind: 'remote', installId: IID, sourceRoot: null }, replaces: [], force: true, rebuild: false },
+    { id: 'echo', candidate: { kind: 'remote', installId: IID2, sourceRoot: null }, replaces: [{ kind: 'remote', installId: IID }], force: false, rebuild: false },
+  ],
   ALREADY_INSTALLED: [{ sourceRoot: '/src' }],
   INSTALL_FAILED: [{ step: 'checksum', reason: 'checksum mismatch' }],
   UNINSTALL_REQUESTED: [{ installId: null }],
   UNINSTALLED: [{ removed: [{ kind: 'link', installId: null }], shimsRemoved: [] }, { removed: [{ kind: 'remote', installId: IID }], shimsRemoved: [] }],
+  FOUND: [{ registrations: [] }, { registrations: [{ ...reg('link', null), active: true }] }],
 };
 
 const eventArb = fc.constantFrom(...Object.entries(samples).flatMap(([type, list]) => list.map((data) => ({ type, data }))));

@@ -16,7 +16,7 @@ import { machineVersion } from '../../services/store/machine-version.js';
 const PINNED: Record<string, { version: number; implementations: string }> = {
   'backend-child': { version: 1, implementations: '150a76edfc3b0fe9' },
   tunnel: { version: 1, implementations: '60c470c3c0d9f76a' },
-  'tool-install': { version: 1, implementations: '91a2b1848c67e47c' },
+  'tool-install': { version: 2, implementations: '803bd4965e7f078b' },
   'opencode-instance': { version: 2, implementations: 'acb807e8016f74dd' },
 };
 

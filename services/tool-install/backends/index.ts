@@ -1,5 +1,5 @@
 import { ToolError } from '../errors.js';
-import { nullRecorder, type Recorder } from '../recorder.js';
+import type { ToolInstallEntry } from '../entry.js';
 import { installWithFlox } from './flox.js';
 import { installWithParm } from './parm.js';
 import { installFromRegistry } from './registry.js';
@@ -21,13 +21,13 @@ export function parseBackend(s: string | undefined): BackendName | 'auto' {
  * Package installs, as before Flow knew about external CLIs: one chosen backend, or `auto`,
  * which tries registry, parm and flox in that order and reports why each one did not serve.
  */
-export async function installPackage(req: PackageRequest, backend: BackendName | 'auto', hint: string | null, rec: Recorder = nullRecorder): Promise<PackageResult> {
+export async function installPackage(req: PackageRequest, backend: BackendName | 'auto', hint: string | null, entry: ToolInstallEntry): Promise<PackageResult> {
   // Its stream is named after the program it provides (owner/repo → repo); invalid ids are not recorded.
   const id = req.bin ?? req.name.split('/').at(-1)!;
-  rec.record(id, 'INSTALL_REQUESTED', { source: { kind: 'package', name: req.name, backend }, force: req.force, upgrade: false });
+  await entry.submit({ type: 'tool.install', id, source: { kind: 'package', name: req.name, backend }, force: req.force, upgrade: false });
   try {
     const res = await chooseAndInstall(req, backend, hint);
-    rec.record(id, 'REGISTERED', {
+    entry.observe(id, 'REGISTERED', {
       registration: { kind: 'package', installId: null, sourceRoot: res.installed, manifestPath: null, version: req.version ?? null, installedAt: new Date().toISOString() },
       replaced: [],
       active: true,
@@ -35,7 +35,7 @@ export async function installPackage(req: PackageRequest, backend: BackendName |
     });
     return res;
   } catch (err) {
-    rec.record(id, 'INSTALL_FAILED', { step: 'backend', reason: (err as Error).message });
+    entry.observe(id, 'INSTALL_FAILED', { step: 'backend', reason: (err as Error).message });
     throw err;
   }
 }
