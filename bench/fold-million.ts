@@ -10,6 +10,7 @@
  *                             life state / restarts / exits, in memory
  *   bare SELECT + JSON.parse  baseline: better-sqlite3 iterate() over the same file, parsing data
  *   fold(), in memory         events grouped by stream, `fold(kind, events)` per stream
+ *   fast fold, in memory      the same through actors/fast-fold.ts (f events verify's fold)
  *   iterateAll() + step()     a rebuild: the log in position order from the SQLite file through
  *                             store.iterateAll(), one snapshot per stream, `step()` per event
  * The SQLite lines run first, before the events are generated into memory (a rebuild does not
@@ -31,6 +32,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { createActor, type EventObject } from 'xstate';
 import { backendLifeState, type BackendContext, type BackendSnapshot } from '../actors/backend-child/index.js';
 import { fold, initialSnapshot, step, toMachineEvent, type Snapshot } from '../actors/fold.js';
+import { fastMachine, fastToStored } from '../actors/fast-fold.js';
 import { EventStore } from '../services/store/event-store.js';
 import { benchTempDir, fmt, fmtInt, intFlag, machineLine, median, settle, table, timed } from './lib.js';
 import { backendWorkload, backendWorkloadArray, kind, type BenchEvent } from './workload.js';
@@ -95,6 +97,25 @@ function foldGrouped(grouped: Map<string, Ev[]>): Outcome {
   let n = 0;
   for (const [id, evs] of grouped) {
     m.set(id, fold(kind, evs));
+    n += evs.length;
+    if (process.hrtime.bigint() > deadline) break;
+  }
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, events: n, folded: m.size === grouped.size ? m : undefined };
+}
+
+/** The same per-stream fold through actors/fast-fold.ts (what f events verify uses). */
+function foldGroupedFast(grouped: Map<string, Ev[]>): Outcome {
+  const fm = fastMachine(kind);
+  if (!fm) throw new Error('the fast fold does not cover the backend-child machine');
+  const m = new Map<string, Snapshot>();
+  const t0 = process.hrtime.bigint();
+  const deadline = t0 + BigInt(BUDGET_MS) * 1_000_000n;
+  let n = 0;
+  for (const [id, evs] of grouped) {
+    let st = fm.initial();
+    for (const e of evs) st = fm.step(st, e)[0];
+    // What summarize() reads of a snapshot: its value and context.
+    m.set(id, fastToStored(st) as unknown as Snapshot);
     n += evs.length;
     if (process.hrtime.bigint() > deadline) break;
   }
@@ -211,6 +232,7 @@ async function main(): Promise<void> {
       },
       { name: 'plain JS reducer, in memory', fold: false, memory: true, run: () => ({ ...timed(() => plainFold(events)), events: EVENTS }) },
       { name: 'fold(), in memory, per stream', fold: true, memory: true, run: () => foldGrouped(grouped) },
+      { name: 'fast fold, in memory, per stream', fold: true, memory: true, run: () => foldGroupedFast(grouped) },
     ];
 
     const results = new Map<string, { s: number[]; cpuS: number[]; projected: boolean; rate: number[] }>(lines.map((l) => [l.name, { s: [], cpuS: [], projected: false, rate: [] }]));
