@@ -31,11 +31,12 @@ export function sessionCallRefusal(id: string, state: string, lastError: string 
     case 'stopped':
       return `instance ${id} is stopped; start it first`;
     case 'error':
-      return `instance ${id} is in error (${lastError ?? 'it failed'}); start it first`;
+      return `instance ${id} is in error (${lastError?.split('\n')[0] ?? 'it failed'}); start it first`;
     case 'starting':
     case 'restarting':
       return `instance ${id} is ${state}; try again once it is running`;
     case 'crashed':
+    case 'backoff':
       return `instance ${id} crashed and waits to be restarted; try again once it is running`;
     case 'interrupted':
       return `instance ${id} was interrupted (its host went away); it resumes when the host is back`;

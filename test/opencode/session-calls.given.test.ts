@@ -55,10 +55,17 @@ describe('session calls on an opencode instance', () => {
     given(kind, [create]).when({ type: 'opencode.session.create', id: 'alpha', callId: 'c5' }).thenRejected('instance alpha is starting; try again once it is running');
   });
 
-  it('given a crashed instance, when a message is sent, then it is refused with why it failed', () => {
-    given(kind, [...running, { type: 'PROCESS_EXITED', pid: 100, code: null, signal: 'SIGKILL', cause: 'exit' }])
-      .when(send)
-      .thenRejected(/^instance alpha is in error \(opencode was killed by SIGKILL\); start it first$/);
+  it('given a crashed instance that gave up restarting, when a message is sent, then it is refused with why it failed', () => {
+    const once = { ...create, restart: { maxRestarts: 0, backoffUnitMs: 0, stableAfterMs: 1000 } };
+    const g = given(kind, [once, ...running.slice(1), { type: 'PROCESS_EXITED', pid: 100, code: null, signal: 'SIGKILL', cause: 'exit' }]);
+    expect(g.host.state).toBe('error');
+    g.when(send).thenRejected(/^instance alpha is in error \(opencode was killed by SIGKILL\); start it first$/);
+  });
+
+  it('given a crashed instance that restarts on its own, when a message is sent, then it is refused until it runs again', () => {
+    const g = given(kind, [...running, { type: 'PROCESS_EXITED', pid: 100, code: null, signal: 'SIGKILL', cause: 'exit' }]);
+    expect(g.host.state).not.toBe('running');
+    g.when(send).thenRejected('instance alpha crashed and waits to be restarted; try again once it is running');
   });
 
   it('given a running instance, when a call names a session or a permission it does not have, then it is refused', () => {
