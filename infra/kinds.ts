@@ -36,10 +36,7 @@ export interface HostKinds {
   readonly refuseExposure: (port: number) => string | null;
   /** A running backend's CPU and memory figures, sampled by its kind's services (null when not running). */
   backendMetrics(streamId: string): BackendMetrics | null;
-  /**
-   * The live opencode processes, for the session routes (which still call opencode directly,
-   * not through instance commands).
-   */
+  /** The live opencode processes, for the reads that need one (tool parts, diffs, models); session calls go through the host. */
   readonly opencode: OpencodeRuntime;
 }
 

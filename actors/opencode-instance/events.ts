@@ -98,6 +98,38 @@ export type MessageRecord = z.infer<typeof MessageRecordSchema>;
 /** An instance's run may also end because Flow stopped it. */
 export const InstanceExitCauseSchema = z.enum(['exit', 'stopped', 'host-lost', 'host-shutdown']);
 
+/**
+ * Session calls (issue 12): a client's request to the instance's OpenCode server, as a request
+ * event of the instance stream, taken only while it runs; services/opencode/session-calls.ts
+ * makes the call and records its outcome. `callId` comes from the client with the request (ids
+ * are data) and is on the outcome, so whoever asked (a gateway anywhere) finds its answer in the log.
+ */
+export const CallIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a call id is 1-64 letters, digits, "-" or "_"');
+/** `provider/model` as the instance's models list names it, for one message. */
+export const ModelRefSchema = z.object({ providerId: z.string().min(1).max(200), modelId: z.string().min(1).max(200) }).strict();
+export const PermissionReplySchema = z.enum(['once', 'always', 'reject']);
+export const MESSAGE_MAX_CHARS = 200_000;
+export const sessionCallEvents = {
+  SESSION_CREATE_REQUESTED: z.object({ callId: CallIdSchema, title: z.string().max(500).nullable().default(null) }),
+  SESSION_DELETE_REQUESTED: z.object({ callId: CallIdSchema, sessionId: OpencodeIdSchema }),
+  MESSAGE_SEND_REQUESTED: z.object({
+    callId: CallIdSchema,
+    sessionId: OpencodeIdSchema,
+    text: z.string().max(MESSAGE_MAX_CHARS).refine((t) => t.trim().length > 0, 'a message needs some text'),
+    model: ModelRefSchema.nullable().default(null),
+  }),
+  ABORT_REQUESTED: z.object({ callId: CallIdSchema, sessionId: OpencodeIdSchema }),
+  PERMISSION_REPLY_REQUESTED: z.object({ callId: CallIdSchema, sessionId: OpencodeIdSchema, permissionId: OpencodeIdSchema, reply: PermissionReplySchema, message: z.string().max(2000).nullable().default(null) }),
+  /** `answers` null: the question is rejected. */
+  QUESTION_ANSWER_REQUESTED: z.object({ callId: CallIdSchema, sessionId: OpencodeIdSchema, questionId: OpencodeIdSchema, answers: z.array(z.array(z.string())).nullable() }),
+  /** The call succeeded; `sessionId` is the session it was about (the new one, for a create). */
+  SESSION_CALL_SUCCEEDED: z.object({ callId: CallIdSchema, request: z.string(), sessionId: OpencodeIdSchema }),
+  /** The call failed: opencode's HTTP status (0: it did not answer; null: no live process here) and why. */
+  SESSION_CALL_FAILED: z.object({ callId: CallIdSchema, request: z.string(), sessionId: OpencodeIdSchema.nullable(), status: z.number().int().nullable(), error: z.string() }),
+} as const;
+export type SessionCallRequest = Exclude<keyof typeof sessionCallEvents, 'SESSION_CALL_SUCCEEDED' | 'SESSION_CALL_FAILED'>;
+export const SESSION_CALL_REQUESTS = Object.keys(sessionCallEvents).filter((k) => k.endsWith('_REQUESTED')) as SessionCallRequest[];
+
 export const instanceEvents = {
   CREATED: z.object({
     id: InstanceIdSchema,
@@ -146,6 +178,7 @@ export const instanceEvents = {
   QUESTION_ASKED: z.object({ question: QuestionRequestSchema }),
   QUESTION_ANSWERED: z.object({ sessionId: OpencodeIdSchema, requestId: OpencodeIdSchema, outcome: z.enum(['replied', 'rejected']) }),
   MESSAGE_COMPLETED: z.object({ message: MessageRecordSchema }),
+  ...sessionCallEvents,
   TIMER_FIRED: TimerFiredSchema,
 } as const;
 

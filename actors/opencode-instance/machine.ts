@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { and, assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
 import { creatable, DEFAULT_RESTART_POLICY, restartsBeforeCrash, runOf, windingDown, withTransitions, type ProcessRun, type RestartPolicy } from '../lifecycle.js';
+import { sessionCallApplies } from './session-calls.js';
 import { DEFAULT_HEALTH_POLICY, OPENCODE_POLICY, ZERO_TOKENS, type HealthPolicy, type InstanceEvent, type InstanceExitCauseSchema, type PermissionRequest, type QuestionRequest, type RawStatusSchema, type SessionInfo, type Tokens } from './events.js';
 
 /**
@@ -176,6 +177,9 @@ function healthyMs(c: InstanceContext): number | null {
 }
 const restartsBefore = (c: InstanceContext): number => restartsBeforeCrash(c.restarts, healthyMs(c), restartPolicyOf(c));
 
+/** A session call the machine takes while running: the effect gets the request event as its params. */
+const sessionCall = { guard: 'sessionCallApplies', actions: { type: 'callOpencode', params: ({ event }: { event: InstanceEvent }) => event } } as const;
+
 export const opencodeInstanceMachine = setup({
   types: { context: {} as InstanceContext, events: {} as InstanceEvent },
   delays: {
@@ -195,6 +199,7 @@ export const opencodeInstanceMachine = setup({
     hostLost: ({ context, event }) => event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && ['host-lost', 'host-shutdown'].includes(event.cause),
     portTakenRetry: ({ context, event }) =>
       event.type === 'PROCESS_EXITED' && isCurrentPid({ context, event }) && event.portTaken && context.portRetries < OPENCODE_POLICY.maxPortRetries,
+    sessionCallApplies: ({ context, event }) => sessionCallApplies(context, event),
   },
   actions: {
     // Effects, carried out by services/opencode after the event is stored.
@@ -202,6 +207,8 @@ export const opencodeInstanceMachine = setup({
     stopProcess: () => {},
     killProcess: () => {},
     checkHealth: () => {},
+    /** A session call to the instance's OpenCode server; its params are the request event. */
+    callOpencode: (_, _params: InstanceEvent) => {},
     configure: assign(({ context, event }) => {
       assertEvent(event, 'CREATED');
       const e = event;
@@ -425,6 +432,13 @@ export const opencodeInstanceMachine = setup({
     running: {
       initial: 'healthy',
       on: {
+        // Session calls (session-calls.ts): taken only here, each carried out by callOpencode.
+        SESSION_CREATE_REQUESTED: sessionCall,
+        SESSION_DELETE_REQUESTED: sessionCall,
+        MESSAGE_SEND_REQUESTED: sessionCall,
+        ABORT_REQUESTED: sessionCall,
+        PERMISSION_REPLY_REQUESTED: sessionCall,
+        QUESTION_ANSWER_REQUESTED: sessionCall,
         PROCESS_EXITED: [
           { guard: 'hostLost', target: 'interrupted', actions: ['recordExit', 'interruptBusy'] },
           { guard: 'isCurrentPid', target: 'crashed', actions: ['describeCrash', 'recordExit', 'interruptBusy'] },

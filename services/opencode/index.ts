@@ -12,6 +12,7 @@ import { attentionSubject, sessionSubject, type SessionFeedMessage } from './fee
 import { freePort } from '../host/ports.js';
 import { spawnOpencode, type OpencodeProcess } from './process.js';
 import { OpencodeRuntime, type LiveInstance } from './runtime.js';
+import { callOpencodeEffect } from './session-calls.js';
 import { EventTranslator } from './translate.js';
 import { sessionView } from './views.js';
 import { permissionRequest, questionRequest, sessionInfo } from './wire.js';
@@ -268,7 +269,7 @@ export function opencodeServices(opts: OpencodeServicesOptions): KindServices & 
   });
 
   const services = defineServices(opencodeInstanceKind, {
-    effects: { spawnProcess, stopProcess, killProcess, checkHealth },
+    effects: { spawnProcess, stopProcess, killProcess, checkHealth, callOpencode: callOpencodeEffect(runtime, log) },
 
     sync(ctx) {
       latest.set(ctx.streamId, ctx);

@@ -17,7 +17,7 @@ const PINNED: Record<string, { version: number; implementations: string }> = {
   'backend-child': { version: 1, implementations: '150a76edfc3b0fe9' },
   tunnel: { version: 1, implementations: '60c470c3c0d9f76a' },
   'tool-install': { version: 2, implementations: '803bd4965e7f078b' },
-  'opencode-instance': { version: 2, implementations: 'acb807e8016f74dd' },
+  'opencode-instance': { version: 3, implementations: '64fd31db89e57f73' },
 };
 
 function implementationsHash(kind: ActorKind): string {

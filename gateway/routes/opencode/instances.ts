@@ -13,12 +13,13 @@ import { ApiError } from '../../errors.js';
 import { COMMAND_RESPONSES, responds } from '../../openapi.js';
 import { submitAndView } from '../../submit.js';
 import { zodRoute } from '../../validation.js';
-import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, instanceViewOf, requireRunning, sessionsOf, viewOf } from './lookup.js';
+import { SESSION_CALL_RESPONSES, callThroughHost } from './calls.js';
+import { OPENCODE_READ_RESPONSES, OpencodeLookup, callOpencode, instanceViewOf, liveHere, sessionsOf, viewOf } from './lookup.js';
 
 /**
- * /api/instances (seed 004): opencode instances and the sessions in each. Lifecycle goes
- * through commands (persist, then act); session calls go to the owning process through the
- * runtime and are answered as soon as opencode answers.
+ * /api/instances (seed 004): opencode instances and the sessions in each. Lifecycle and session
+ * creation go through commands (persist, then act), answered once the host has recorded the
+ * outcome; the models list is a read from the process (lookup.ts › liveHere).
  */
 export const CreateInstanceBodySchema = z
   .object({
@@ -52,7 +53,7 @@ function newInstanceId(directory: string): string {
   return `${base}-${randomBytes(2).toString('hex')}`;
 }
 
-export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime): Promise<void> {
+export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime | undefined): Promise<void> {
   const lookup = new OpencodeLookup(ctx.deps.readModel);
 
   app.route({
@@ -107,19 +108,17 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
   app.route({
     method: 'GET',
     url: '/api/instances/:id/sessions',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: SessionListSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
+    ...responds({ 404: 'no such instance' }, zodRoute({ params: InstanceParamsSchema, response: SessionListSchema }, ({ params }) => ({ sessions: sessionsOf(lookup.instance(params.id)) }))),
   });
 
   app.route({
     method: 'POST',
     url: '/api/instances/:id/sessions',
-    ...responds({ 201: 'the session, created', ...OPENCODE_RESPONSES, 503: 'created, but not readable yet; read it again' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema, response: SessionViewSchema }, async ({ params, body }, _request, reply) => {
-      const r = lookup.instance(params.id);
-      requireRunning(r, runtime);
-      const info = await callOpencode(() => runtime.createSession(params.id, body.title));
-      const fresh = lookup.instance(params.id);
-      const s = fresh.context.sessions[info.id];
-      if (!s) throw new ApiError(503, 'unavailable', `session ${info.id} was created but is not readable yet; retry`);
+    ...responds({ 201: 'the session, created', ...SESSION_CALL_RESPONSES, 503: 'no host took the command, or the session was created but is not readable yet' }, zodRoute({ params: InstanceParamsSchema, body: CreateSessionBodySchema, response: SessionViewSchema }, async ({ params, body }, _request, reply) => {
+      lookup.instance(params.id);
+      const { sessionId } = await callThroughHost(ctx, { type: 'opencode.session.create', id: params.id, title: body.title ?? null });
+      const s = lookup.instance(params.id).context.sessions[sessionId];
+      if (!s) throw new ApiError(503, 'unavailable', `session ${sessionId} was created but is not readable yet; read it again`);
       return reply.code(201).send(sessionView(params.id, s));
     })),
   });
@@ -127,10 +126,9 @@ export async function instanceRoutes(app: FastifyInstance, ctx: GatewayContext, 
   app.route({
     method: 'GET',
     url: '/api/instances/:id/models',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: ModelListSchema }, async ({ params }) => {
-      const r = lookup.instance(params.id);
-      requireRunning(r, runtime);
-      return callOpencode(() => runtime.models(params.id));
+    ...responds(OPENCODE_READ_RESPONSES, zodRoute({ params: InstanceParamsSchema, response: ModelListSchema }, async ({ params }) => {
+      const live = liveHere(lookup.instance(params.id), runtime);
+      return callOpencode(() => live.models(params.id));
     })),
   });
 }

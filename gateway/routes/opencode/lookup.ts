@@ -53,20 +53,30 @@ export function sessionsOf(r: InstanceRecord): SessionView[] {
 }
 
 /**
- * Session calls go to the instance's process, not through the host, so they need one that runs
- * here: anything else is a 409 that says what it is.
+ * A read that needs the instance's OpenCode server (a turn's diff, its models) is served only by
+ * a gateway in the process of the host that runs it: the server listens on that host's loopback
+ * and takes a password only that host holds. Not running is a 409 that says what it is; running
+ * on another host a 503 that says where to ask.
  */
-export function requireRunning(r: InstanceRecord, runtime: OpencodeRuntime): void {
+export function liveHere(r: InstanceRecord, runtime: OpencodeRuntime | undefined): OpencodeRuntime {
   const status = r.row.status;
-  if (status === 'running' && runtime.isLive(r.context.id)) return;
+  if (status === 'running' && runtime?.isLive(r.context.id)) return runtime;
+  if (status === 'running') {
+    throw new ApiError(
+      503,
+      'unavailable',
+      `the instance ${r.context.id} runs on host ${r.row.host}, whose OpenCode server only that host can call: ask the gateway that runs with it ("f up --nats ... --redis ..." there)`,
+    );
+  }
   const hint = status === 'stopped' || status === 'error' ? ` (start it with "f instance start ${r.context.id}")` : status === 'starting' ? ' (try again in a moment)' : '';
-  throw ApiError.conflict(`the instance ${r.context.id} is ${status === 'running' ? 'not ready' : status}${hint}`);
+  throw ApiError.conflict(`the instance ${r.context.id} is ${status}${hint}`);
 }
 
-/** What a route that calls an instance's OpenCode server can answer besides its success. */
-export const OPENCODE_RESPONSES: RouteResponses = {
-  409: 'the instance is not running, or not ready yet',
+/** What a read from an instance's OpenCode server can answer besides its success. */
+export const OPENCODE_READ_RESPONSES: RouteResponses = {
+  409: 'the instance is not running',
   502: 'its OpenCode server failed or did not answer',
+  503: 'the instance runs on a host this gateway does not run with',
 };
 
 /** opencode's answers, as Flow's errors: its 404/400/409 keep their meaning; the rest is a bad gateway. */
@@ -79,7 +89,7 @@ export async function callOpencode<T>(fn: () => Promise<T>): Promise<T> {
       if (err.status === 404) throw ApiError.notFound(`opencode: ${err.message}`);
       if (err.status === 400) throw ApiError.invalid(`opencode: ${err.message}`);
       if (err.status === 409) throw ApiError.conflict(`opencode: ${err.message}`);
-      throw new ApiError(502, 'unavailable', `opencode: ${err.message}`);
+      throw ApiError.badGateway(`opencode: ${err.message}`);
     }
     throw err;
   }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { MessageRecordSchema, OpencodeIdSchema, instanceStreamId } from '../../../actors/opencode-instance/index.js';
+import { MESSAGE_MAX_CHARS, MessageRecordSchema, ModelRefSchema, OpencodeIdSchema, PermissionReplySchema, instanceStreamId } from '../../../actors/opencode-instance/index.js';
 import { sessionSubject, type SessionFeedMessage } from '../../../services/opencode/feed.js';
 import type { OpencodeRuntime } from '../../../services/opencode/runtime.js';
 import { MessageViewSchema, SessionViewSchema, sessionView, type MessageView } from '../../../services/opencode/views.js';
@@ -8,18 +8,20 @@ import type { GatewayContext } from '../../context.js';
 import { ApiError } from '../../errors.js';
 import { responds, streams } from '../../openapi.js';
 import { zodRoute } from '../../validation.js';
-import { OPENCODE_RESPONSES, OpencodeLookup, callOpencode, requireRunning } from './lookup.js';
+import { SESSION_CALL_RESPONSES, callThroughHost } from './calls.js';
+import { OPENCODE_READ_RESPONSES, OpencodeLookup, callOpencode, liveHere } from './lookup.js';
 
 /**
- * /api/sessions/:id…: a session is found through the instance that owns it, and every call
- * goes to that instance's process. Messages return at once (opencode's async prompt); the
- * reply streams on `/api/sessions/:id/events`.
+ * /api/sessions/:id…: a session is found through the instance that owns it. Calls (send, abort,
+ * delete, replies) are instance commands: the host that runs the instance judges them and has
+ * its OpenCode server do them (calls.ts), so any gateway serves them, `f gateway` too. Messages
+ * return once opencode took them (its async prompt); the reply streams on `/api/sessions/:id/events`.
+ * Reads that need the process (tool parts, a turn's diff) are served only where the process is
+ * (lookup.ts › liveHere); the message list falls back to what the log holds and says so.
  */
 export const SessionParamsSchema = z.object({ id: OpencodeIdSchema });
-/** `provider/model` as the instance's models list names it, for this message only. */
-const ModelRefSchema = z.object({ providerId: z.string().min(1).max(200), modelId: z.string().min(1).max(200) }).strict();
 export const SendMessageBodySchema = z
-  .object({ text: z.string().refine((t) => t.trim().length > 0, 'a message needs some text'), model: ModelRefSchema.optional() })
+  .object({ text: z.string().max(MESSAGE_MAX_CHARS).refine((t) => t.trim().length > 0, 'a message needs some text'), model: ModelRefSchema.optional() })
   .strict();
 export const DiffQuerySchema = z.object({ messageId: OpencodeIdSchema }).strict();
 export const TurnDiffSchema = z.object({
@@ -28,7 +30,7 @@ export const TurnDiffSchema = z.object({
   files: z.array(z.object({ file: z.string(), patch: z.string(), additions: z.number(), deletions: z.number(), status: z.string().nullable() })),
 });
 export const PermissionReplyBodySchema = z
-  .object({ reply: z.enum(['once', 'always', 'reject']), message: z.string().max(2000).optional() })
+  .object({ reply: PermissionReplySchema, message: z.string().max(2000).optional() })
   .strict();
 export const QuestionReplyBodySchema = z.union([
   z.object({ answers: z.array(z.array(z.string())).min(1, 'one array of answers per question') }).strict(),
@@ -44,7 +46,8 @@ export const QuestionAnsweredSchema = z.object({ answered: z.literal(true), sess
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime): Promise<void> {
+/** `runtime`: the OpenCode processes of a host in this process, if any (reads only). */
+export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, runtime: OpencodeRuntime | undefined): Promise<void> {
   const lookup = new OpencodeLookup(ctx.deps.readModel);
 
   /** What the log holds of a session's conversation: each completed message with its final text. */
@@ -69,14 +72,14 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'GET',
     url: '/api/sessions/:id/messages',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: MessageListSchema }, async ({ params }) => {
+    ...responds(OPENCODE_READ_RESPONSES, zodRoute({ params: SessionParamsSchema, response: MessageListSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
       const id = instance.context.id;
-      if (instance.row.status === 'running' && runtime.isLive(id)) {
+      if (instance.row.status === 'running' && runtime?.isLive(id)) {
         const messages = await callOpencode(() => runtime.messages(id, params.id));
         if (messages) return { source: 'opencode' as const, messages };
       }
-      // The instance is not running: the history Flow recorded is still there.
+      // The instance is not running, or runs on another host: the history Flow recorded is there.
       return { source: 'log' as const, messages: fromLog(id, params.id) };
     })),
   });
@@ -84,11 +87,9 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/messages',
-    ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...OPENCODE_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema, response: MessageAcceptedSchema }, async ({ params, body }, _request, reply) => {
+    ...responds({ 202: 'accepted: the reply streams on /api/sessions/:id/events', ...SESSION_CALL_RESPONSES }, zodRoute({ params: SessionParamsSchema, body: SendMessageBodySchema, response: MessageAcceptedSchema }, async ({ params, body }, _request, reply) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, runtime);
-      const model = body.model && { providerID: body.model.providerId, modelID: body.model.modelId };
-      await callOpencode(() => runtime.sendMessage(instance.context.id, params.id, body.text, model));
+      await callThroughHost(ctx, { type: 'opencode.session.send', id: instance.context.id, sessionId: params.id, text: body.text, model: body.model ?? null });
       return reply.code(202).send({ accepted: true, sessionId: params.id, events: `/api/sessions/${params.id}/events` });
     })),
   });
@@ -96,10 +97,10 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'GET',
     url: '/api/sessions/:id/diff',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, query: DiffQuerySchema, response: TurnDiffSchema }, async ({ params, query }) => {
+    ...responds(OPENCODE_READ_RESPONSES, zodRoute({ params: SessionParamsSchema, query: DiffQuerySchema, response: TurnDiffSchema }, async ({ params, query }) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, runtime);
-      const files = await callOpencode(() => runtime.turnDiff(instance.context.id, params.id, query.messageId));
+      const live = liveHere(instance, runtime);
+      const files = await callOpencode(() => live.turnDiff(instance.context.id, params.id, query.messageId));
       return { sessionId: params.id, messageId: query.messageId, files };
     })),
   });
@@ -107,10 +108,9 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/abort',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: AbortedSchema }, async ({ params }) => {
+    ...responds(SESSION_CALL_RESPONSES, zodRoute({ params: SessionParamsSchema, response: AbortedSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, runtime);
-      await callOpencode(() => runtime.abort(instance.context.id, params.id));
+      await callThroughHost(ctx, { type: 'opencode.session.abort', id: instance.context.id, sessionId: params.id });
       return { aborted: true as const, sessionId: params.id };
     })),
   });
@@ -118,10 +118,9 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'DELETE',
     url: '/api/sessions/:id',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema, response: DeletedSchema }, async ({ params }) => {
+    ...responds(SESSION_CALL_RESPONSES, zodRoute({ params: SessionParamsSchema, response: DeletedSchema }, async ({ params }) => {
       const { instance } = lookup.session(params.id);
-      requireRunning(instance, runtime);
-      await callOpencode(() => runtime.deleteSession(instance.context.id, params.id));
+      await callThroughHost(ctx, { type: 'opencode.session.delete', id: instance.context.id, sessionId: params.id });
       return { deleted: true as const, sessionId: params.id };
     })),
   });
@@ -129,11 +128,10 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/permissions/:permissionId',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema, response: PermissionRepliedSchema }, async ({ params, body }) => {
+    ...responds(SESSION_CALL_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ permissionId: OpencodeIdSchema }), body: PermissionReplyBodySchema, response: PermissionRepliedSchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       if (!session.permissions.some((p) => p.id === params.permissionId)) throw ApiError.notFound(`session ${params.id} has no pending permission ${params.permissionId}`);
-      requireRunning(instance, runtime);
-      await callOpencode(() => runtime.replyPermission(instance.context.id, params.id, params.permissionId, body.reply, body.message));
+      await callThroughHost(ctx, { type: 'opencode.permission.reply', id: instance.context.id, sessionId: params.id, permissionId: params.permissionId, reply: body.reply, message: body.message ?? null });
       return { replied: true as const, sessionId: params.id, permissionId: params.permissionId, reply: body.reply };
     })),
   });
@@ -141,15 +139,14 @@ export async function sessionRoutes(app: FastifyInstance, ctx: GatewayContext, r
   app.route({
     method: 'POST',
     url: '/api/sessions/:id/questions/:questionId',
-    ...responds(OPENCODE_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema, response: QuestionAnsweredSchema }, async ({ params, body }) => {
+    ...responds(SESSION_CALL_RESPONSES, zodRoute({ params: SessionParamsSchema.extend({ questionId: OpencodeIdSchema }), body: QuestionReplyBodySchema, response: QuestionAnsweredSchema }, async ({ params, body }) => {
       const { instance, session } = lookup.session(params.id);
       const question = session.questions.find((q) => q.id === params.questionId);
       if (!question) throw ApiError.notFound(`session ${params.id} has no pending question ${params.questionId}`);
       if ('answers' in body && body.answers.length !== question.questions.length) {
         throw ApiError.invalid(`body.answers: the request asks ${question.questions.length} question(s); send one array of answers for each`);
       }
-      requireRunning(instance, runtime);
-      await callOpencode(() => runtime.answerQuestion(instance.context.id, params.id, params.questionId, body));
+      await callThroughHost(ctx, { type: 'opencode.question.answer', id: instance.context.id, sessionId: params.id, questionId: params.questionId, answers: 'answers' in body ? body.answers : null });
       return { answered: true as const, sessionId: params.id, questionId: params.questionId, outcome: 'reject' in body ? ('rejected' as const) : ('replied' as const) };
     })),
   });
