@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fold, toStored } from '../../actors/fold.js';
 import { verifyLog } from '../../services/store/verify-log.js';
+import { folder, verifyRange } from '../../services/store/verify.js';
+import { kindFor } from '../../actors/index.js';
+import { machineVersion } from '../../services/store/machine-version.js';
 import { backendKind, backendLog, openTestStore, writeLogs } from '../support/history.js';
 import { startFlow, stopStartedFlows } from '../support/flow-process.js';
 import { runF } from '../support/run-f.js';
@@ -128,4 +131,25 @@ describe('verify', () => {
       store.close();
     }
   }, 90_000);
+
+  it('given a fast fold that is wrong, when verified, then the fold through XState overrules it: a difference counts only if XState finds it too', () => {
+    const { path } = home();
+    const ids = seed(path);
+    const kinds = { kindFor, versionOf: (t: string) => { const k = kindFor(t); return k && machineVersion(k); } };
+    // A fast fold that forgets every stream's last event.
+    const wrong = (kind: Parameters<typeof folder>[0]) => {
+      const real = folder(kind);
+      let held: Parameters<typeof real.step> | null = null;
+      return { fast: true, step: (...a: Parameters<typeof real.step>) => { const out = held ? real.step(...held) : []; held = a; return out; }, stored: () => real.stored() };
+    };
+    const store = openTestStore(path);
+    try {
+      expect(verifyRange(store.db, kinds, {}, { folderFor: wrong }).differences.filter((d) => d.problem !== 'version')).toEqual([]);
+      store.db.prepare(`UPDATE actor_state SET snapshot = json_set(snapshot, '$.context.restarts', 99) WHERE stream_id = ?`).run(ids[0]);
+      const found = verifyRange(store.db, kinds, {}, { folderFor: wrong }).differences.filter((d) => d.problem === 'snapshot');
+      expect(found.map((d) => d.streamId)).toEqual([ids[0]]);
+    } finally {
+      store.close();
+    }
+  });
 });
