@@ -424,15 +424,8 @@ function build(kind: ActorKind, machine: AnyStateMachine): FastMachine {
     let changed = false;
     for (const a of p.actions) {
       const inline = typeof a === 'function';
-      const resolved = (inline ? a : impl.actions[typeof a === 'string' ? a : (a as { type: string }).type]) as Builtin | undefined;
-      const params =
-        inline || typeof a === 'string'
-          ? undefined
-          : 'params' in (a as object)
-            ? typeof (a as { params: unknown }).params === 'function'
-              ? ((a as { params: (x: unknown) => unknown }).params({ context, event }) as unknown)
-              : (a as { params: unknown }).params
-            : undefined;
+      const resolved = (inline ? a : impl.actions[refName(a)]) as Builtin | undefined;
+      const params = inline ? undefined : refParams(a, context, event);
       if (!resolved || !('resolve' in resolved)) {
         sink.push({ type: typeof a === 'string' ? a : typeof a === 'object' ? (a as { type: string }).type : (a as { name?: string }).name || '(anonymous)', params });
         continue;
@@ -537,22 +530,27 @@ function matchesDescriptor(type: string, descriptor: string): boolean {
   return true;
 }
 
+/** The name an action or guard is referred to by: `'name'` or `{ type: 'name', params }`. */
+function refName(ref: unknown): string {
+  return typeof ref === 'string' ? ref : (ref as { type: string }).type;
+}
+
+/** The params of a `{ type, params }` reference, resolved as XState does (a function of context and event). */
+function refParams(ref: unknown, context: unknown, event: EventObject): unknown {
+  if (typeof ref === 'string' || !('params' in (ref as object))) return undefined;
+  const params = (ref as { params: unknown }).params;
+  return typeof params === 'function' ? (params as (x: unknown) => unknown)({ context, event }) : params;
+}
+
 /** XState's evaluateGuard (not exported), over the fast state: named, inline and built-in guards. */
 function evaluateGuard(guard: unknown, context: unknown, event: EventObject, snapshot: unknown, machine: AnyStateMachine): boolean {
   const guards = machine.implementations.guards as Record<string, unknown>;
   const inline = typeof guard === 'function';
-  const resolved = inline ? guard : guards[typeof guard === 'string' ? guard : (guard as { type: string }).type];
-  if (!inline && !resolved) throw new Error(`Guard '${typeof guard === 'string' ? guard : (guard as { type: string }).type}' is not implemented.'.`);
+  const resolved = inline ? guard : guards[refName(guard)];
+  if (!inline && !resolved) throw new Error(`the guard ${refName(guard)} is named by the machine but not defined in its setup()`);
   if (typeof resolved !== 'function') return evaluateGuard(resolved, context, event, snapshot, machine);
   const args = { context, event };
-  const params =
-    inline || typeof guard === 'string'
-      ? undefined
-      : 'params' in (guard as object)
-        ? typeof (guard as { params: unknown }).params === 'function'
-          ? ((guard as { params: (x: unknown) => unknown }).params({ context, event }) as unknown)
-          : (guard as { params: unknown }).params
-        : undefined;
+  const params = inline ? undefined : refParams(guard, context, event);
   if (!('check' in resolved)) return (resolved as (a: unknown, p: unknown) => boolean)(args, params);
   return (resolved as { check: (s: unknown, a: unknown, r: unknown) => boolean }).check(snapshot, args, resolved);
 }
