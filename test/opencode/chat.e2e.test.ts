@@ -4,7 +4,7 @@ import { startStubModel, type StubModel } from '../fixtures/stub-model-server.js
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
 import { runF } from '../support/run-f.js';
 import { tempDir } from '../support/tmp.js';
-import { Feed, ProcessWatch, instance, isSessionStatus, project, sessionOf, waitInstance, type SessionView } from './helpers.js';
+import { endSpec, Feed, instance, isSessionStatus, ProcessWatch, project, sessionOf, type SessionView, waitInstance } from './helpers.js';
 
 /**
  * One real `f up` driving one real `opencode serve` (against the stub model), through a whole
@@ -36,13 +36,7 @@ describe.sequential('an opencode instance, end to end', { timeout: 120_000 }, ()
 
   afterAll(async () => {
     feed?.close();
-    if (flow && flow.proc.exitCode === null && flow.proc.signalCode === null) {
-      flow.proc.kill('SIGTERM');
-      await flow.exited;
-    }
-    watch.killAll();
-    await stub?.close();
-    while (cleanups.length) cleanups.pop()!();
+    await endSpec({ flow, watch, home, stub, cleanups });
   });
 
   it('refuses bad input with clear 400 and 404 errors', async () => {

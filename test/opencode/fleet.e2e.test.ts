@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/host/proc.js';
 import { startStubModel, type StubModel } from '../fixtures/stub-model-server.js';
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
-import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
-import { Feed, ProcessWatch, sessionOf, project, waitInstance, type InstanceView, type SessionView } from './helpers.js';
+import { endSpec, Feed, type InstanceView, ProcessWatch, project, sessionOf, type SessionView, waitInstance } from './helpers.js';
 
 /**
  * Three instances in three directories at once: each session's events reach only its own
@@ -34,14 +33,7 @@ describe.sequential('three opencode instances at once', { timeout: 150_000 }, ()
 
   afterAll(async () => {
     for (const f of feeds.values()) f.close();
-    if (flow && flow.proc.exitCode === null && flow.proc.signalCode === null) {
-      flow.proc.kill('SIGTERM');
-      await flow.exited;
-    }
-    watch.killAll();
-    if (home) killLeftoversOfHome(home);
-    await stub?.close();
-    while (cleanups.length) cleanups.pop()!();
+    await endSpec({ flow, watch, home, stub, cleanups });
   });
 
   it('runs three instances, and each session streams only to its own subscribers', async () => {

@@ -4,6 +4,7 @@ import { createParser } from 'eventsource-parser';
 import { isAlive, procInfo, signalGroup } from '../../services/host/proc.js';
 import type { StubModel } from '../fixtures/stub-model-server.js';
 import { json, until, type FlowProcess } from '../support/flow-process.js';
+import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { tempDir } from '../support/tmp.js';
 
 /** Shared by the opencode end-to-end specs: projects, a session feed client, process hygiene. */
@@ -123,3 +124,18 @@ export class Feed {
 }
 
 export const isSessionStatus = (status: string) => (m: FeedMessage) => m.type === 'session' && m.session?.status === status;
+
+/**
+ * The end of an opencode spec: Flow stopped as a user stops it (SIGTERM stops its instances),
+ * then whatever opencode the spec saw, any process of its home, the stub model, the temp dirs.
+ */
+export async function endSpec(s: { flow: FlowProcess | undefined; watch: ProcessWatch; home?: string; stub: StubModel | undefined; cleanups: (() => void)[] }): Promise<void> {
+  if (s.flow && s.flow.proc.exitCode === null && s.flow.proc.signalCode === null) {
+    s.flow.proc.kill('SIGTERM');
+    await s.flow.exited;
+  }
+  s.watch.killAll();
+  if (s.home) killLeftoversOfHome(s.home);
+  await s.stub?.close();
+  while (s.cleanups.length) s.cleanups.pop()!();
+}

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, signalGroup } from '../../services/host/proc.js';
 import { startStubModel, type StubModel } from '../fixtures/stub-model-server.js';
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
-import { killLeftoversOfHome } from '../support/proc-scan.js';
 import { readLog } from '../support/spawn-oracle.js';
 import { tempDir } from '../support/tmp.js';
-import { ProcessWatch, instance, project, waitInstance, type InstanceView } from './helpers.js';
+import { endSpec, instance, type InstanceView, ProcessWatch, project, waitInstance } from './helpers.js';
 
 /**
  * Issue 15 item 9 with real `opencode serve`: a server that stops answering (SIGSTOP: alive,
@@ -32,14 +31,7 @@ describe.sequential('self-healing opencode instances', { timeout: 180_000 }, () 
   afterAll(async () => {
     // A SIGSTOPped process ignores SIGTERM until continued: let every one go before cleaning up.
     for (const pid of stopped) if (isAlive(pid)) signalGroup(pid, 'SIGCONT');
-    if (flow && flow.proc.exitCode === null && flow.proc.signalCode === null) {
-      flow.proc.kill('SIGTERM');
-      await flow.exited;
-    }
-    watch.killAll();
-    if (home) killLeftoversOfHome(home);
-    await stub?.close();
-    while (cleanups.length) cleanups.pop()!();
+    await endSpec({ flow, watch, home, stub, cleanups });
   });
 
   it('a hung opencode is found by the health check, stopped and started again; the log says why', async () => {
