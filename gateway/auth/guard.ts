@@ -28,7 +28,9 @@ export function publicRoute<R extends { config?: object }>(route: R): R & { conf
  * matched nothing (the 404 handler) is not public either: it learns nothing without a login.
  */
 export function isPublicRoute(request: FastifyRequest): boolean {
-  return request.routeOptions.url !== undefined && request.routeOptions.config?.public === true;
+  // routeOptions is a getter that builds a new object on every read: read it once.
+  const route = request.routeOptions;
+  return route.url !== undefined && route.config?.public === true;
 }
 
 export interface Presented {
@@ -96,24 +98,27 @@ function refuse(reply: FastifyReply, request: FastifyRequest, status: number, co
  */
 export function authGuard(deps: GuardDeps) {
   return async function flowAuthGuard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const upgrade = isWebSocketUpgrade(request);
-    if ((upgrade || isUnsafeMethod(request.method)) && isForeignOrigin(request, deps.allowedOrigins)) {
-      refuse(reply, request, 403, 'forbidden', `requests from ${request.headers.origin} are not accepted; open the dashboard from this gateway`);
-      return;
-    }
-    if (!deps.isConfigured()) return;
-    if (isPublicRoute(request)) return;
-
-    const presented = presentedToken(request);
-    if (!presented) {
-      refuse(reply, request, 401, 'unauthorized', 'log in first: POST /api/auth/login, or "f auth login" for the CLI');
-      return;
-    }
-    const check = deps.tokens.check(presented.token);
-    if (!check.ok) {
-      refuse(reply, request, 401, 'unauthorized', check.reason === 'expired' ? 'the session has expired; log in again' : 'the token is not valid; log in again');
-      return;
-    }
-    seen.set(request, presented);
+    const verdict = judge(request, deps);
+    // A refused request is answered here and goes no further (Fastify stops at a sent reply).
+    if (verdict !== null) refuse(reply, request, verdict.status, verdict.code, verdict.message);
   };
+}
+
+type Refusal = { status: number; code: ApiErrorCode; message: string };
+
+/** Null: the request may go on. */
+function judge(request: FastifyRequest, deps: GuardDeps): Refusal | null {
+  const upgrade = isWebSocketUpgrade(request);
+  if ((upgrade || isUnsafeMethod(request.method)) && isForeignOrigin(request, deps.allowedOrigins)) {
+    return { status: 403, code: 'forbidden', message: `requests from ${request.headers.origin} are not accepted; open the dashboard from this gateway` };
+  }
+  if (!deps.isConfigured()) return null;
+  if (isPublicRoute(request)) return null;
+
+  const presented = presentedToken(request);
+  if (!presented) return { status: 401, code: 'unauthorized', message: 'log in first: POST /api/auth/login, or "f auth login" for the CLI' };
+  const check = deps.tokens.check(presented.token);
+  if (!check.ok) return { status: 401, code: 'unauthorized', message: check.reason === 'expired' ? 'the session has expired; log in again' : 'the token is not valid; log in again' };
+  seen.set(request, presented);
+  return null;
 }
