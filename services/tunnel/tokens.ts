@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RelayTierSchema, type RelayConfig, type RelayTier } from '../../actors/tunnel/index.js';
 
 /**
@@ -67,6 +67,11 @@ export function fileTokenStore(path: string): TokenStore {
     },
     list: () => heldHandles(Object.keys(read())),
   };
+}
+
+/** The one place Flow keeps relay tokens: tunnels with --relay, `f relay handle` and /api/relay/handles share it. */
+export function relayTokenStore(home: string): TokenStore {
+  return fileTokenStore(join(home, 'relay-tokens.json'));
 }
 
 export function memoryTokenStore(): TokenStore {
