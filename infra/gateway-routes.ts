@@ -8,10 +8,12 @@ import { opencodeRoutePlugin } from '../gateway/routes/opencode/index.js';
 import { featureRoutePlugin, type FeaturesSetting } from '../gateway/routes/features.js';
 import { taskRoutePlugin } from '../gateway/routes/tasks.js';
 import { tunnelRoutePlugin } from '../gateway/routes/tunnels.js';
+import { relayHandleRoutePlugin } from '../gateway/routes/relay-handles.js';
+import { relayTokenStore } from '../services/tunnel/tokens.js';
 import type { OpencodeRuntime } from '../services/opencode/runtime.js';
 import type { TaskBoard } from '../services/taskboard/index.js';
 
-/** The routes beyond the core ones: installs, catalog, task board, features, tunnels, the directory picker and OpenCode. */
+/** The routes beyond the core ones: installs, catalog, task board, features, tunnels, relay handles, the directory picker and OpenCode. */
 /** `opencode`: the OpenCode processes of a host in this process (f up); none for `f gateway` alone, which still serves every session call through the host. */
 export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port: number) => string | null; opencode?: OpencodeRuntime; features: FeaturesSetting }): RoutePlugin[] {
   return [
@@ -20,6 +22,7 @@ export function flowRoutes(opts: { home: string; board: TaskBoard; refuse: (port
     taskRoutePlugin({ board: opts.board, home: opts.home }),
     featureRoutePlugin(opts.features, opts.board),
     tunnelRoutePlugin({ refuse: opts.refuse }),
+    relayHandleRoutePlugin({ tokens: relayTokenStore(opts.home), defaultRelay: process.env.FLOW_RELAY_URL }),
     fsRoutePlugin({ roots: () => dirRoots() }),
     opencodeRoutePlugin(opts.opencode),
   ];

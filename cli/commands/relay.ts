@@ -84,8 +84,8 @@ function registerHandleCommands(relay: Command): void {
       .option('--tier <tier>', 'premium (<name>.<domain>) or free (<name>.my.<domain>)', 'premium')
       .option('--json', 'print JSON');
   const load = async () => {
-    const [handles, { fileTokenStore }, { printJson }] = await Promise.all([import('../../services/tunnel/relay-handles.js'), import('../../services/tunnel/tokens.js'), import('../output.js')]);
-    return { handles, tokens: fileTokenStore(join(flowHome(), 'relay-tokens.json')), printJson };
+    const [handles, { relayTokenStore }, { printJson }] = await Promise.all([import('../../services/tunnel/relay-handles.js'), import('../../services/tunnel/tokens.js'), import('../output.js')]);
+    return { handles, tokens: relayTokenStore(flowHome()), printJson };
   };
 
   common(handle.command('check').description('is a name free on the relay?').argument('<name>')).action(async (name: string, flags: HandleFlags) => {

@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { tunnelKind, tunnelStatus, type RelayConfig, type TunnelContext, type TunnelSnapshot } from '../../actors/tunnel/index.js';
 import { liveSubjects } from '../bus/names.js';
 import { defineServices, type EffectContext, type KindServices } from '../host/effects.js';
@@ -11,7 +10,7 @@ import { headCheck } from './health.js';
 import { LineSplitter, parseTunnelLine } from './output.js';
 import { RelayClient, RelayError } from './relay-client.js';
 import { directResolver, resolverFromEnv, type UpstreamResolver } from './resolve.js';
-import { fileTokenStore, memoryTokenStore, type TokenStore } from './tokens.js';
+import { memoryTokenStore, relayTokenStore, type TokenStore } from './tokens.js';
 
 /** cloudflared's quick tunnel (reference/supervisors.md §4.1); `{port}` is the local port. */
 export const DEFAULT_TUNNEL_COMMAND = ['cloudflared', 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate'] as const;
@@ -19,7 +18,7 @@ export const DEFAULT_TUNNEL_COMMAND = ['cloudflared', 'tunnel', '--url', 'http:/
 export interface TunnelServicesDeps {
   /** argv for tunnels that name no command; `{port}` is replaced. Default: DEFAULT_TUNNEL_COMMAND. */
   command?: readonly string[];
-  /** Where relay tokens are kept. Embedded wiring: fileTokenStore(`$FLOW_HOME/relay-tokens.json`). */
+  /** Where relay tokens are kept. Embedded wiring: relayTokenStore(home), i.e. `$FLOW_HOME/relay-tokens.json`. */
   tokens?: TokenStore;
   /** Where to dial for a public URL (health checks); tests map quick-tunnel names to loopback. */
   resolve?: UpstreamResolver;
@@ -363,5 +362,5 @@ export function tunnelDepsFromEnv(home: string, env: NodeJS.ProcessEnv = process
     command = raw.startsWith('[') ? (JSON.parse(raw) as string[]) : raw.split(/\s+/);
     if (!Array.isArray(command) || command.length === 0 || command.some((w) => typeof w !== 'string' || !w)) throw new Error('FLOW_TUNNEL_COMMAND must be a JSON array of words or a space-separated command');
   }
-  return { command, tokens: fileTokenStore(join(home, 'relay-tokens.json')), resolve: resolverFromEnv(env), home };
+  return { command, tokens: relayTokenStore(home), resolve: resolverFromEnv(env), home };
 }

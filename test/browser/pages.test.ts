@@ -98,7 +98,7 @@ describe('the dashboard: task board and the other pages', () => {
     await json(`${flow.url}/api/backends`, { method: 'POST', body: { name: 'echo', command: [process.execPath, ECHO_SERVER], cwd: process.cwd(), port } });
     const { context, page, errors } = await openPage(browser, `${flow.url}/#/tunnels`);
     try {
-      const form = page.locator('[data-page="tunnels"] form');
+      const form = page.locator('[data-page="tunnels"] form[data-form="start-tunnel"]');
       await form.locator('input[name="port"]').fill(String(port));
       await form.locator('input[name="name"]').fill('echo');
       await form.locator('button[type="submit"]').click();

@@ -1,12 +1,13 @@
 import { api, enc } from '../api.js';
 import { ago, coalesce, h, pageHead, render, statusBadge, withCode } from '../dom.js';
 import { live, onStreamType } from '../live.js';
+import { relayHandlesSection } from './relay-handles.js';
 
-/** Tunnels: each one's public URL and health, live, with stop/restart and a form to open one. */
+/** Tunnels: each one's public URL and health, live, with stop/restart and a form to open one; below, the relay handles this Flow holds. */
 export function tunnelsPage(el) {
   const list = h('div', { 'data-testid': 'tunnels' });
   const banner = h('div');
-  render(el, h('div.page', { 'data-page': 'tunnels' }, pageHead('Tunnels', 'Public URLs for local ports'), banner, startForm(() => refresh()), list));
+  render(el, h('div.page', { 'data-page': 'tunnels' }, pageHead('Tunnels', 'Public URLs for local ports'), banner, startForm(() => refresh()), list, relayHandlesSection()));
 
   const load = async () => {
     try {
@@ -31,6 +32,7 @@ function startForm(done) {
   return h(
     'form.card',
     {
+      'data-form': 'start-tunnel',
       onsubmit: async (e) => {
         e.preventDefault();
         error.textContent = '';
