@@ -80,11 +80,16 @@ function fromRelay<S extends z.ZodType>(schema: S, value: unknown, relay: string
  */
 export function relayHandleRoutePlugin(opts: RelayHandleRouteOptions): RoutePlugin {
   const defaultRelay = opts.defaultRelay?.trim() || undefined;
+  // Judged once: the setting does not change while the gateway runs.
+  const noDefault = !defaultRelay
+    ? 'say which relay: pass "relay" (e.g. https://relay.example.test), or start Flow with FLOW_RELAY_URL set'
+    : !RelayUrlSchema.safeParse(defaultRelay).success
+      ? `FLOW_RELAY_URL is not an http(s) URL ("${defaultRelay}"): pass "relay"`
+      : null;
   const relayOf = (given: string | undefined): string => {
     if (given) return given;
-    if (!defaultRelay) throw ApiError.invalid('say which relay: pass "relay" (e.g. https://relay.example.test), or start Flow with FLOW_RELAY_URL set');
-    if (!RelayUrlSchema.safeParse(defaultRelay).success) throw ApiError.invalid(`FLOW_RELAY_URL is not an http(s) URL ("${defaultRelay}"): pass "relay"`);
-    return defaultRelay;
+    if (noDefault !== null) throw ApiError.invalid(noDefault);
+    return defaultRelay!;
   };
   const ask = async <S extends z.ZodType>(given: string | undefined, schema: S, call: (relay: string) => Promise<unknown>): Promise<z.output<S>> => {
     const relay = relayOf(given);
