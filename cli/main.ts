@@ -1,55 +1,32 @@
 #!/usr/bin/env node
-import type { Command } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
+import { commandAsked, commandLoaders, listCommands } from './command-list.js';
 
 /**
- * `f`: each command group lives in its own module and is loaded only when its name is the first
- * argument, so `f cli <tool>` never loads the actor runtime, Fastify or the queue clients; it
- * does not even load commander (its own ~20 ms matter when Node's start-up is the floor).
+ * `f`: each command group lives in its own module, loaded only when its name is the first
+ * argument, so `f cli <tool>` never loads the actor runtime, Fastify or the queue clients (it
+ * does not even load commander), and `f --help` lists the commands without loading any group.
  */
-type Group = () => Promise<{ register(program: Command): void }>;
 
-// One loader for the four opencode groups, so `f --help` registers them once.
-const opencodeCommands: Group = () => import('./commands/opencode.js');
-const toolCommands: Group = () => import('./commands/tools.js');
-const distributedCommands: Group = () => import('./commands/distributed.js');
-const daemonCommands: Group = () => import('./commands/daemon.js');
-
-const groups: Record<string, Group> = {
-  up: () => import('./commands/up.js'),
-  host: distributedCommands,
-  gateway: distributedCommands,
-  auth: () => import('./commands/auth.js'),
-  backend: () => import('./commands/backend.js'),
-  logs: () => import('./commands/logs.js'),
-  events: () => import('./commands/events.js'),
-  tunnel: () => import('./commands/tunnel.js'),
-  relay: () => import('./commands/relay.js'),
-  instance: opencodeCommands,
-  session: opencodeCommands,
-  chat: opencodeCommands,
-  attention: opencodeCommands,
-  install: toolCommands,
-  cli: toolCommands,
-  catalog: toolCommands,
-  ai: toolCommands,
-  apply: () => import('./commands/apply.js'),
-  status: daemonCommands,
-  down: daemonCommands,
-  service: () => import('./commands/service.js'),
-};
+// require, not import: an ESM import of commander goes through its ESM wrapper and Node's
+// export-name lexer for CommonJS, a few ms of a short command (bench/cli-overhead.ts).
+const loadCommander = () => createRequire(import.meta.url)('commander') as typeof Commander;
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'cli' && (await (await import('./commands/tools.js')).runFromArgv(argv))) return;
-  const first = argv.find((a) => !a.startsWith('-'));
-  const wanted = [...new Set(first && groups[first] ? [groups[first]] : Object.values(groups))];
-  // commander and the groups load side by side: each import is a round trip through the loader.
-  const [{ Command }, ...modules] = await Promise.all([import('commander'), ...wanted.map((load) => load())]);
+  const asked = commandAsked(argv);
+  // The group's modules are read while commander compiles.
+  const loading = asked ? commandLoaders[asked]() : undefined;
+  const { Command, Help } = loadCommander();
+  const group = await loading;
   const program = new Command('f')
     .description('Flow: a local control plane for your tools, agents, backends and tunnels')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const m of modules) m.register(program);
+  if (group) group.register(program);
+  else listCommands(program, new Help());
   await program.parseAsync(argv, { from: 'user' });
 }
 

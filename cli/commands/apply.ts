@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { flowHome } from '../../infra/locations.js';
 export function register(program: Command): void {
   program
     .command('apply [file]')
-    .description('make the running Flow match a flow.toml (default: ./flow.toml): shows the plan (create / change / remove), then carries it out')
+    .description(summary('apply'))
     .option('--dry-run', 'show the plan only; change nothing')
     .option('--json', 'print the plan and what was done as JSON')
     .action(async (file: string | undefined, opts: { dryRun?: boolean; json?: boolean }) => {

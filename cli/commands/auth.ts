@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -138,7 +139,7 @@ async function checkNotExposed(home: string, force: boolean): Promise<void> {
 const errorMessage = (json: unknown, status: number): string => (json as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
 
 export function register(program: Command): void {
-  const auth = program.command('auth').description('the gateway password and this machine\'s login to it');
+  const auth = program.command('auth').description(summary('auth'));
 
   auth
     .command('set-password')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -30,7 +31,7 @@ async function whyStreamEnded(name: string): Promise<string> {
 }
 
 export function register(program: Command): void {
-  const backend = program.command('backend').description('supervised backend processes (talks to the running "f up" at FLOW_URL)');
+  const backend = program.command('backend').description(summary('backend'));
 
   backend
     .command('add <name> <command...>')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { findRunningFlow, logPath, stillHolds } from '../running-flow.js';
@@ -34,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function register(program: Command): void {
   program
     .command('status')
-    .description('is Flow running for this FLOW_HOME? pid, URL, uptime, mode')
+    .description(summary('status'))
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const flow = findRunningFlow();
@@ -57,7 +58,7 @@ export function register(program: Command): void {
 
   program
     .command('down')
-    .description('stop the running Flow (SIGTERM: it stops every child first); SIGKILL if it has not stopped after --timeout')
+    .description(summary('down'))
     .option('--timeout <seconds>', 'how long to wait for an orderly stop', (v) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n <= 0) throw new Error(`--timeout takes a number of seconds, not ${JSON.stringify(v)}`);

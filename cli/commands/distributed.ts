@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import type { DistributedUrls } from '../../infra/config.js';
 import { listenPortFromEnv } from '../../infra/flow-url.js';
@@ -31,7 +32,7 @@ async function requireUrls(command: string, flags: UrlFlags): Promise<Distribute
 
 export function register(program: Command): void {
   const host = withServerUrls(program.command('host'))
-    .description('run an actor host only (distributed mode): it owns its processes, logs to its own SQLite, publishes to NATS and takes commands from Redis')
+    .description(summary('host'))
     .option('--id <name>', 'this host\'s id in events and queue names (default: FLOW_HOST_ID, else the machine name)', process.env.FLOW_HOST_ID)
     .action(async (opts: UrlFlags & { id?: string }) => {
       const urls = await requireUrls('host', opts);
@@ -65,7 +66,7 @@ export function register(program: Command): void {
     });
 
   withServerUrls(program.command('gateway'))
-    .description('run the gateway only (distributed mode): API, streams and dashboard, its read model fed from NATS JetStream')
+    .description(summary('gateway'))
     .option('--port <port>', `port to listen on (0 picks a free one; default FLOW_PORT, else PORT, else ${DEFAULT_PORT})`, (v) => parsePort(v))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .action(async (opts: UrlFlags & { port?: number; host: string }) => {

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import type { ZodType } from 'zod';
 import { existsSync } from 'node:fs';
@@ -64,7 +65,7 @@ function describe(filter: EventFilter): string {
 }
 
 export function register(program: Command): void {
-  const events = program.command('events').description('read, replay and rebuild the event log ($FLOW_HOME/flow.db; works without f up)');
+  const events = program.command('events').description(summary('events'));
 
   events
     .command('tail')

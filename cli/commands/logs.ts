@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
 import { formatLogLine, mergeLogs, wantsColor, type LogFormat, type LogLine } from '../log-lines.js';
@@ -6,7 +7,7 @@ import type { BackendView } from '../../gateway/backend-view.js';
 export function register(program: Command): void {
   program
     .command('logs [names...]')
-    .description('output of backends, merged, each line after its backend\'s name (like pm2 logs); --follow streams new lines')
+    .description(summary('logs'))
     .option('-n, --lines <n>', 'lines of history per backend', (v) => lineCount(v), 15)
     .option('-f, --follow', 'keep printing new lines (Ctrl+C stops)')
     .option('-t, --time', 'start each line with the time it was printed')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { api, apiBase } from '../client.js';
@@ -76,7 +77,7 @@ function describeWaiting(s: SessionView): string[] {
 }
 
 export function register(program: Command): void {
-  const instance = program.command('instance').description('opencode instances: one `opencode serve` per working directory');
+  const instance = program.command('instance').description(summary('instance'));
 
   instance
     .command('add <dir>')
@@ -136,7 +137,7 @@ export function register(program: Command): void {
       });
   }
 
-  const session = program.command('session').description('sessions of an opencode instance');
+  const session = program.command('session').description(summary('session'));
   session
     .command('ls <instance>')
     .description("list an instance's sessions (also while it is stopped)")
@@ -162,7 +163,7 @@ export function register(program: Command): void {
 
   program
     .command('chat <session> <message...>')
-    .description('send a message and stream the reply to the terminal as it arrives')
+    .description(summary('chat'))
     .option('--no-wait', 'send and return without waiting for the reply')
     .action(async (sessionId: string, words: string[], opts: { wait: boolean }) => {
       const text = words.join(' ');
@@ -175,7 +176,7 @@ export function register(program: Command): void {
       await chat(sessionId, text);
     });
 
-  const attention = program.command('attention').description('sessions waiting for you: a permission to grant or a question to answer');
+  const attention = program.command('attention').description(summary('attention'));
   attention
     .command('ls', { isDefault: true })
     .description('list what waits for you, across all instances')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { flowHome } from '../../infra/locations.js';
@@ -7,7 +8,7 @@ import { parsePort } from '../options.js';
 export function register(program: Command): void {
   const relay = program
     .command('relay')
-    .description('run a relay: <user>.<domain>, <domain>/<user> and <user>.my.<domain> forward to registered tunnels')
+    .description(summary('relay'))
     .option('--port <n>', 'port to listen on', (v) => parsePort(v), 8787)
     .option('--bind <addr>', 'address to listen on', '127.0.0.1')
     .option('--domain <domain>', 'the domain handles live under (localhost works in browsers: bruno.localhost)', 'localhost')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -85,7 +86,7 @@ function platformOf(v: string | undefined): Platform {
 }
 
 export function register(program: Command): void {
-  const service = program.command('service').description('run Flow as a service of your login: a systemd user unit (Linux) or a launchd agent (macOS)');
+  const service = program.command('service').description(summary('service'));
 
   service
     .command('install')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import type { ToolInstallEntry } from '../../services/tool-install/entry.js';
 import { toolPaths } from '../../services/tool-install/paths.js';
@@ -78,7 +79,7 @@ export function register(program: Command): void {
 
   program
     .command('install')
-    .description('install a tool: an existing directory or flow-tool.toml links it, cli_<ulid> fetches it from the catalog, anything else is a package (registry, parm, flox); --backend makes a word a package even where a directory of that name exists')
+    .description(summary('install'))
     .argument('<arg>', 'a tool directory or flow-tool.toml, a remote install id (cli_<ulid> or cli:<ulid>), or a package name')
     .option('--force', 'replace an existing registration of the same id')
     .option('--link', 'treat <arg> as a path even if it looks like a package name')
@@ -94,7 +95,7 @@ export function register(program: Command): void {
 
   const cli = program
     .command('cli')
-    .description('run an installed or dev-root tool: f cli <id> [-- args...]; everything after -- reaches the tool untouched')
+    .description(summary('cli'))
     .argument('[id]', 'tool id or alias')
     .argument('[args...]', 'arguments for the tool (after --)')
     .passThroughOptions()
@@ -169,7 +170,7 @@ export function register(program: Command): void {
 
   program
     .command('catalog')
-    .description('remote CLI catalogs')
+    .description(summary('catalog'))
     .command('publish')
     .description('pack a tool, mint a cli_<ulid> and write its record into a static catalog directory')
     .argument('<tool-dir>')
@@ -185,7 +186,7 @@ export function register(program: Command): void {
 
   program
     .command('ai')
-    .description('AI helpers')
+    .description(summary('ai'))
     .command('codex')
     .description('Codex helpers')
     .command('browse')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type CliProgressModule from 'cli-progress';
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
@@ -97,7 +98,7 @@ async function pickName(name: string | undefined, verb: string): Promise<string>
 }
 
 export function register(program: Command): void {
-  const tunnel = program.command('tunnel').description('public URLs for local ports via cloudflared quick tunnels (talks to the running "f up" at FLOW_URL)');
+  const tunnel = program.command('tunnel').description(summary('tunnel'));
 
   tunnel
     .command('start')

@@ -1,3 +1,4 @@
+import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { listenPortFromEnv } from '../../infra/flow-url.js';
 import { DEFAULT_BIND, DEFAULT_PORT } from '../../infra/locations.js';
@@ -10,7 +11,7 @@ export { parsePort, runUntilSignal };
 export function register(program: Command): void {
   withServerUrls(program
     .command('up'))
-    .description('run Flow in this process: the actor host and the gateway (Ctrl+C stops everything)')
+    .description(summary('up'))
     .option('--port <port>', `port for the gateway (0 picks a free one; default FLOW_PORT, else PORT, else ${DEFAULT_PORT})`, (v) => parsePort(v))
     .option('--host <address>', 'address to bind', process.env.FLOW_BIND ?? DEFAULT_BIND)
     .option('--open', 'open the dashboard in a browser once Flow is up (or OPEN_BROWSER=true)')

@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RelayTier } from '../../actors/tunnel/index.js';
+import { openSqlite, type Db } from '../store/sqlite.js';
 
 /**
  * The relay's registry of handles, in SQLite so a restart loses none. A handle is unique per
@@ -41,11 +41,11 @@ export function hashToken(token: string): string {
 }
 
 export class RelayRegistry {
-  private readonly db: Database.Database;
+  private readonly db: Db;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    this.db = openSqlite(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS handles (

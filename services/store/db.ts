@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { openSqlite, type Db } from './sqlite.js';
 
-export type Db = Database.Database;
+export type { Db };
 
 /** The log and its stream heads (migration 1); the append benchmark's bare baseline uses it too. */
 export const LOG_TABLES_DDL = `CREATE TABLE events (
@@ -139,7 +138,7 @@ export interface OpenOptions {
 
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: 5000 });
+  const db = openSqlite(path, { readonly: opts.readonly ?? false, timeout: 5000 });
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL: an acknowledged append survives a crash of the process (kill -9); a power
@@ -168,7 +167,7 @@ function migrate(db: Db): void {
       db.pragma(`user_version = ${v + 1}`);
     }
     const epoch = db.prepare(`SELECT value FROM store_meta WHERE key = 'epoch'`).get() as { value: string } | undefined;
-    if (!epoch) db.prepare(`INSERT INTO store_meta (key, value) VALUES ('epoch', ?)`).run(randomUUID());
+    if (!epoch) db.prepare(`INSERT INTO store_meta (key, value) VALUES ('epoch', ?)`).run(crypto.randomUUID());
   });
   run.immediate();
 }

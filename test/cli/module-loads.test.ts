@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../services/store/db.js';
 import { F_BIN, requireBuild } from '../support/flow-process.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -11,10 +12,11 @@ import { tempDir } from '../support/tmp.js';
  */
 const RECORDER = join(process.cwd(), 'test/support/record-loads.mjs');
 
-function loads(args: string[]): { code: number | null; modules: string[] } {
+function loads(args: string[], given?: (home: string) => void): { code: number | null; modules: string[] } {
   requireBuild();
   const t = tempDir('flow-loads-');
   try {
+    given?.(t.dir);
     const file = join(t.dir, 'loads.txt');
     // FLOW_URL at a closed port: an HTTP command fails fast, after loading what it loads.
     const r = spawnSync(process.execPath, ['--import', RECORDER, F_BIN, ...args], {
@@ -46,8 +48,9 @@ describe('what a CLI command loads', () => {
     (args) => {
       const r = loads(args);
       expect(heavy(r.modules)).toEqual([]);
-      // Only the command group named is loaded (f --help loads them all).
-      if (args[0] !== '--help') expect(r.modules.filter((m) => /\/dist\/cli\/commands\//.test(m)).map((m) => m.split('/').pop())).toEqual([`${args[0] === 'instance' ? 'opencode' : args[0]}.js`]);
+      // Only the command group named is loaded; f --help lists the commands from cli/command-list.ts and loads none.
+      const groups = r.modules.filter((m) => /\/dist\/cli\/commands\//.test(m)).map((m) => m.split('/').pop());
+      expect(groups).toEqual(args[0] === '--help' ? [] : [`${args[0] === 'instance' ? 'opencode' : args[0]}.js`]);
     },
   );
 
@@ -55,6 +58,13 @@ describe('what a CLI command loads', () => {
     const r = loads(['events', 'tail', '-n', '20']);
     // No log in an empty FLOW_HOME: it says so (after loading its reader).
     expect(r.code).toBe(1);
-    expect(heavy(r.modules, [/node_modules\/better-sqlite3\//, /\/dist\/services\/store\/(read-only-log|db|read|filter|subscriptions)\.js$/])).toEqual([]);
+    expect(heavy(r.modules, [/node_modules\/better-sqlite3\//, /\/dist\/services\/store\/(read-only-log|db|sqlite|read|filter|subscriptions)\.js$/])).toEqual([]);
+  });
+
+  it('given a log, f events tail opens it with the addon named, not searched for by the bindings package', () => {
+    const r = loads(['events', 'tail', '-n', '20'], (home) => openDatabase(join(home, 'flow.db')).close());
+    expect(r.code).toBe(0);
+    expect(r.modules.some((m) => m.endsWith('/better_sqlite3.node') || m.includes('/node_modules/better-sqlite3/lib/'))).toBe(true);
+    expect(r.modules.filter((m) => /node_modules\/(bindings|file-uri-to-path)\//.test(m))).toEqual([]);
   });
 });
