@@ -92,9 +92,9 @@ async function families(): Promise<void> {
     ];
     const samples = new Map<string, number[]>(cases.map(([n]) => [n, []]));
     const cpuSamples = new Map<string, number[]>(cases.map(([n]) => [n, []]));
-    const time = (args: string[]) => {
+    const time = (args: string[], withEnv = env) => {
       const t0 = process.hrtime.bigint();
-      spawnSync(process.execPath, args, { cwd: work, env, stdio: 'ignore' });
+      spawnSync(process.execPath, args, { cwd: work, env: withEnv, stdio: 'ignore' });
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
     for (const [, a] of cases) time(a);
@@ -113,6 +113,21 @@ async function families(): Promise<void> {
       const c = cpuSamples.get(n)!.length ? median(cpuSamples.get(n)!) : NaN;
       const bar = ['f --help', 'f backend ls', 'f events tail -n 20'].includes(n) ? (w / node <= 1.5 ? '  bar ≤1.5x: met' : '  bar ≤1.5x: NOT met') : '';
       console.log(`  ${n.padEnd(22)} ${w.toFixed(1).padStart(7)} ms  ${(w / node).toFixed(2)}x wall   ${c.toFixed(0).padStart(4)} ms  ${(c / nodeCpu).toFixed(2)}x cpu${bar}`);
+    }
+    // This machine sets NODE_EXTRA_CA_CERTS, so every Node start (node -e 0 too) first reads the
+    // system's CA bundle: a floor of ~100 ms instead of ~35. Without it, what f adds weighs more.
+    if (env.NODE_EXTRA_CA_CERTS) {
+      const bare = { ...env };
+      delete bare.NODE_EXTRA_CA_CERTS;
+      const barCases = cases.filter(([n]) => ['node -e 0', 'f --help', 'f backend ls', 'f events tail -n 20'].includes(n));
+      const bareSamples = new Map<string, number[]>(barCases.map(([n]) => [n, []]));
+      for (let i = 0; i < rounds; i++) for (const [n, a] of barCases) bareSamples.get(n)!.push(time(a, bare));
+      const bareNode = median(bareSamples.get('node -e 0')!);
+      console.log(`the same without NODE_EXTRA_CA_CERTS (set here to ${env.NODE_EXTRA_CA_CERTS}), ${rounds} interleaved rounds:`);
+      for (const [n] of barCases) {
+        const w = median(bareSamples.get(n)!);
+        console.log(`  ${n.padEnd(22)} ${w.toFixed(1).padStart(7)} ms  ${(w / bareNode).toFixed(2)}x wall`);
+      }
     }
   } finally {
     await up.stop();

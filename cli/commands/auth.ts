@@ -2,7 +2,7 @@ import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { apiBase, authHeaders, tokenFile } from '../client.js';
+import { api, apiBase, authHeaders, tokenFile } from '../client.js';
 import { flowPaths } from '../../infra/locations.js';
 import { notRunningMessage } from '../not-running.js';
 
@@ -210,10 +210,8 @@ export function register(program: Command): void {
     .description('whether a password is set and whether this machine is logged in')
     .action(async () => {
       const base = apiBase();
-      const res = await fetch(`${base}/api/auth/status`, { headers: authHeaders() }).catch(() => {
-        throw new Error(notRunningMessage(base));
-      });
-      const s = (await res.json()) as { passwordSet: boolean; authenticated: boolean; exposure?: string | null; failClosed?: boolean };
+      // node:http through the client, not fetch: fetch's first use loads undici, which would double what this command costs.
+      const s = await api<{ passwordSet: boolean; authenticated: boolean; exposure?: string | null; failClosed?: boolean }>('GET', '/api/auth/status');
       process.stdout.write(`${base}: ${s.passwordSet ? 'password set' : 'no password (open, loopback only)'}; ${s.authenticated ? 'logged in' : 'not logged in'}\n`);
       if (s.exposure) process.stdout.write(`exposed: ${s.exposure}\n`);
       if (s.failClosed) process.stdout.write('the password file is gone, but while the gateway is exposed it keeps requiring a login with the last password\n');
