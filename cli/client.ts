@@ -88,3 +88,21 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   }
   return parsed as T;
 }
+
+/** Whether a Flow answers its health check at `url` within the time (its gateway is up). */
+export async function answersHealth(url: string, timeoutMs: number): Promise<boolean> {
+  let target: URL;
+  try {
+    target = new URL('/api/health', url);
+  } catch {
+    return false;
+  }
+  const { get } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve) => {
+    const req = get(target, { signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      res.resume();
+      resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+    });
+    req.on('error', () => resolve(false));
+  });
+}

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { flowHome } from '../infra/locations.js';
+import { answersHealth } from './client.js';
 import { findRunningFlow, logPath } from './running-flow.js';
 
 /**
@@ -29,7 +30,7 @@ export async function detachUp(args: string[], timeoutMs = 60_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const flow = findRunningFlow(home);
-    if (flow && flow.pid === child.pid && flow.url && (await answers(flow.url))) {
+    if (flow && flow.pid === child.pid && flow.url && (await answersHealth(flow.url, 2000))) {
       child.unref();
       process.stdout.write(`Flow is up at ${flow.url} (detached, pid ${flow.pid}; log: ${log}; f down stops it)\n`);
       return;
@@ -44,10 +45,3 @@ export async function detachUp(args: string[], timeoutMs = 60_000): Promise<void
   process.exitCode = 1;
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2000) })).ok;
-  } catch {
-    return false;
-  }
-}

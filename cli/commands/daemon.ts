@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { printJson } from '../output.js';
 import { findRunningFlow, logPath, stillHolds } from '../running-flow.js';
 import { notRunningMessage } from '../not-running.js';
-import { apiBase } from '../client.js';
+import { answersHealth, apiBase } from '../client.js';
 
 /** `f status` and `f down`: the running `f up` of this FLOW_HOME, found by its lock (pm2 status / pm2 kill). */
 
@@ -21,15 +21,6 @@ function uptime(startedAt: string | null): string | null {
   return parts.slice(0, 2).join(' ');
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(3000) });
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function register(program: Command): void {
@@ -45,7 +36,7 @@ export function register(program: Command): void {
         process.exitCode = 3; // as `systemctl status` says "not running"
         return;
       }
-      const healthy = flow.url ? await answers(flow.url) : false;
+      const healthy = flow.url ? await answersHealth(flow.url, 3000) : false;
       const info = { running: true, pid: flow.pid, url: flow.url, uptime: uptime(flow.startedAt), startedAt: flow.startedAt, mode: flow.mode, detached: flow.detached, answering: healthy, log: flow.detached ? logPath() : null };
       if (opts.json) return printJson(info);
       const how = `${flow.mode}${flow.detached ? `, detached (log: ${logPath()})` : ', in the foreground'}`;
