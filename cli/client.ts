@@ -34,6 +34,12 @@ export class FlowApiError extends Error {
 
 let base: string | undefined;
 
+/** A Flow other than the one apiBase() finds (f up applying its own flow.toml), and what to say when it does not answer. */
+export interface FlowAt {
+  base: string;
+  notRunning: string;
+}
+
 /** The running Flow's URL (see flowUrl: FLOW_URL, the lock file, FLOW_PORT), found once per command. */
 export function apiBase(): string {
   return (base ??= flowUrl());
@@ -48,8 +54,9 @@ export function notRunning(at: string): string {
  * fetch: fetch's first use loads undici, which costs a CLI command about as much as the rest of
  * it (bench/cli-overhead.ts).
  */
-export async function request(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<IncomingMessage> {
-  const url = new URL(apiBase() + path);
+export async function request(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; at?: FlowAt } = {}): Promise<IncomingMessage> {
+  const base = opts.at?.base ?? apiBase();
+  const url = new URL(base + path);
   const { request: send } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   const init: RequestOptions = {
@@ -59,7 +66,7 @@ export async function request(method: string, path: string, opts: { body?: unkno
   };
   return new Promise((resolve, reject) => {
     const req = send(url, init, resolve);
-    req.on('error', (err) => reject(opts.signal?.aborted ? err : new FlowApiError(notRunning(apiBase()), 0)));
+    req.on('error', (err) => reject(opts.signal?.aborted ? err : new FlowApiError(opts.at?.notRunning ?? notRunning(base), 0)));
     req.end(payload);
   });
 }
@@ -72,14 +79,14 @@ async function readBody(res: IncomingMessage): Promise<string> {
 }
 
 /** Calls the running Flow's API; says plainly when nothing answers there, and prints the server's own message on a refusal. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await request(method, path, { body });
+export async function api<T>(method: string, path: string, body?: unknown, at?: FlowAt): Promise<T> {
+  const res = await request(method, path, { body, at });
   const text = await readBody(res);
   let parsed: unknown;
   try {
     parsed = text ? (JSON.parse(text) as unknown) : undefined;
   } catch {
-    throw new FlowApiError(`${apiBase()}${path} answered ${res.statusCode} with something that is not JSON: is FLOW_URL a Flow?`, res.statusCode ?? 0);
+    throw new FlowApiError(`${at?.base ?? apiBase()}${path} answered ${res.statusCode} with something that is not JSON: is FLOW_URL a Flow?`, res.statusCode ?? 0);
   }
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) {

@@ -1,4 +1,4 @@
-import { authHeaders, FlowApiError } from '../client.js';
+import { api, FlowApiError } from '../client.js';
 import type { BackendView } from '../../gateway/backend-view.js';
 import type { LoadedFlowFile } from './load.js';
 import { readOwnership, writeOwnership } from './ownership.js';
@@ -12,22 +12,7 @@ import { currentBackend, desiredOf, ownedAfter, planApply, type CurrentState, ty
 export type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
 export function callAt(base: string, notRunning: string): Call {
-  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw new FlowApiError(notRunning, 0);
-    }
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!res.ok) throw new FlowApiError((parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `${res.status} ${res.statusText}`, res.status);
-    return parsed as T;
-  };
+  return <T>(method: string, path: string, body?: unknown): Promise<T> => api<T>(method, path, body, { base, notRunning });
 }
 
 interface InstanceView {
