@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install/index.js';
+import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install/events.js';
 import { ToolError } from './errors.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import type { ToolPaths } from './paths.js';

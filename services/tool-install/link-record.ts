@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { z } from 'zod';
-import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install/index.js';
+import { InstallIdSchema, ToolIdSchema } from '../../actors/tool-install/events.js';
 import { ToolError } from './errors.js';
 import { linkRecordPath, type ToolPaths } from './paths.js';
 import { writeFileAtomic } from './fs-atomic.js';

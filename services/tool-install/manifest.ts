@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml, stringify as stringifyToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { ToolIdSchema } from '../../actors/tool-install/index.js';
+import { ToolIdSchema } from '../../actors/tool-install/events.js';
 import { ManifestError } from './errors.js';
 import { FLOW_VERSION } from './paths.js';
 import { RESERVED_TOOL_IDS } from './tool-id.js';

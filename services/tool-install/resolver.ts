@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ToolIdSchema } from '../../actors/tool-install/index.js';
+import { ToolIdSchema } from '../../actors/tool-install/events.js';
 import type { BuildSpec } from './build-cache.js';
 import { scanDevRoots, type BrokenManifest, type DevScan } from './dev-roots.js';
 import { ToolError } from './errors.js';

@@ -67,4 +67,10 @@ describe('what a CLI command loads', () => {
     expect(r.modules.some((m) => m.endsWith('/better_sqlite3.node') || m.includes('/node_modules/better-sqlite3/lib/'))).toBe(true);
     expect(r.modules.filter((m) => /node_modules\/(bindings|file-uri-to-path)\//.test(m))).toEqual([]);
   });
+
+  it('f cli list reads manifests with zod but loads no machine: the tool-install schemas come without xstate', () => {
+    const r = loads(['cli', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.modules.filter((m) => /node_modules\/xstate\/|\/dist\/actors\/(?!tool-install\/events\.js$)/.test(m))).toEqual([]);
+  });
 });
