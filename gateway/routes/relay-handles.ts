@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RelayTierSchema, RelayUsernameSchema } from '../../actors/tunnel/index.js';
-import { checkHandle, HandleError, registerHandle, releaseHandle, renameHandle } from '../../services/tunnel/relay-handles.js';
+import { checkHandle, HandleError, registerHandle, releaseHandle, renameHandle, type HandleView } from '../../services/tunnel/relay-handles.js';
 import type { TokenStore } from '../../services/tunnel/tokens.js';
 import type { RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -46,7 +46,8 @@ export const RenameHandleBodySchema = z
   .strict();
 
 /** A handle as the relay shows it; parsing keeps only these fields, so a token never gets through. */
-export const RelayHandleViewSchema = z.object({ username: z.string(), tier: RelayTierSchema, url: z.string(), tunnelUrl: z.string().nullable(), online: z.boolean() });
+// HandleView is the service's (zod-free, for `f relay handle`); `satisfies` keeps the two the same shape.
+export const RelayHandleViewSchema = z.object({ username: z.string(), tier: RelayTierSchema, url: z.string(), tunnelUrl: z.string().nullable(), online: z.boolean() }) satisfies z.ZodType<HandleView>;
 export const ReleasedHandleSchema = z.object({ released: z.literal(true), username: z.string(), tier: RelayTierSchema });
 
 const RELAY_DOWN = { 502: 'the relay is unreachable, answered with an error of its own, or is not a Flow relay' };

@@ -40,9 +40,9 @@ function relayOrigin(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new HandleError(`the relay must be a URL such as https://relay.example.test, not "${url}"`);
+    throw new HandleError(`the relay must be a URL such as https://relay.example.test, not "${url}"`, 400, 'invalid');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new HandleError(`the relay must be http(s), not ${u.protocol}`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new HandleError(`the relay must be http(s), not ${u.protocol}`, 400, 'invalid');
   return u.origin;
 }
 

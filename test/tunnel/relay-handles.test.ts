@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelay, RESERVED_USERNAMES } from '../../services/relay/app.js';
 import { RelayRegistry } from '../../services/relay/registry.js';
-import { checkHandle, registerHandle, releaseHandle, renameHandle } from '../../services/tunnel/relay-handles.js';
+import { checkHandle, HandleError, registerHandle, releaseHandle, renameHandle } from '../../services/tunnel/relay-handles.js';
 import { memoryTokenStore } from '../../services/tunnel/tokens.js';
 import { tempDir } from '../support/tmp.js';
 import { ensureBuilt, f, sandbox, type Sandbox } from '../tool-install/helpers.js';
@@ -175,5 +175,13 @@ describe('f relay handle check|register|rename|release', () => {
     expect(notOurs.stderr).toContain('only the Flow that registered a handle can rename or release it');
     const tier = await f(['relay', 'handle', 'check', 'x', '--tier', 'gold'], env());
     expect(tier.stderr).toContain('--tier is premium or free, not "gold"');
+  });
+});
+
+describe('a relay address that is no http(s) URL', () => {
+  it.each([['relay.example.test'], ['ftp://relay.example.test'], ['not a url']])('given %s, then the call is refused as bad input (400), before anything is sent', async (relay) => {
+    const err = await checkHandle(relay, 'ana', 'premium').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandleError);
+    expect(err).toMatchObject({ status: 400, code: 'invalid', message: expect.stringMatching(/^the relay must be (a URL such as https:\/\/relay\.example\.test, not|http\(s\), not)/) });
   });
 });
