@@ -91,11 +91,15 @@ export interface HostPolicy {
   allowed: readonly AllowedHost[];
   /** Loopback names at any port (a server usually reached through a local TLS front, like the relay). */
   anyLoopbackPort?: boolean;
-  /** "1.0" requests may omit Host (nothing to rebind without one); HTTP/1.1 must send it. */
+  /**
+   * "1.0" requests may omit Host (nothing to rebind without one); HTTP/1.1 must send it. Any
+   * other version is refused: Node reads "GET /\n…" as an HTTP/0.9 request line and the rest of
+   * the target as a header, so what the router matched is not what the client sent.
+   */
   httpVersion?: string;
 }
 
-export type HostVerdict = { ok: true; host: HostName | null } | { ok: false; reason: 'missing' | 'malformed' | 'not-allowed'; host: HostName | null };
+export type HostVerdict = { ok: true; host: HostName | null } | { ok: false; reason: 'version' | 'missing' | 'malformed' | 'not-allowed'; host: HostName | null };
 
 function portMatches(want: number | null, got: number | null): boolean {
   return want === null || want === got;
@@ -103,6 +107,7 @@ function portMatches(want: number | null, got: number | null): boolean {
 
 /** Whether a request naming `header` as its Host is for this server. */
 export function judgeHost(header: string | undefined, policy: HostPolicy): HostVerdict {
+  if (policy.httpVersion !== undefined && policy.httpVersion !== '1.1' && policy.httpVersion !== '1.0') return { ok: false, reason: 'version', host: null };
   if (header === undefined || header.trim() === '') {
     if (header === undefined && policy.httpVersion === '1.0') return { ok: true, host: null };
     return { ok: false, reason: 'missing', host: null };
@@ -126,6 +131,7 @@ function normalizeIp(ip: string): string {
 
 /** The sentence a refused client reads: what was refused and how to allow it. */
 export function refusalMessage(verdict: Extract<HostVerdict, { ok: false }>, what: { envVar?: string; accepted: string }): string {
+  if (verdict.reason === 'version') return 'the request line is not "METHOD target HTTP/1.1" (a raw line break or control character in the target ends it early): percent-encode the target';
   if (verdict.reason === 'missing') return 'the request has no Host header; send one naming this server (e.g. Host: 127.0.0.1:3456)';
   if (verdict.reason === 'malformed') return 'the Host header is not a host name or host:port';
   const named = formatHost(verdict.host!);

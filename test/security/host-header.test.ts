@@ -57,6 +57,12 @@ describe('the Host predicate (services/auth/allowed-hosts.ts)', () => {
     expect(judgeHost(undefined, { ...policy, httpVersion: '1.0' }).ok).toBe(true);
   });
 
+  it('refuses a request line that is not HTTP/1.0 or 1.1: Node reads "GET /\\n…" as HTTP/0.9 and the rest of the target as a header', () => {
+    expect(judgeHost('127.0.0.1:3456', { ...policy, httpVersion: '0.9' })).toMatchObject({ ok: false, reason: 'version' });
+    expect(judgeHost(undefined, { ...policy, httpVersion: '0.9' })).toMatchObject({ ok: false, reason: 'version' });
+    expect(judgeHost('127.0.0.1:3456', { ...policy, httpVersion: '1.1' }).ok).toBe(true);
+  });
+
   it('reads FLOW_ALLOWED_HOSTS as names with an optional port, and says what is wrong with a bad entry', () => {
     expect(AllowedHostsSchema.parse(' flow.lan, Dev.Example.com:8443 ,[fd00::1]:3456,')).toEqual([
       { name: 'flow.lan', port: null },
@@ -159,6 +165,14 @@ describe('given the default set-up: f up with no password', () => {
     }
     // HTTP/1.0 had no Host: there is no name to rebind.
     expect((await wire(port, ['GET /api/backends HTTP/1.0'])).status).toBe(200);
+  });
+
+  it('answers 400 to a target with a raw line break, which Node would parse as an HTTP/0.9 request line and a header (found by the proxy fuzz test)', async () => {
+    for (const target of ['/\n%0D%0A:', '/api/backends\nX-Evil:', '/app/web/api\n%0D%0A:']) {
+      const res = await wire(port, [`GET ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`]);
+      expect(res.status, JSON.stringify(target)).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'invalid', message: expect.stringMatching(/HTTP\/1\.1/) } });
+    }
   });
 });
 
