@@ -106,8 +106,14 @@ function portMatches(want: number | null, got: number | null): boolean {
 }
 
 /** Whether a request naming `header` as its Host is for this server. */
+/** HTTP/1.0 or 1.1: anything else off a socket is a request line cut short (see HostPolicy.httpVersion). */
+export const isHttp1 = (version: string): boolean => version === '1.1' || version === '1.0';
+
+/** The refusal of a request line that is not HTTP/1.x, for servers that answer before any route. */
+export const NOT_HTTP1: Extract<HostVerdict, { ok: false }> = { ok: false, reason: 'version', host: null };
+
 export function judgeHost(header: string | undefined, policy: HostPolicy): HostVerdict {
-  if (policy.httpVersion !== undefined && policy.httpVersion !== '1.1' && policy.httpVersion !== '1.0') return { ok: false, reason: 'version', host: null };
+  if (policy.httpVersion !== undefined && !isHttp1(policy.httpVersion)) return NOT_HTTP1;
   if (header === undefined || header.trim() === '') {
     if (header === undefined && policy.httpVersion === '1.0') return { ok: true, host: null };
     return { ok: false, reason: 'missing', host: null };

@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { RelayTierSchema, RelayUsernameSchema, type RelayTier } from '../../actors/tunnel/index.js';
-import { judgeHost, refusalMessage } from '../auth/allowed-hosts.js';
+import { isHttp1, judgeHost, NOT_HTTP1, refusalMessage } from '../auth/allowed-hosts.js';
 import { systemClock, type Clock } from '../host/effects.js';
 import { clientAddress, clientKey, trustedProxies, type TrustedProxies } from '../net/client-address.js';
 import { directResolver, type UpstreamResolver } from '../tunnel/resolve.js';
@@ -158,6 +158,7 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
   function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
+    if (!isHttp1(req.httpVersion)) return writeSocketResponse(socket, 400, 'Bad Request', `${refusalMessage(NOT_HTTP1, { accepted: '' })}\n`);
     const route = routeRequest(domain, req.headers.host, req.url ?? '/');
     if (route.kind !== 'handle') return writeSocketResponse(socket, 404, 'Not Found', 'no WebSocket here: connect through a handle\n');
     const found = lookup(route);
@@ -170,6 +171,12 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
     forceCloseConnections: true,
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
+        if (!isHttp1(req.httpVersion)) {
+          res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+          res.end(`${refusalMessage(NOT_HTTP1, { accepted: '' })}\n`);
+          req.resume();
+          return;
+        }
         const route = routeRequest(domain, req.headers.host, req.url ?? '/');
         if (route.kind === 'handle') proxyHttp(req, res, route);
         else handler(req, res);

@@ -306,4 +306,12 @@ describe('the relay\'s own API', () => {
     expect(res.status).toBe(404);
     expect(res.head).toMatch(/text\/html/);
   });
+
+  it('refuses a request line that is not HTTP/1.x on its API and on handle names alike (400), forwarding nothing', async () => {
+    for (const host of [`127.0.0.1:${port}`, 'nobody.example.test']) {
+      const res = await wire(port, ['GET /\nX-Smuggled: HTTP/1.1', `Host: ${host}`]);
+      expect(res.status, host).toBe(400);
+      expect(res.body, host).toMatch(/HTTP\/1\.1/);
+    }
+  });
 });
