@@ -105,13 +105,13 @@ function portMatches(want: number | null, got: number | null): boolean {
   return want === null || want === got;
 }
 
-/** Whether a request naming `header` as its Host is for this server. */
 /** HTTP/1.0 or 1.1: anything else off a socket is a request line cut short (see HostPolicy.httpVersion). */
 export const isHttp1 = (version: string): boolean => version === '1.1' || version === '1.0';
 
 /** The refusal of a request line that is not HTTP/1.x, for servers that answer before any route. */
 export const NOT_HTTP1: Extract<HostVerdict, { ok: false }> = { ok: false, reason: 'version', host: null };
 
+/** Whether a request naming `header` as its Host is for this server. */
 export function judgeHost(header: string | undefined, policy: HostPolicy): HostVerdict {
   if (policy.httpVersion !== undefined && !isHttp1(policy.httpVersion)) return NOT_HTTP1;
   if (header === undefined || header.trim() === '') {
