@@ -49,6 +49,9 @@ export function notRunning(at: string): string {
   return notRunningMessage(at);
 }
 
+/** node:http or node:https, as the URL says; loaded on first use. */
+const httpFor = (url: URL) => (url.protocol === 'https:' ? import('node:https') : import('node:http'));
+
 /**
  * Opens a request to the running Flow and hands back the response as it starts. node:http, not
  * fetch: fetch's first use loads undici, which costs a CLI command about as much as the rest of
@@ -57,7 +60,7 @@ export function notRunning(at: string): string {
 export async function request(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; at?: FlowAt } = {}): Promise<IncomingMessage> {
   const base = opts.at?.base ?? apiBase();
   const url = new URL(base + path);
-  const { request: send } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const { request: send } = await httpFor(url);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   const init: RequestOptions = {
     method,
@@ -104,7 +107,7 @@ export async function answersHealth(url: string, timeoutMs: number): Promise<boo
   } catch {
     return false;
   }
-  const { get } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const { get } = await httpFor(target);
   return new Promise((resolve) => {
     const req = get(target, { signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       res.resume();
