@@ -91,7 +91,8 @@ describe('f up -d, f status, f down', { timeout: 120_000 }, () => {
     // A child that ignores SIGTERM with a long grace keeps f up stopping for 60 s.
     const add = await json(`${up.url}/api/backends`, { method: 'POST', body: { name: 'stubborn', command: [process.execPath, CRASHY, '--ignore-term'], cwd: h.dir, stopGraceMs: 60_000 } });
     expect(add.status).toBe(201);
-    await until(async () => (await json<{ status: string }>(`${up.url}/api/backends/stubborn`)).body.status === 'running', 'stubborn running');
+    // 'running' is recorded at spawn, before the child has armed its SIGTERM handler; its first line comes after.
+    await until(async () => (await json<{ lines: { line: string }[] }>(`${up.url}/api/backends/stubborn/logs`)).body.lines.some((l) => l.line.startsWith('crashy up')), 'stubborn ignoring SIGTERM');
     const down = await runF(['down', '--timeout', '1'], h.env, 30_000);
     expect(down.code).toBe(1);
     expect(down.stdout).toContain('Flow did not stop within 1 s: killed it (SIGKILL)');
