@@ -171,12 +171,9 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
     forceCloseConnections: true,
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
-        if (!isHttp1(req.httpVersion)) {
-          res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-          res.end(`${refusalMessage(NOT_HTTP1, { accepted: '' })}\n`);
-          req.resume();
-          return;
-        }
+        // A request line that is not HTTP/1.x was misparsed (its target holds a raw LF), so its
+        // route cannot be trusted: never forward it; the API's host hook refuses it (400, JSON).
+        if (!isHttp1(req.httpVersion)) return handler(req, res);
         const route = routeRequest(domain, req.headers.host, req.url ?? '/');
         if (route.kind === 'handle') proxyHttp(req, res, route);
         else handler(req, res);
@@ -208,8 +205,8 @@ export function buildRelay(opts: RelayOptions): FastifyInstance {
   });
 
   // The relay's own API answers to its domain and to loopback (any port: it usually sits behind
-  // a local TLS front), never to a name rebound to it. Handle names never get here: the server
-  // factory forwards them before Fastify.
+  // a local TLS front), never to a name rebound to it. Handle names get here only on a request
+  // line that is not HTTP/1.x (refused here); the server factory forwards the rest before Fastify.
   const apiHosts = [domain, `my.${domain}`].map((name) => ({ name: name.toLowerCase(), port: null }));
   app.addHook('onRequest', async (req, reply) => {
     const verdict = judgeHost(req.headers.host, { localPort: req.socket?.localPort ?? null, allowed: apiHosts, anyLoopbackPort: true, httpVersion: req.raw.httpVersion });

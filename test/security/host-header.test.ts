@@ -311,7 +311,8 @@ describe('the relay\'s own API', () => {
     for (const host of [`127.0.0.1:${port}`, 'nobody.example.test']) {
       const res = await wire(port, ['GET /\nX-Smuggled: HTTP/1.1', `Host: ${host}`]);
       expect(res.status, host).toBe(400);
-      expect(res.body, host).toMatch(/HTTP\/1\.1/);
+      expect(res.head, host).toMatch(/application\/json/);
+      expect(JSON.parse(res.body), host).toMatchObject({ error: 'invalid', message: expect.stringMatching(/HTTP\/1\.1/) });
     }
   });
 });
