@@ -30,12 +30,28 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv, { from: 'user' });
 }
 
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/**
+ * What went wrong, in words: a zod error's message is its issues as JSON, so it is told as
+ * "field: message" lines instead (zod itself is not loaded for this).
+ */
+function describe(err: unknown): string {
+  const issues = (err as { name?: string; issues?: Issue[] } | null)?.issues;
+  if (err instanceof Error && err.name === 'ZodError' && Array.isArray(issues)) {
+    return issues.map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message)).join('\n   ');
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
   if ((err as { code?: string }).code?.startsWith('commander.')) {
     process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
     return;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`f: ${message}\n`);
+  process.stderr.write(`f: ${describe(err)}\n`);
   process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
 });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setPassword } from '../../services/auth/password.js';
-import { startFlow, stopStartedFlows, type FlowProcess } from '../support/flow-process.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { passwordFile, setPassword } from '../../services/auth/password.js';
+import { F_BIN, startFlow, stopStartedFlows, type FlowProcess } from '../support/flow-process.js';
 import { runF } from '../support/run-f.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -38,5 +40,14 @@ describe('f auth status', () => {
     const r = await runF(['auth', 'status'], env({ FLOW_URL: 'http://127.0.0.1:9' }));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Flow is not running — start it with `f up -d` \(nothing answers at http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('f auth set-password', () => {
+  it('given a password too short on stdin, then it says what is wrong in words (not zod\'s JSON) and keeps the old one', () => {
+    const before = readFileSync(passwordFile(t.dir), 'utf8');
+    const r = spawnSync(process.execPath, [F_BIN, 'auth', 'set-password'], { env: { ...process.env, ...env() }, input: 'short\n', encoding: 'utf8' });
+    expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 1, stdout: '', stderr: 'f: a password has at least 8 characters\n' });
+    expect(readFileSync(passwordFile(t.dir), 'utf8')).toBe(before);
   });
 });
