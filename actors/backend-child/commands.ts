@@ -1,16 +1,23 @@
 import { z } from 'zod';
 import { defineCommands } from '../kind.js';
+import { commandWordsSchema, EnvInputSchema } from '../process-words.js';
 import { BackendConfigSchema, BackendNameSchema, type backendEvents } from './events.js';
 
 export function backendStreamId(name: string): string {
   return `backend-child:${name}`;
 }
 
+/** A config Flow can run: the event's schema, with the command and env checked as execve needs them. */
+const RunnableConfigSchema = BackendConfigSchema.extend({
+  command: commandWordsSchema('a backend needs a command to run'),
+  env: EnvInputSchema.default({}),
+});
+
 /** Config as a client sends it: paths and defaults are filled in before it becomes an event. */
-export const BackendConfigInputSchema = BackendConfigSchema.extend({ cwd: z.string().min(1).optional() });
+export const BackendConfigInputSchema = RunnableConfigSchema.extend({ cwd: z.string().min(1).optional() });
 
 const schemas = [
-  z.object({ type: z.literal('backend.create'), name: BackendNameSchema, config: BackendConfigSchema, autostart: z.boolean().default(true) }),
+  z.object({ type: z.literal('backend.create'), name: BackendNameSchema, config: RunnableConfigSchema, autostart: z.boolean().default(true) }),
   z.object({ type: z.literal('backend.start'), name: BackendNameSchema }),
   z.object({ type: z.literal('backend.stop'), name: BackendNameSchema }),
   z.object({ type: z.literal('backend.restart'), name: BackendNameSchema }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommands } from '../kind.js';
+import { commandWordsSchema } from '../process-words.js';
 import { RelayConfigSchema, TunnelNameSchema, type TunnelConfig, type tunnelEvents } from './events.js';
 
 export function tunnelStreamId(name: string): string {
@@ -17,7 +18,7 @@ const schemas = [
     type: z.literal('tunnel.start'),
     name: TunnelNameSchema.optional(),
     port: z.number().int().min(1).max(65535),
-    command: z.array(z.string().min(1)).min(1).optional(),
+    command: commandWordsSchema('a tunnel command needs at least one word').optional(),
     relay: RelayConfigSchema.optional(),
   }),
   z.object({ type: z.literal('tunnel.stop'), name: TunnelNameSchema }),

@@ -100,6 +100,11 @@ describe('POST /api/backends', () => {
       [{ name: 'Not A Name', command: ['a'] }, /body\.name: a backend name is/],
       [{ name: 'x', command: ['a'], port: 70000 }, /body\.port/],
       [{ name: 'x', command: ['a'], env: { A: 1 } }, /body\.env\.A/],
+      // What no process can be given: Node refuses a NUL byte in a spawn, and "=" ends a name.
+      [{ name: 'x', command: ['sleep\0', '1'] }, /^body\.command\.0: a command word cannot contain a NUL byte/],
+      [{ name: 'x', command: ['a'], env: { A: 'b\0c' } }, /^body\.env\.A: an environment variable value cannot contain a NUL byte/],
+      [{ name: 'x', command: ['a'], env: { 'A=B': 'c' } }, /^body\.env\.A=B: an environment variable name is not empty and holds no "=" or NUL byte/],
+      [{ name: 'x', command: ['a'], env: { '': 'c' } }, /an environment variable name is not empty/],
       [{ name: 'x', command: ['a'], cmd: ['typo'] }, /body: .*cmd/],
       [{ name: 'x', command: ['a'], cwd: '/definitely/not/here' }, /^body\.cwd: \/definitely\/not\/here is not an existing directory$/],
       [{ name: 'x', command: ['a'], cwd: join(process.cwd(), 'package.json') }, /body\.cwd: .* is not an existing directory/],
