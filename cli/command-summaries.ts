@@ -18,7 +18,7 @@ export const commandSummaries = {
   session: { term: 'session', summary: 'sessions of an opencode instance' },
   chat: { term: 'chat [options] <session> <message...>', summary: 'send a message and stream the reply to the terminal as it arrives' },
   attention: { term: 'attention', summary: 'sessions waiting for you: a permission to grant or a question to answer' },
-  install: { term: 'install [options] <arg>', summary: 'install a tool: an existing directory or flow-tool.toml links it, cli_<ulid> fetches it from the catalog, anything else is a package (registry, parm, flox); --backend makes a word a package even where a directory of that name exists' },
+  install: { term: 'install [options] <tool>', summary: 'install a tool: an existing directory or flow-tool.toml links it, cli_<ulid> fetches it from the catalog, anything else is a package (registry, parm, flox); --backend makes a word a package even where a directory of that name exists' },
   cli: { term: 'cli [id] [args...]', summary: 'run an installed or dev-root tool: f cli <id> [-- args...]; everything after -- reaches the tool untouched' },
   catalog: { term: 'catalog', summary: 'remote CLI catalogs' },
   ai: { term: 'ai', summary: 'AI helpers' },

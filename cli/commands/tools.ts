@@ -80,10 +80,10 @@ export function register(program: Command): void {
   program
     .command('install')
     .description(summary('install'))
-    .argument('<arg>', 'a tool directory or flow-tool.toml, a remote install id (cli_<ulid> or cli:<ulid>), or a package name')
+    .argument('<tool>', 'a tool directory or flow-tool.toml, a remote install id (cli_<ulid> or cli:<ulid>), or a package name')
     .option('--force', 'replace an existing registration of the same id')
-    .option('--link', 'treat <arg> as a path even if it looks like a package name')
-    .option('--backend <name>', 'install <arg> as a package with this backend: auto (registry, parm, flox), registry, parm or flox (default auto; giving it also picks the package over a directory of the same name)')
+    .option('--link', 'treat <tool> as a path even if it looks like a package name')
+    .option('--backend <name>', 'install <tool> as a package with this backend: auto (registry, parm, flox), registry, parm or flox (default auto; giving it also picks the package over a directory of the same name)')
     .option('--catalog <url>', 'remote catalog base (default FLOW_CATALOG_URL)')
     .option('--version <version>', 'package version (package backends)')
     .option('--bin <name>', 'which program of a package to install (package backends)')

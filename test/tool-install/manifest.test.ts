@@ -64,7 +64,7 @@ describe('flow-tool.toml', () => {
   });
 });
 
-describe('f install <arg>: pre-backend dispatch', () => {
+describe('f install <tool>: pre-backend dispatch', () => {
   it('an explicit path form or an existing directory links; --backend picks the package; cli_/cli: ids are remote; anything else is a package', () => {
     expect(['./x', '../x', '/x', '~/x', '.', 'x/flow-tool.toml', 'flow-tool.toml'].every(isPathArg)).toBe(true);
     expect(['rise', 'owner/repo', 'cli_01jv8n0000000000000000000a'].some(isPathArg)).toBe(false);
