@@ -214,6 +214,6 @@ export function register(program: Command): void {
       const s = await api<{ passwordSet: boolean; authenticated: boolean; exposure?: string | null; failClosed?: boolean }>('GET', '/api/auth/status');
       process.stdout.write(`${base}: ${s.passwordSet ? 'password set' : 'no password (open, loopback only)'}; ${s.authenticated ? 'logged in' : 'not logged in'}\n`);
       if (s.exposure) process.stdout.write(`exposed: ${s.exposure}\n`);
-      if (s.failClosed) process.stdout.write('the password file is gone, but while the gateway is exposed it keeps requiring a login with the last password\n');
+      if (s.failClosed) process.stdout.write('the password file is gone, but while the gateway is exposed it keeps requiring a login: log in with the last password, or set a new one with "f auth set-password"\n');
     });
 }

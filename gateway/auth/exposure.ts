@@ -119,8 +119,12 @@ export class EnforcedPassword {
     }
     if (this.keptBecause === null) {
       this.log(
-        `the password file ${passwordFile(this.opts.home)} is gone but this gateway is exposed (${exposed}): ` +
-          'it keeps requiring a login with the last password. Stop the tunnel, or restart Flow bound to 127.0.0.1, to turn the login off',
+        this.last
+          ? `the password file ${passwordFile(this.opts.home)} is gone but this gateway is exposed (${exposed}): ` +
+              'it keeps requiring a login with the last password. Stop the tunnel, or restart Flow bound to 127.0.0.1, to turn the login off'
+          : // No password to keep (say a tunnel's port became the gateway's): closed, and no login can succeed.
+            `no password is set but this gateway is exposed (${exposed}): every route but /api/health is refused until a password ` +
+              'is set ("f auth set-password", then "f auth login") or nothing exposes the gateway',
       );
     }
     this.keptBecause = exposed;

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../services/host/ports.js';
 import { CRASHY } from '../support/host.js';
 import { json, requireBuild, startFlow, until, type FlowProcess } from '../support/flow-process.js';
 import { compareLogWithProc, expectLogAgreesWithProc, killTagged, loggedPids, loggedRuns, newTag, TAG_VAR, taggedProcesses } from '../support/spawn-oracle.js';
@@ -66,6 +67,18 @@ async function settled(home: string, tag: string, f: FlowProcess): Promise<void>
 
 const post = (f: FlowProcess, path: string, body?: unknown) => json(`${f.url}${path}`, { method: 'POST', body }).catch(() => undefined);
 
+/**
+ * A port kept bound for the rest of the test. A port that was free once can be handed to a later
+ * `f up --port 0`: a tunnel to it then exposes that gateway, which has no password, so the
+ * gateway refuses every request (CI met this: the next tunnel was never asked for).
+ */
+async function heldPort(): Promise<number> {
+  const server = createServer((_req, res) => res.writeHead(204).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => void server.close());
+  return (server.address() as AddressInfo).port;
+}
+
 /** One kind of process `f up` runs: how to ask for one named `name`, and its stream. */
 interface ProcessKind {
   label: string;
@@ -83,7 +96,7 @@ const tunnel: ProcessKind = {
   label: 'tunnel',
   streamId: (n) => `tunnel:${n}`,
   start: async (f, name) => {
-    const port = await freePort();
+    const port = await heldPort();
     // The fake dies writing to the pipes of a dead host (as cloudflared does); the helper it
     // leaves in its group does not, like any tunnel wrapper's.
     const command = ['sh', '-c', 'sleep 600 >/dev/null 2>&1 & exec "$0" "$@"', process.execPath, FAKE_CLOUDFLARED, 'tunnel', '--url', 'http://localhost:{port}', '--no-autoupdate'];

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnforcedPassword } from '../../gateway/auth/exposure.js';
 import { createGatewayAuth } from '../../gateway/auth/index.js';
 import { setPassword } from '../../services/auth/password.js';
 import { procInfo } from '../../services/host/proc.js';
@@ -295,6 +296,22 @@ describe('the gateway fails closed (item 9, the mechanism)', () => {
     exposure = 'it listens on 0.0.0.0, which other machines can reach';
     expect((await send(gw.url, 'GET', '/api/backends')).status).toBe(401);
     expect((await login(gw.url, PASSWORD)).status).toBe(401);
+  });
+});
+
+describe('the gateway fails closed with no password at all', () => {
+  it('given no password ever and an exposure (a tunnel\'s port became the gateway\'s), then a login is required, none succeeds, the log says so in those words, and setting a password lets one in', async () => {
+    const t = tempDir('flow-sec-nopw-');
+    cleanups.push(t.cleanup);
+    const lines: string[] = [];
+    const password = new EnforcedPassword({ home: t.dir, exposure: () => 'tunnel "t" exposes its port 3456 (backoff)', cacheMs: 0, log: (l) => lines.push(l) });
+    expect(password.isRequired()).toBe(true);
+    expect(password.record()).toBeNull();
+    expect(password.isRequired()).toBe(true);
+    expect(lines).toEqual(['no password is set but this gateway is exposed (tunnel "t" exposes its port 3456 (backoff)): every route but /api/health is refused until a password is set ("f auth set-password", then "f auth login") or nothing exposes the gateway']);
+    await setPassword(t.dir, PASSWORD);
+    expect(password.record()).toMatch(/^[0-9a-f]{32}:[0-9a-f]{128}$/);
+    expect(password.failClosed()).toBe(false);
   });
 });
 
