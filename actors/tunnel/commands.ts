@@ -12,13 +12,16 @@ export function defaultTunnelName(port: number): string {
   return `port-${port}`;
 }
 
+/** The command a tunnel runs instead of cloudflared's default, as a client may give it. */
+export const TunnelCommandWordsSchema = commandWordsSchema('a tunnel command needs at least one word');
+
 /** Commands a client may send about a tunnel; each maps to one event of `tunnel:<name>`. */
 const schemas = [
   z.object({
     type: z.literal('tunnel.start'),
     name: TunnelNameSchema.optional(),
     port: z.number().int().min(1).max(65535),
-    command: commandWordsSchema('a tunnel command needs at least one word').optional(),
+    command: TunnelCommandWordsSchema.optional(),
     relay: RelayConfigSchema.optional(),
   }),
   z.object({ type: z.literal('tunnel.stop'), name: TunnelNameSchema }),

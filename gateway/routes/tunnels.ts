@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { commandWordsSchema } from '../../actors/process-words.js';
-import { RelayConfigSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel/index.js';
+import { RelayConfigSchema, TunnelCommandWordsSchema, TunnelNameSchema, tunnelKind, tunnelStreamId, defaultTunnelName, type TunnelContext } from '../../actors/tunnel/index.js';
 import type { ActorListing } from '../../services/store/read-model.js';
 import type { GatewayContext, RoutePlugin } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -18,7 +17,7 @@ export const StartTunnelBodySchema = z
   .object({
     name: TunnelNameSchema.optional(),
     port: z.number().int().min(1).max(65535),
-    command: commandWordsSchema('a tunnel command needs at least one word').optional(),
+    command: TunnelCommandWordsSchema.optional(),
     relay: RelayConfigSchema.optional(),
   })
   .strict();
