@@ -37,7 +37,34 @@ export function parsePart<S extends z.ZodType>(schema: S, value: unknown, where:
   return parsed.data;
 }
 
-export function parseRequest<S extends ZodRouteSchemas>(schemas: S, request: FastifyRequest): RouteInput<S> {
+/** A parameter's name as a message may quote it: plain names as they are, any other as JSON, cut short. */
+function parameterPath(name: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(name)) return `query.${name}`;
+  return `query[${JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)}]`;
+}
+
+/**
+ * The query parameters a route takes: the keys of its query schema, none without one. Any other
+ * is refused, so a misspelt `?limt=5`, or one the route never had, is an error and is not read
+ * as the default. A query schema must be a `z.object`, so its keys are known when the route is
+ * defined.
+ */
+export function queryParameters(schema: z.ZodType | undefined): readonly string[] {
+  if (schema === undefined) return [];
+  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+  throw new Error('a route\'s query schema must be a z.object, so the parameters it takes are known');
+}
+
+function refuseUnknownParameters(query: unknown, takes: readonly string[]): void {
+  if (query === null || typeof query !== 'object') return;
+  const unknown = Object.keys(query).filter((k) => !takes.includes(k));
+  if (unknown.length === 0) return;
+  const why = takes.length ? `this route takes no such parameter (it takes ${takes.join(', ')})` : 'this route takes no query parameters';
+  throw ApiError.invalid(unknown.slice(0, 10).map((k) => `${parameterPath(k)}: ${why}`).join('; '));
+}
+
+export function parseRequest<S extends ZodRouteSchemas>(schemas: S, request: FastifyRequest, takes = queryParameters(schemas.query)): RouteInput<S> {
+  refuseUnknownParameters(request.query, takes);
   return {
     params: (schemas.params ? parsePart(schemas.params, request.params, 'params') : undefined) as Out<S['params']>,
     query: (schemas.query ? parsePart(schemas.query, request.query ?? {}, 'query') : undefined) as Out<S['query']>,
@@ -54,10 +81,11 @@ export function zodRoute<S extends ZodRouteSchemas>(
   schemas: S,
   handler: (input: RouteInput<S>, request: FastifyRequest, reply: FastifyReply) => Answer<S> | Promise<Answer<S>>,
 ): { config: { zod: S }; handler: RouteHandlerMethod } {
+  const takes = queryParameters(schemas.query);
   return {
     config: { zod: schemas },
     handler: async function (request, reply) {
-      return handler(parseRequest(schemas, request), request, reply);
+      return handler(parseRequest(schemas, request, takes), request, reply);
     },
   };
 }

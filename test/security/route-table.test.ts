@@ -148,6 +148,20 @@ describe('given a password is set and no token is sent', () => {
     expect(res.json()).toHaveProperty('backends');
   });
 
+  it('with a token, every route of the table refuses a query parameter it does not take, naming it (400, nothing runs)', async () => {
+    const wrong: string[] = [];
+    // The /app proxy's query is the backend's own, passed on byte for byte.
+    const routes = callableRoutes(flow.app.routeTable).filter((r) => r.zod !== undefined && !r.url.startsWith('/app/'));
+    expect(routes.length).toBeGreaterThan(30);
+    for (const r of routes) {
+      const url = `${fill(r.url, 'x')}?zz_unknown=1`;
+      const res = await flow.app.inject({ method: r.method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: r.method === 'GET' ? undefined : '{}' });
+      const error = res.statusCode === 400 ? res.json<{ error: { code: string; message: string } }>().error : undefined;
+      if (error?.code !== 'invalid' || !error.message.startsWith('query.zz_unknown: this route takes')) wrong.push(`${r.method} ${url}: ${res.statusCode} ${res.body.slice(0, 120)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('answers 401 for every protected route × every method × every encoded spelling of its path', async () => {
     const wrong: string[] = [];
     let tried = 0;
