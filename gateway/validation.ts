@@ -58,9 +58,11 @@ export function queryParameters(schema: z.ZodType | undefined): readonly string[
 function refuseUnknownParameters(query: unknown, takes: readonly string[]): void {
   if (query === null || typeof query !== 'object') return;
   const unknown = Object.keys(query).filter((k) => !takes.includes(k));
-  if (unknown.length === 0) return;
   const why = takes.length ? `this route takes no such parameter (it takes ${takes.join(', ')})` : 'this route takes no query parameters';
-  throw ApiError.invalid(unknown.slice(0, 10).map((k) => `${parameterPath(k)}: ${why}`).join('; '));
+  const problems = unknown.map((k) => `${parameterPath(k)}: ${why}`);
+  // No route takes a list: ?limit=1&limit=2 is a mistake, not a choice between the two.
+  for (const [k, v] of Object.entries(query)) if (Array.isArray(v) && takes.includes(k)) problems.push(`${parameterPath(k)}: given ${v.length} times; give it once`);
+  if (problems.length) throw ApiError.invalid(problems.slice(0, 10).join('; '));
 }
 
 export function parseRequest<S extends ZodRouteSchemas>(schemas: S, request: FastifyRequest, takes = queryParameters(schemas.query)): RouteInput<S> {
@@ -94,7 +96,8 @@ export function zodRoute<S extends ZodRouteSchemas>(
 export function wholeNumber(what: string) {
   return z
     .string()
-    .regex(/^\d{1,15}$/, `${what} must be a whole number`)
+    .regex(/^\d+$/, { error: `${what} must be a whole number`, abort: true })
+    .max(15, `${what} is too large (at most 15 digits)`)
     .transform(Number);
 }
 

@@ -49,6 +49,18 @@ describe('query parameters', () => {
     expect(gw.store.readStream('backend-child:quiet')).toHaveLength(before);
   });
 
+  it('given a parameter twice, then 400 saying to give it once (not zod\'s "expected string, received array")', async () => {
+    const res = await gw.call<ErrorBody>('GET', '/api/events/log?limit=1&limit=2');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('query.limit: given 2 times; give it once');
+  });
+
+  it('given a number of more than 15 digits, then 400 saying it is too large (it is a whole number)', async () => {
+    const res = await gw.call<ErrorBody>('GET', '/api/events/log?from=9999999999999999');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('query.from: from is too large (at most 15 digits)');
+  });
+
   it('still takes the parameters a route names, and a bare "?"', async () => {
     expect((await gw.call('GET', '/api/events/log?limit=2&from=1')).status).toBe(200);
     expect((await gw.call('GET', '/api/backends?')).status).toBe(200);
