@@ -1,3 +1,5 @@
+import { BACKEND_LOG_LINES_MAX } from '../gateway/backend-log-limit.js';
+
 /**
  * Parsers for option values, shared by the command groups: each refuses a bad value with a
  * message naming the option and what it takes (commander prints it and exits 1).
@@ -21,7 +23,12 @@ export function parseBackendPort(v: string): number {
 
 /** A count such as -n/--lines: a whole number, 0 allowed. */
 export function parseCount(flag: string) {
-  return (v: string): number => wholeNumber(flag, v, 0, 1_000_000, 'a whole number');
+  return (v: string): number => wholeNumber(flag, v, 0, 1_000_000, 'a whole number from 0 to 1000000');
+}
+
+/** -n/--lines of a backend's log: 0 (no history, as tail -n 0) up to what one request may ask for. */
+export function parseLogLines(v: string): number {
+  return wholeNumber('--lines', v, 0, BACKEND_LOG_LINES_MAX, `a whole number from 0 to ${BACKEND_LOG_LINES_MAX}`);
 }
 
 /** An event version such as --to: a whole number from 1. */

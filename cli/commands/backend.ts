@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { api, apiBase, FlowApiError } from '../client.js';
-import { parseBackendPort, parseCount } from '../options.js';
+import { parseBackendPort, parseLogLines } from '../options.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatPercent, formatUptime } from '../figures.js';
 import { table, watchTable } from '../table.js';
@@ -104,7 +104,7 @@ export function register(program: Command): void {
   backend
     .command('logs <name>')
     .description('print the output kept for a backend; --follow streams new lines')
-    .option('-n, --lines <n>', 'how many lines of history', parseCount('--lines'), 100)
+    .option('-n, --lines <n>', 'how many lines of history', parseLogLines, 100)
     .option('-f, --follow', 'keep printing new lines')
     .action(async (name: string, opts: { lines: number; follow?: boolean }) => {
       const id = encodeURIComponent(name);

@@ -1,6 +1,7 @@
 import { summary } from '../command-summaries.js';
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
+import { parseLogLines } from '../options.js';
 import { formatLogLine, mergeLogs, wantsColor, type LogFormat, type LogLine } from '../log-lines.js';
 import type { BackendView } from '../../gateway/backend-view.js';
 
@@ -8,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('logs [names...]')
     .description(summary('logs'))
-    .option('-n, --lines <n>', 'lines of history per backend', (v) => lineCount(v), 15)
+    .option('-n, --lines <n>', 'lines of history per backend', parseLogLines, 15)
     .option('-f, --follow', 'keep printing new lines (Ctrl+C stops)')
     .option('-t, --time', 'start each line with the time it was printed')
     .action(async (names: string[], opts: { lines: number; follow?: boolean; time?: boolean }) => {
@@ -40,8 +41,3 @@ export function register(program: Command): void {
     });
 }
 
-function lineCount(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 5000) throw new Error(`--lines takes a whole number from 1 to 5000, not ${JSON.stringify(v)}`);
-  return n;
-}

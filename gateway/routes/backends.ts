@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BACKEND_LOG_LINES_MAX } from '../backend-log-limit.js';
 import { BackendConfigInputSchema, BackendNameSchema, RestartPolicySchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child/index.js';
 import { liveSubjects } from '../../services/bus/names.js';
 import type { Command } from '../../actors/index.js';
@@ -26,7 +27,7 @@ export type CreateBackendBody = z.infer<typeof CreateBackendBodySchema>;
 export const BackendParamsSchema = z.object({ id: BackendNameSchema });
 
 export const BackendLogsQuerySchema = z.object({
-  limit: wholeNumber('limit').pipe(z.number().min(1, 'limit must be at least 1').max(5000, 'limit must be at most 5000')).optional(),
+  limit: wholeNumber('limit').pipe(z.number().max(BACKEND_LOG_LINES_MAX, `limit must be at most ${BACKEND_LOG_LINES_MAX}`)).optional(),
   follow: queryFlag('follow').optional(),
 });
 

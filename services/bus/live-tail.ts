@@ -29,7 +29,8 @@ export class LiveOutputTail {
   }
 
   tail(streamId: string, limit: number): OutputLine[] {
-    return (this.lines.get(streamId) ?? []).slice(-limit);
+    // slice(-0) would be every line.
+    return limit > 0 ? (this.lines.get(streamId) ?? []).slice(-limit) : [];
   }
 
   close(): void {

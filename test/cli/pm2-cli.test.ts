@@ -106,6 +106,18 @@ describe('f logs, like pm2 logs', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('-n takes 0 (no history, as tail -n 0) to 5000 in f logs and f backend logs alike; more is refused naming --lines, not the API\'s query', async () => {
+    for (const cmd of [['logs', 'alpha'], ['backend', 'logs', 'alpha']]) {
+      const none = await runF([...cmd, '-n', '0'], env);
+      expect(none.code, cmd.join(' ')).toBe(0);
+      expect(none.stdout, cmd.join(' ')).toBe('');
+      const many = await runF([...cmd, '-n', '6000'], env);
+      expect(many.code, cmd.join(' ')).toBe(1);
+      expect(many.stderr, cmd.join(' ')).toContain('--lines must be a whole number from 0 to 5000, not "6000"');
+      expect(many.stderr).not.toContain('query.');
+    }
+  });
+
   it('each backend writes $FLOW_HOME/logs/<name>.log, rotated at FLOW_LOG_MAX_BYTES into FLOW_LOG_FILES files', async () => {
     await runF(['backend', 'add', 'chatty', '--cwd', t.dir, '--', process.execPath, CRASHY, '--lines', '100'], env);
     const logs = join(t.dir, 'logs');

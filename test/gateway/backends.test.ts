@@ -172,6 +172,15 @@ describe('a backend through its life', () => {
     expect(logs.body.lines).toHaveLength(2);
     expect(logs.body.lines[0]!.line).toMatch(/^line \d+$/);
     expect(logs.body.lines[1]!.seq).toBeGreaterThan(logs.body.lines[0]!.seq);
+    // limit=0: none of the kept lines (as tail -n 0), not all of them.
+    const none = await call<{ lines: OutputLine[] }>('GET', '/api/backends/ticker/logs?limit=0');
+    expect(none.status).toBe(200);
+    expect(none.body.lines).toEqual([]);
+    const newOnly = await SseClient.connect(`${gw.url}/api/backends/ticker/logs?follow=1&limit=0`);
+    sse.push(newOnly);
+    const fresh = await until('two new lines', () => newOnly.named('line') as OutputLine[], (l) => l.length >= 2);
+    expect(fresh[0]!.seq).toBeGreaterThan(logs.body.lines[1]!.seq);
+    newOnly.close();
 
     // Following: the tail, then new lines as they are printed, ids increasing.
     const follow = await SseClient.connect(`${gw.url}/api/backends/ticker/logs?follow=1&limit=3`);
