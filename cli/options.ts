@@ -16,8 +16,8 @@ export function parsePort(v: string, flag = '--port'): number {
   return wholeNumber(flag, v, 0, 65535, 'a whole number from 0 to 65535');
 }
 
-/** A port a backend is told to use (PORT): a real one, never 0. */
-export function parseBackendPort(v: string): number {
+/** A port a process is told to use (a backend's PORT) or that is reached (a tunnel's): a real one, never 0. */
+export function parseRealPort(v: string): number {
   return wholeNumber('--port', v, 1, 65535, 'a port number from 1 to 65535');
 }
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { api, apiBase, FlowApiError } from '../client.js';
-import { parseBackendPort, parseLogLines } from '../options.js';
+import { parseRealPort, parseLogLines } from '../options.js';
 import { printJson } from '../output.js';
 import { formatBytes, formatPercent, formatUptime } from '../figures.js';
 import { table, watchTable } from '../table.js';
@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .command('add <name> <command...>')
     .description('add a backend and start it: f backend add api --cwd ./api --port 4000 --watch src -- node server.js')
     .option('--cwd <dir>', 'working directory (default: here)')
-    .option('--port <n>', 'port, passed to the process as PORT', parseBackendPort)
+    .option('--port <n>', 'port, passed to the process as PORT', parseRealPort)
     .option('--watch <path>', 'restart when a file under this path changes (repeatable)', collect, [] as string[])
     .option('--ext <ext>', 'file extensions that count as changes (repeatable; default .ts .js .json)', collect, [] as string[])
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [] as string[])

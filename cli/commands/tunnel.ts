@@ -2,6 +2,7 @@ import { summary } from '../command-summaries.js';
 import type CliProgressModule from 'cli-progress';
 import type { Command } from 'commander';
 import { api, apiBase } from '../client.js';
+import { parseRealPort } from '../options.js';
 import { printJson, printTable } from '../output.js';
 
 /** `f tunnel`: expose a local port through a cloudflared quick tunnel, optionally behind a relay handle. */
@@ -103,7 +104,7 @@ export function register(program: Command): void {
   tunnel
     .command('start')
     .description('start a tunnel to a local port (default: the Flow gateway, which needs a password set first)')
-    .option('--port <n>', 'local port to expose (default: the gateway port)', (v) => Number(v))
+    .option('--port <n>', 'local port to expose (default: the gateway port)', parseRealPort)
     .option('--name <name>', 'tunnel name (default: port-<port>)')
     .option('--command <cmd>', 'tunnel program and args, space-separated; {port} is replaced (default: cloudflared tunnel --url http://localhost:{port} --no-autoupdate)')
     .option('--relay <url>', 'relay to register a stable handle with, e.g. https://relay.example.test')
@@ -113,7 +114,6 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { port?: number; name?: string; command?: string; relay?: string; handle?: string; tier: string; wait: boolean; json?: boolean }) => {
       const port = opts.port ?? gatewayPort();
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number, not ${String(opts.port)}`);
       if ((opts.relay === undefined) !== (opts.handle === undefined)) throw new Error('--relay and --handle go together');
       const body: Record<string, unknown> = { port };
       if (opts.name) body.name = opts.name;

@@ -47,6 +47,17 @@ describe('the CLI finds the running Flow', () => {
   });
 });
 
+describe('f tunnel start', () => {
+  it('refuses --port abc and --port 0 saying what it takes (it said "not NaN"), and starts nothing', async () => {
+    for (const port of ['abc', '0', '70000']) {
+      const r = await runF(['tunnel', 'start', '--port', port], env());
+      expect(r.code, port).toBe(1);
+      expect(r.stderr, port).toContain(`--port must be a port number from 1 to 65535, not "${port}"`);
+    }
+    expect((await json(`${flow.url}/api/tunnels`)).body).toEqual({ tunnels: [] });
+  });
+});
+
 describe('f backend add', () => {
   it('refuses --port abc (as f up --port abc is refused) and saves nothing', async () => {
     const r = await runF(['backend', 'add', 'x', '--port', 'abc', '--', 'true'], env());
