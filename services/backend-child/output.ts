@@ -16,6 +16,8 @@ export class OutputRecorder {
   private flushTimer: NodeJS.Timeout | null = null;
   private live: LiveBus | null = null;
   private seq: number;
+  /** Lines the history table could not take since it last could (a full disk): said once, not per flush. */
+  private dropped = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -72,8 +74,12 @@ export class OutputRecorder {
     try {
       this.store.output.append(batch, this.keep);
     } catch (err) {
-      process.emitWarning(`could not store output lines: ${String(err)}`);
+      if (this.dropped === 0) process.emitWarning(`could not keep backends' output lines in the history table (${String(err)}); they still go live, and are left out of the history until it can be written`);
+      this.dropped += batch.length;
+      return;
     }
+    if (this.dropped > 0) process.emitWarning(`backends' output history can be written again; ${this.dropped} line(s) printed meanwhile are not in it`);
+    this.dropped = 0;
   }
 
   /** One write per backend per flush; the file outlives the table's bounded history. */

@@ -5,7 +5,8 @@ import { commandRouter, type AnyKind as ActorKind } from '../../actors/kind.js';
 import type { LiveBus } from '../bus/types.js';
 import type { EventMeta } from '../store/envelope.js';
 import type { EventStore } from '../store/types.js';
-import { ConcurrencyError } from '../store/errors.js';
+import { ConcurrencyError, isPassingWriteFailure } from '../store/errors.js';
+import { HeldObservations } from './held-observations.js';
 import { commandError, type KindCommand, type CommandMeta, type CommandResult } from './commands.js';
 import { systemClock, type Clock, type EffectContext, type KindServices } from './effects.js';
 import { fold, type Snapshot } from '../../actors/fold.js';
@@ -63,6 +64,7 @@ export class ActorHost {
   private draining = false;
   private recoveryChanges: RecoveryChange[] = [];
   private stopping = false;
+  private readonly held: HeldObservations;
 
   private constructor(opts: HostOptions) {
     this.store = opts.store;
@@ -78,6 +80,17 @@ export class ActorHost {
       s.attach?.(this.store);
     }
     this.route = commandRouter(opts.services.map((s) => s.kind));
+    this.held = new HeldObservations({
+      deliver: (o) => {
+        const a = this.actors.get(o.streamId);
+        if (!a) this.log(`dropped ${o.type} for unknown actor ${o.streamId}`);
+        else this.deliverNow(a.services, o.streamId, o.type, o.data, o.meta, o.at);
+      },
+      schedule: (fn) => void this.enqueue(fn),
+      now: () => this.clock.now(),
+      log: this.log,
+      where: this.store.path,
+    });
   }
 
   static async start(opts: HostOptions): Promise<ActorHost> {
@@ -130,6 +143,8 @@ export class ActorHost {
       // already applied if its id is in the stream: answer what it did then, do not do it twice.
       const earlier = meta.causationId ? this.findCaused(t.streamId, meta.causationId) : undefined;
       if (earlier) return earlier;
+      // What the world did is written first, so the command is judged on the state it left.
+      if (!this.held.flush()) return commandError('unavailable', this.held.refusal()!);
       try {
         const env = this.deliverNow(services, t.streamId, t.type, t.data, meta);
         return { ok: true as const, streamId: t.streamId, version: env.version, status: env.status, position: env.position };
@@ -140,6 +155,7 @@ export class ActorHost {
         }
         if (err instanceof InvalidEventError) return commandError('invalid', err.message);
         if (err instanceof ConcurrencyError) return commandError('conflict', err.message);
+        if (isPassingWriteFailure(err)) return commandError('unavailable', this.held.refusal(err)!);
         throw err;
       }
     });
@@ -154,14 +170,8 @@ export class ActorHost {
 
   /** Appends an observation from the world to an actor's stream, then applies it. */
   observe(streamId: string, type: string, data: Record<string, unknown>, meta: EventMeta = {}): Promise<void> {
-    return this.enqueue(() => {
-      const a = this.actors.get(streamId);
-      if (!a) {
-        this.log(`dropped ${type} for unknown actor ${streamId}`);
-        return;
-      }
-      this.deliverNow(a.services, streamId, type, data, meta);
-    });
+    // Held (in order) while the log cannot be written: it happened, so it is recorded once it can be.
+    return this.enqueue(() => this.held.observe({ streamId, type, data, meta }));
   }
 
   /** Stops timers and watchers, then every process the kinds run (their exits are recorded). */
@@ -171,6 +181,7 @@ export class ActorHost {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all([...this.byType.values()].map((s) => s.shutdown?.()));
+    await this.enqueue(() => this.held.stop());
   }
 
   // Runs host work one item at a time, so an effect that observes something synchronously
@@ -197,10 +208,10 @@ export class ActorHost {
     }
   }
 
-  private deliverNow(services: KindServices, streamId: string, type: string, data: Record<string, unknown>, meta: EventMeta) {
+  private deliverNow(services: KindServices, streamId: string, type: string, data: Record<string, unknown>, meta: EventMeta, at = this.clock.now()) {
     const kind = services.kind;
     const current = this.actors.get(streamId) ?? { snapshot: fold(kind, []), version: 0 };
-    const rec = recordEvent(this.store, kind, streamId, current, { type, data, meta, at: this.clock.now() });
+    const rec = recordEvent(this.store, kind, streamId, current, { type, data, meta, at });
     const actor: LiveActor = { streamId, services, snapshot: rec.snapshot, version: rec.envelope.version, eventId: rec.envelope.id };
     this.actors.set(streamId, actor);
     this.runActions(actor, rec.actions, Date.parse(rec.envelope.at));

@@ -16,3 +16,13 @@ export class StoreClosedError extends Error {
     super('the event store is closed');
   }
 }
+
+/**
+ * SQLite could not write for a reason that passes: the disk is full (SQLITE_FULL), an I/O error
+ * (SQLITE_IOERR_*), or another writer held the lock past the busy timeout. The transaction was
+ * rolled back, so nothing of it was written, and the same write can be tried again later.
+ */
+export function isPassingWriteFailure(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED');
+}
