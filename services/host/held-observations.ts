@@ -1,5 +1,5 @@
 import type { EventMeta } from '../store/envelope.js';
-import { isPassingWriteFailure } from '../store/errors.js';
+import { isPassingWriteFailure, writeFailureRemedy } from '../store/errors.js';
 
 /** Something the world did that an actor must hear of: a child's exit, a timer that fired. */
 export interface Observation {
@@ -33,7 +33,8 @@ export interface HeldObservationsOptions {
  */
 export class HeldObservations {
   private readonly held: Observation[] = [];
-  private failure: string | null = null;
+  /** Why the log cannot be written, and what to do about it; null while it can be. */
+  private failure: { why: string; remedy: string } | null = null;
   private recorded = 0;
   private retry: NodeJS.Timeout | null = null;
   private delayMs: number;
@@ -79,11 +80,11 @@ export class HeldObservations {
   }
 
   /** Why a command cannot be written now, or null when the log takes writes. */
-  refusal(err?: Error): string | null {
-    const why = err?.message ?? this.failure;
-    if (why === null) return null;
+  refusal(err?: Error & { code: string }): string | null {
+    const failure = err ? { why: err.message, remedy: writeFailureRemedy(err) } : this.failure;
+    if (failure === null) return null;
     const waiting = this.held.length ? `; ${this.held.length} observation(s) of the world wait to be recorded first` : '';
-    return `the event log${this.at()} cannot be written (${why}): nothing was done; free disk space where it lives (or mend the disk) and try again${waiting}`;
+    return `the event log${this.at()} cannot be written (${failure.why}): nothing was done; ${failure.remedy}, then try again${waiting}`;
   }
 
   /** The host stops: one last try, then say what could not be recorded. */
@@ -94,14 +95,14 @@ export class HeldObservations {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     const lost = this.held.splice(0).map((o) => `${o.type} of ${o.streamId}`);
-    this.opts.log(`stopping with the event log${this.at()} still unwritable (${this.failure}): ${lost.length} observation(s) not recorded: ${lost.join(', ')}; the next start reconciles with what is still running`);
+    this.opts.log(`stopping with the event log${this.at()} still unwritable (${this.failure?.why}): ${lost.length} observation(s) not recorded: ${lost.join(', ')}; the next start reconciles with what is still running`);
   }
 
-  private failing(o: Observation, err: Error): void {
+  private failing(o: Observation, err: Error & { code: string }): void {
     if (this.failure === null) {
-      this.opts.log(`the event log${this.at()} cannot be written (${err.message}): holding ${o.type} of ${o.streamId} and what follows it, retrying; commands are refused until it can be written (free disk space where it lives)`);
+      this.opts.log(`the event log${this.at()} cannot be written (${err.message}): holding ${o.type} of ${o.streamId} and what follows it, retrying; commands are refused until it can be written (${writeFailureRemedy(err)})`);
     }
-    this.failure = err.message;
+    this.failure = { why: err.message, remedy: writeFailureRemedy(err) };
     if (this.retry) return;
     this.retry = setTimeout(() => {
       this.retry = null;

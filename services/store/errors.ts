@@ -26,3 +26,10 @@ export function isPassingWriteFailure(err: unknown): err is Error & { code: stri
   const code = (err as { code?: unknown } | null)?.code;
   return err instanceof Error && typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED');
 }
+
+/** What to do about a passing write failure, in a user's words. */
+export function writeFailureRemedy(err: { code: string }): string {
+  if (err.code === 'SQLITE_FULL') return 'free disk space where it lives';
+  if (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED') return 'another process holds its write lock too long (a second Flow on this FLOW_HOME, or a tool reading it with a write lock?)';
+  return 'check the disk it lives on (an I/O error)';
+}
