@@ -122,6 +122,12 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/** The code of an error that says the disk (or the user's quota) is full, from the file system or SQLite. */
+function fullDiskCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' ? code : undefined;
+}
+
 /** One line (plus the stack) per 500: what was asked, by which route, and what broke. */
 function log500(log: ErrorLog, request: FastifyRequest, err: unknown): void {
   const route = request.routeOptions?.url;
@@ -175,6 +181,12 @@ export function installErrorHandlers(app: FastifyInstance, log: ErrorLog = stder
     }
     if (err instanceof z.ZodError) {
       return reply.code(400).send(errorBody('invalid', formatZodError(err, 'request')));
+    }
+    const full = fullDiskCode(err);
+    if (full) {
+      // Not a bug, but the user must hear of it: the log says which request met it.
+      log(`503 on ${request.method} ${request.url} [request ${request.id}]: ${describeError(err)}`);
+      return reply.code(503).send(errorBody('unavailable', `Flow could not write to its disk: the disk is full (${full}); the request stopped there: free disk space where FLOW_HOME lives, then try again`));
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { writeFileSync } from 'node:fs';
 import { ApiErrorBodySchema } from '../../gateway/errors.js';
 import { openTempStore, startGateway, type RunningGateway, type StoreFixture } from '../gateway/harness.js';
 import { wire } from '../security/wire.js';
@@ -18,6 +19,11 @@ const logged: string[] = [];
 async function brokenRoute(app: FastifyInstance): Promise<void> {
   app.get('/api/test/broken', async () => {
     throw new TypeError('cannot read properties of undefined (reading "port")');
+  });
+  // A write to a full disk: /dev/full answers every write with ENOSPC, as a full disk does.
+  app.post('/api/test/write', async () => {
+    writeFileSync('/dev/full', 'a token');
+    return { ok: true };
   });
 }
 
@@ -118,6 +124,17 @@ describe('errors Fastify and Node produce have Flow\'s body', () => {
     const res = await wire(gw.port, ['GET /api/ws HTTP/1.1', host()]);
     expect(res.status).toBe(426);
     expect(flowError(res).code).toBe('invalid');
+  });
+});
+
+describe('a full disk', () => {
+  it('is a 503 that says the disk is full and what to do (not a 500), and is logged', async () => {
+    logged.length = 0;
+    const res = await wire(gw.port, ['POST /api/test/write HTTP/1.1', host(), 'Content-Length: 0']);
+    expect(res.status).toBe(503);
+    expect(flowError(res)).toEqual({ code: 'unavailable', message: 'Flow could not write to its disk: the disk is full (ENOSPC); the request stopped there: free disk space where FLOW_HOME lives, then try again' });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^503 on POST \/api\/test\/write \[request [^\]]+\]: .*ENOSPC/);
   });
 });
 
