@@ -1,4 +1,4 @@
-import { BACKEND_LOG_LINES_MAX } from '../gateway/backend-log-limit.js';
+import { BACKEND_LOG_LINES_MAX } from '../services/backend-child/log-lines-limit.js';
 
 /**
  * Parsers for option values, shared by the command groups: each refuses a bad value with a

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { BACKEND_LOG_LINES_MAX } from '../backend-log-limit.js';
+import { BACKEND_LOG_LINES_MAX } from '../../services/backend-child/log-lines-limit.js';
 import { BackendConfigInputSchema, BackendNameSchema, RestartPolicySchema, backendStreamId, backendChildKind, type BackendConfig } from '../../actors/backend-child/index.js';
 import { liveSubjects } from '../../services/bus/names.js';
 import type { Command } from '../../actors/index.js';
