@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
+import { installJsonBodyParser } from './json-body.js';
 import { DEFAULT_OPTIONS, type GatewayContext, type GatewayDeps, type RoutePlugin } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers, stderrErrorLog } from './errors.js';
 import { flowAuthPlugin } from './auth/index.js';
@@ -54,6 +55,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const ctx: GatewayContext = { deps, options, clients: new ClientRegistry() };
 
   installErrorHandlers(app, logError);
+  installJsonBodyParser(app);
   // Before any route: every route lands in app.routeTable (OpenAPI, route-table tests).
   collectRoutes(app);
 

@@ -81,6 +81,25 @@ describe('errors Fastify and Node produce have Flow\'s body', () => {
     expect(flowError(empty).code).toBe('invalid');
   });
 
+  it('400: each bad JSON body says what is wrong with it, and a __proto__ key is refused as such (Fastify said "not valid JSON" for all)', async () => {
+    const cases: [string, string][] = [
+      ['{"name":', 'the body is not valid JSON: Unexpected end of JSON input'],
+      ['{name: 1}', "the body is not valid JSON: Expected property name or '}' in JSON at position 1"],
+      ['{"name":"x","__proto__":{"autostart":true}}', 'the JSON body holds a "__proto__" or "constructor.prototype" key; Flow refuses those (no field of its API has either name)'],
+      ['{"constructor":{"prototype":{"x":1}}}', 'the JSON body holds a "__proto__" or "constructor.prototype" key; Flow refuses those (no field of its API has either name)'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await wire(gw.port, ['POST /api/backends HTTP/1.1', host(), 'Content-Type: application/json; charset=utf-8'], body);
+      expect(res.status, body).toBe(400);
+      expect(flowError(res), body).toEqual({ code: 'invalid', message });
+    }
+    const empty = await wire(gw.port, ['POST /api/backends HTTP/1.1', host(), 'Content-Type: application/json', 'Content-Length: 0']);
+    expect(flowError(empty).message).toBe('the body is empty but its Content-Type is application/json: send a JSON value, or no Content-Type');
+    // A good body still gets to the route (which names the field it lacks).
+    const good = await wire(gw.port, ['POST /api/backends HTTP/1.1', host(), 'Content-Type: application/json'], '{"name":"ok"}');
+    expect(flowError(good).message).toMatch(/^body\.command: /);
+  });
+
   it('413: a body over the limit', async () => {
     const res = await wire(gw.port, ['POST /api/backends HTTP/1.1', host(), 'Content-Type: application/json'], JSON.stringify({ pad: 'x'.repeat(1024 * 1024 + 10) }));
     expect(res.status).toBe(413);
