@@ -139,6 +139,23 @@ export interface OpenOptions {
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = openSqlite(path, { readonly: opts.readonly ?? false, timeout: 5000 });
+  try {
+    prepare(db, path, opts);
+  } catch (err) {
+    db.close();
+    throw unreadable(path, err) ?? err;
+  }
+  return db;
+}
+
+/** SQLite's word for a file it cannot read as a database, told as what it means for Flow's log. */
+function unreadable(path: string, err: unknown): Error | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') return undefined;
+  return new Error(`${path} is not a Flow event log that can be read (${(err as Error).message}): it is damaged, or another program's file; move it away (Flow then starts with an empty log) or put back a copy from a backup`, { cause: err });
+}
+
+function prepare(db: Db, path: string, opts: OpenOptions): void {
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL: an acknowledged append survives a crash of the process (kill -9); a power
@@ -149,11 +166,9 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   } else {
     const v = db.pragma('user_version', { simple: true }) as number;
     if (v < SCHEMA_VERSION) {
-      db.close();
       throw new Error(`${path} has schema version ${v}, this Flow needs ${SCHEMA_VERSION}; run any f command that writes (e.g. f up) once to migrate it`);
     }
   }
-  return db;
 }
 
 function migrate(db: Db): void {

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStore } from '../../services/store/event-store.js';
 import { ConcurrencyError } from '../../services/store/errors.js';
@@ -139,6 +141,25 @@ describe('event store', () => {
     expect(again.epoch).toBe(epoch);
     expect(again.readStream('test:a')).toHaveLength(1);
     again.close();
+  });
+
+  it('a file that is not an SQLite database, or a damaged one, is refused naming the file and what to do, for writing and for reading alike', () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    for (const [name, bytes] of [
+      ['random.db', randomBytes(8192)],
+      ['header-only.db', Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(84, 0xff)])],
+    ] as const) {
+      const file = join(t.dir, name);
+      writeFileSync(file, bytes);
+      for (const readonly of [false, true]) {
+        expect(() => openDatabase(file, { readonly }), `${name} readonly=${readonly}`).toThrow(
+          `${file} is not a Flow event log that can be read (file is not a database): it is damaged, or another program's file; move it away (Flow then starts with an empty log) or put back a copy from a backup`,
+        );
+      }
+      // Refused, not repaired: the file is as it was.
+      expect(readFileSync(file).equals(bytes)).toBe(true);
+    }
   });
 
   it('property: for any interleaving of appends (some with stale versions), every stream is gapless and positions strictly increase', () => {
