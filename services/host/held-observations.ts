@@ -89,11 +89,10 @@ export class HeldObservations {
 
   /** The host stops: one last try, then say what could not be recorded. */
   stop(): void {
+    const recorded = this.held.length === 0 || this.flush();
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
-    if (this.held.length === 0 || this.flush()) return;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
+    if (recorded) return;
     const lost = this.held.splice(0).map((o) => `${o.type} of ${o.streamId}`);
     this.opts.log(`stopping with the event log${this.at()} still unwritable (${this.failure?.why}): ${lost.length} observation(s) not recorded: ${lost.join(', ')}; the next start reconciles with what is still running`);
   }
